@@ -35,7 +35,7 @@ pub struct Utf16<'a>(&'a [u8]);
 
 impl<'a> Utf16<'a> {
     pub fn new(bytes: &'a [u8], field: &'static str) -> Result<Self> {
-        if bytes.len() % 2 != 0 {
+        if !bytes.len().is_multiple_of(2) {
             return Err(WireError::BadValue { field, value: bytes.len() as u64 });
         }
         Ok(Self(bytes))
@@ -89,6 +89,7 @@ pub(crate) fn narrow_u16(v: usize, field: &'static str) -> Result<u16> {
     u16::try_from(v).map_err(|_| WireError::TooLarge { field, value: v, cap: u16::MAX as usize })
 }
 
+#[allow(dead_code)] // used by the message modules that carry u32 lengths
 pub(crate) fn narrow_u32(v: usize, field: &'static str) -> Result<u32> {
     u32::try_from(v).map_err(|_| WireError::TooLarge { field, value: v, cap: u32::MAX as usize })
 }
