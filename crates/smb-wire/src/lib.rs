@@ -25,6 +25,7 @@ pub mod codec;
 pub mod error;
 pub mod header;
 pub mod pdu;
+pub mod smbd;
 pub mod status;
 pub mod tree_connect;
 pub mod types;
