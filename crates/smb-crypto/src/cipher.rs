@@ -1,0 +1,229 @@
+//! AEAD ciphers of SMB 3.x encryption (MS-SMB2 3.1.4.3): AES-128/256 in CCM and GCM, sealing in place
+//! on the caller's buffer with the 16-byte tag kept apart (it travels in the TRANSFORM_HEADER, or in the
+//! RDMA crypto transform, never after the data).
+
+use crate::backend::Backend;
+use crate::error::{CryptoError, Result};
+use crate::nonce::Nonce;
+use aes_gcm::aead::generic_array::GenericArray;
+use aes_gcm::aead::{consts::U11, consts::U16, AeadInPlace, KeyInit};
+use aws_lc_rs::aead as aws;
+
+/// MS-SMB2 2.2.3.1.2 cipher ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Cipher {
+    Aes128Ccm,
+    Aes128Gcm,
+    Aes256Ccm,
+    Aes256Gcm,
+}
+
+impl Cipher {
+    pub const ALL: [Cipher; 4] = [Cipher::Aes128Gcm, Cipher::Aes256Gcm, Cipher::Aes128Ccm, Cipher::Aes256Ccm];
+
+    /// The CipherId on the wire.
+    pub fn id(self) -> u16 {
+        match self {
+            Cipher::Aes128Ccm => 1,
+            Cipher::Aes128Gcm => 2,
+            Cipher::Aes256Ccm => 3,
+            Cipher::Aes256Gcm => 4,
+        }
+    }
+
+    pub fn from_id(id: u16) -> Option<Cipher> {
+        Some(match id {
+            1 => Cipher::Aes128Ccm,
+            2 => Cipher::Aes128Gcm,
+            3 => Cipher::Aes256Ccm,
+            4 => Cipher::Aes256Gcm,
+            _ => return None,
+        })
+    }
+
+    pub fn key_len(self) -> usize {
+        match self {
+            Cipher::Aes128Ccm | Cipher::Aes128Gcm => 16,
+            Cipher::Aes256Ccm | Cipher::Aes256Gcm => 32,
+        }
+    }
+
+    pub fn key_bits(self) -> u32 {
+        self.key_len() as u32 * 8
+    }
+
+    /// Bytes of the 16-byte Nonce field that feed the cipher (the rest MUST be zero).
+    pub fn nonce_len(self) -> usize {
+        match self {
+            Cipher::Aes128Ccm | Cipher::Aes256Ccm => 11,
+            Cipher::Aes128Gcm | Cipher::Aes256Gcm => 12,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Cipher::Aes128Ccm => "aes-128-ccm",
+            Cipher::Aes128Gcm => "aes-128-gcm",
+            Cipher::Aes256Ccm => "aes-256-ccm",
+            Cipher::Aes256Gcm => "aes-256-gcm",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Cipher> {
+        Cipher::ALL.into_iter().find(|c| c.name().eq_ignore_ascii_case(s))
+    }
+}
+
+impl core::fmt::Display for Cipher {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+type Ccm128 = ccm::Ccm<aes::Aes128, U16, U11>;
+type Ccm256 = ccm::Ccm<aes::Aes256, U16, U11>;
+
+enum Imp {
+    Aws(aws::LessSafeKey),
+    Gcm128(Box<aes_gcm::Aes128Gcm>),
+    Gcm256(Box<aes_gcm::Aes256Gcm>),
+    Ccm128(Box<Ccm128>),
+    Ccm256(Box<Ccm256>),
+}
+
+/// A prepared AEAD key (key schedule expanded once, reused for every message). The RustCrypto key
+/// schedules zeroize on drop (crate feature `zeroize`); aws-lc cleanses its context when freed.
+pub struct AeadKey {
+    cipher: Cipher,
+    imp: Imp,
+}
+
+impl AeadKey {
+    pub fn new(backend: Backend, cipher: Cipher, key: &[u8]) -> Result<Self> {
+        if key.len() != cipher.key_len() {
+            return Err(CryptoError::KeyLength {
+                what: cipher.name(),
+                expected: cipher.key_len(),
+                got: key.len(),
+            });
+        }
+        let bad = |_| CryptoError::Backend("AEAD key setup");
+        let imp = match (backend.aead_impl(cipher), cipher) {
+            (Backend::AwsLc, Cipher::Aes128Gcm) => {
+                Imp::Aws(aws::LessSafeKey::new(aws::UnboundKey::new(&aws::AES_128_GCM, key).map_err(bad)?))
+            }
+            (Backend::AwsLc, _) => {
+                Imp::Aws(aws::LessSafeKey::new(aws::UnboundKey::new(&aws::AES_256_GCM, key).map_err(bad)?))
+            }
+            (Backend::RustCrypto, Cipher::Aes128Gcm) => Imp::Gcm128(Box::new(
+                aes_gcm::Aes128Gcm::new_from_slice(key).map_err(|_| CryptoError::Backend("gcm"))?,
+            )),
+            (Backend::RustCrypto, Cipher::Aes256Gcm) => Imp::Gcm256(Box::new(
+                aes_gcm::Aes256Gcm::new_from_slice(key).map_err(|_| CryptoError::Backend("gcm"))?,
+            )),
+            (Backend::RustCrypto, Cipher::Aes128Ccm) => {
+                Imp::Ccm128(Box::new(Ccm128::new_from_slice(key).map_err(|_| CryptoError::Backend("ccm"))?))
+            }
+            (Backend::RustCrypto, Cipher::Aes256Ccm) => {
+                Imp::Ccm256(Box::new(Ccm256::new_from_slice(key).map_err(|_| CryptoError::Backend("ccm"))?))
+            }
+        };
+        Ok(Self { cipher, imp })
+    }
+
+    pub fn cipher(&self) -> Cipher {
+        self.cipher
+    }
+
+    /// The library that runs this key.
+    pub fn implementation(&self) -> Backend {
+        match self.imp {
+            Imp::Aws(_) => Backend::AwsLc,
+            _ => Backend::RustCrypto,
+        }
+    }
+
+    /// Encrypts `buf` in place and returns the tag.
+    pub fn seal_in_place(&self, nonce: &Nonce, aad: &[u8], buf: &mut [u8]) -> Result<[u8; 16]> {
+        let n = nonce.cipher_bytes(self.cipher);
+        let mut tag = [0u8; 16];
+        let fail = |_| CryptoError::Backend("seal");
+        let fail_rc = |_: aes_gcm::aead::Error| CryptoError::Backend("seal");
+        match &self.imp {
+            Imp::Aws(k) => {
+                let nonce = aws::Nonce::try_assume_unique_for_key(n).map_err(fail)?;
+                let t = k.seal_in_place_separate_tag(nonce, aws::Aad::from(aad), buf).map_err(fail)?;
+                tag.copy_from_slice(t.as_ref());
+            }
+            Imp::Gcm128(k) => tag.copy_from_slice(
+                &k.encrypt_in_place_detached(GenericArray::from_slice(n), aad, buf).map_err(fail_rc)?,
+            ),
+            Imp::Gcm256(k) => tag.copy_from_slice(
+                &k.encrypt_in_place_detached(GenericArray::from_slice(n), aad, buf).map_err(fail_rc)?,
+            ),
+            Imp::Ccm128(k) => tag.copy_from_slice(
+                &k.encrypt_in_place_detached(GenericArray::from_slice(n), aad, buf).map_err(fail_rc)?,
+            ),
+            Imp::Ccm256(k) => tag.copy_from_slice(
+                &k.encrypt_in_place_detached(GenericArray::from_slice(n), aad, buf).map_err(fail_rc)?,
+            ),
+        }
+        Ok(tag)
+    }
+
+    /// Verifies `tag` and decrypts `buf` in place. On failure `buf` holds no plaintext the caller may
+    /// use (it is wiped).
+    pub fn open_in_place(&self, nonce: &Nonce, aad: &[u8], buf: &mut [u8], tag: &[u8; 16]) -> Result<()> {
+        let n = nonce.cipher_bytes(self.cipher);
+        let ok = match &self.imp {
+            Imp::Aws(k) => match aws::Nonce::try_assume_unique_for_key(n) {
+                Ok(nonce) => k.open_in_place_separate_tag(nonce, aws::Aad::from(aad), tag, buf).is_ok(),
+                Err(_) => false,
+            },
+            Imp::Gcm128(k) => k
+                .decrypt_in_place_detached(
+                    GenericArray::from_slice(n),
+                    aad,
+                    buf,
+                    GenericArray::from_slice(tag),
+                )
+                .is_ok(),
+            Imp::Gcm256(k) => k
+                .decrypt_in_place_detached(
+                    GenericArray::from_slice(n),
+                    aad,
+                    buf,
+                    GenericArray::from_slice(tag),
+                )
+                .is_ok(),
+            Imp::Ccm128(k) => k
+                .decrypt_in_place_detached(
+                    GenericArray::from_slice(n),
+                    aad,
+                    buf,
+                    GenericArray::from_slice(tag),
+                )
+                .is_ok(),
+            Imp::Ccm256(k) => k
+                .decrypt_in_place_detached(
+                    GenericArray::from_slice(n),
+                    aad,
+                    buf,
+                    GenericArray::from_slice(tag),
+                )
+                .is_ok(),
+        };
+        if ok {
+            Ok(())
+        } else {
+            buf.fill(0);
+            Err(CryptoError::TagMismatch)
+        }
+    }
+}
+
+impl core::fmt::Debug for AeadKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "AeadKey({}, {})", self.cipher, self.implementation())
+    }
+}

@@ -1,0 +1,47 @@
+//! # smb-crypto: SMB 3.x security, correct and fast
+//!
+//! Every primitive SMB 3.x needs, each available on two backends behind one interface
+//! ([`Backend::AwsLc`], the fast path, and [`Backend::RustCrypto`], portable and the cross-check):
+//!
+//! - [`preauth::PreauthHash`]: the SHA-512 pre-authentication integrity chain (3.1.1).
+//! - [`kdf`]: SP800-108 counter-mode KDF with HMAC-SHA256 and the session keys of 3.0/3.0.2/3.1.1,
+//!   128- and 256-bit.
+//! - [`signing::SigningKey`]: HMAC-SHA256, AES-128-CMAC, AES-128-GMAC, signing and verifying PDUs in place.
+//! - [`cipher::AeadKey`]: AES-128/256-CCM/GCM sealing in place with a detached tag, and
+//!   [`transform`]: the TRANSFORM_HEADER around it.
+//! - [`nonce::NonceSequence`]: per-key, per-channel nonces that refuse to wrap.
+//!
+//! What it must not do: parse network messages beyond the fixed header fields it signs or seals, keep
+//! protocol state, or log key material. Keys live in [`SecretKey`] (zeroized on drop) or in prepared
+//! key objects whose schedules are wiped when dropped.
+//!
+//! ```
+//! use smb_crypto::{AeadKey, Backend, Cipher, NonceSequence, transform};
+//! let key = AeadKey::new(Backend::FAST, Cipher::Aes128Gcm, &[7u8; 16]).unwrap();
+//! let mut nonces = NonceSequence::new(0).unwrap();
+//! let mut msg = b"an SMB2 message".to_vec();
+//! let mut hdr = [0u8; transform::TRANSFORM_HEADER_LEN];
+//! transform::seal_message(&key, &nonces.next_nonce().unwrap(), 0x25, &mut hdr, &mut msg).unwrap();
+//! transform::open_message(&key, &hdr, &mut msg).unwrap();
+//! assert_eq!(msg, b"an SMB2 message");
+//! ```
+
+pub mod backend;
+pub mod cipher;
+pub mod error;
+pub mod hash;
+pub mod kdf;
+pub mod nonce;
+pub mod preauth;
+pub mod secret;
+pub mod signing;
+pub mod transform;
+
+pub use backend::Backend;
+pub use cipher::{AeadKey, Cipher};
+pub use error::{CryptoError, Result};
+pub use kdf::{KdfInput, SessionKeys};
+pub use nonce::{Nonce, NonceSequence};
+pub use preauth::PreauthHash;
+pub use secret::SecretKey;
+pub use signing::{SigningAlgorithm, SigningKey};

@@ -1,0 +1,226 @@
+//! SMB2 message signing (MS-SMB2 3.1.4.1): HMAC-SHA256 (2.0.2/2.1), AES-128-CMAC (3.0/3.0.2, and
+//! 3.1.1 by default) and AES-128-GMAC (3.1.1 SIGNING_CAPABILITIES).
+//!
+//! Signing works on a PDU in place: set SMB2_FLAGS_SIGNED, zero the Signature field, MAC the PDU (for a
+//! compound, the PDU including its padding), write the first 16 bytes of the MAC into the field.
+
+use crate::backend::Backend;
+use crate::error::{CryptoError, Result};
+use crate::hash::hmac_sha256;
+use crate::secret::SecretKey;
+use aes_gcm::aead::generic_array::GenericArray;
+use aes_gcm::aead::{AeadInPlace, KeyInit};
+use aws_lc_rs::{aead as aws, cmac as awscmac};
+use cmac::Mac;
+
+/// MS-SMB2 2.2.3.1.7 signing algorithm ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SigningAlgorithm {
+    HmacSha256,
+    AesCmac,
+    AesGmac,
+}
+
+impl SigningAlgorithm {
+    pub const ALL: [SigningAlgorithm; 3] =
+        [SigningAlgorithm::AesGmac, SigningAlgorithm::AesCmac, SigningAlgorithm::HmacSha256];
+
+    pub fn id(self) -> u16 {
+        match self {
+            SigningAlgorithm::HmacSha256 => 0,
+            SigningAlgorithm::AesCmac => 1,
+            SigningAlgorithm::AesGmac => 2,
+        }
+    }
+
+    pub fn from_id(id: u16) -> Option<Self> {
+        Some(match id {
+            0 => SigningAlgorithm::HmacSha256,
+            1 => SigningAlgorithm::AesCmac,
+            2 => SigningAlgorithm::AesGmac,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SigningAlgorithm::HmacSha256 => "hmac-sha256",
+            SigningAlgorithm::AesCmac => "aes-cmac",
+            SigningAlgorithm::AesGmac => "aes-gmac",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.name().eq_ignore_ascii_case(s))
+    }
+}
+
+impl core::fmt::Display for SigningAlgorithm {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+enum Imp {
+    Hmac(SecretKey),
+    AwsCmac(awscmac::Key),
+    RcCmac(Box<cmac::Cmac<aes::Aes128>>),
+    AwsGmac(aws::LessSafeKey),
+    RcGmac(Box<aes_gcm::Aes128Gcm>),
+}
+
+// Header fields the signer reads (MS-SMB2 2.2.1).
+const FLAGS: core::ops::Range<usize> = 16..20;
+const COMMAND: core::ops::Range<usize> = 12..14;
+const MESSAGE_ID: core::ops::Range<usize> = 24..32;
+const SIGNATURE: core::ops::Range<usize> = 48..64;
+const FLAG_SERVER_TO_REDIR: u32 = 0x1;
+const FLAG_SIGNED: u32 = 0x8;
+const CMD_CANCEL: u16 = 0x0C;
+
+/// A prepared signing key.
+pub struct SigningKey {
+    alg: SigningAlgorithm,
+    backend: Backend,
+    imp: Imp,
+}
+
+impl SigningKey {
+    pub fn new(backend: Backend, alg: SigningAlgorithm, key: &[u8]) -> Result<Self> {
+        let need16 = || {
+            if key.len() == 16 {
+                Ok(())
+            } else {
+                Err(CryptoError::KeyLength { what: alg.name(), expected: 16, got: key.len() })
+            }
+        };
+        let imp = match (alg, backend) {
+            (SigningAlgorithm::HmacSha256, _) => Imp::Hmac(SecretKey::new(key)),
+            (SigningAlgorithm::AesCmac, Backend::AwsLc) => {
+                need16()?;
+                Imp::AwsCmac(
+                    awscmac::Key::new(awscmac::AES_128, key).map_err(|_| CryptoError::Backend("cmac"))?,
+                )
+            }
+            (SigningAlgorithm::AesCmac, Backend::RustCrypto) => {
+                need16()?;
+                Imp::RcCmac(Box::new(
+                    <cmac::Cmac<aes::Aes128> as KeyInit>::new_from_slice(key)
+                        .map_err(|_| CryptoError::Backend("cmac"))?,
+                ))
+            }
+            (SigningAlgorithm::AesGmac, Backend::AwsLc) => {
+                need16()?;
+                let k =
+                    aws::UnboundKey::new(&aws::AES_128_GCM, key).map_err(|_| CryptoError::Backend("gmac"))?;
+                Imp::AwsGmac(aws::LessSafeKey::new(k))
+            }
+            (SigningAlgorithm::AesGmac, Backend::RustCrypto) => {
+                need16()?;
+                Imp::RcGmac(Box::new(
+                    aes_gcm::Aes128Gcm::new_from_slice(key).map_err(|_| CryptoError::Backend("gmac"))?,
+                ))
+            }
+        };
+        Ok(Self { alg, backend, imp })
+    }
+
+    pub fn algorithm(&self) -> SigningAlgorithm {
+        self.alg
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The MAC of `pdu` exactly as given (its Signature field must already be zero). GMAC's nonce is
+    /// taken from the PDU's own header: MessageId, then bit 0 = sent by the server, bit 1 = CANCEL.
+    pub fn mac(&self, pdu: &[u8]) -> Result<[u8; 16]> {
+        if pdu.len() < 64 {
+            return Err(CryptoError::TooShort { what: "signed PDU", len: pdu.len() });
+        }
+        let mut out = [0u8; 16];
+        match &self.imp {
+            Imp::Hmac(k) => out.copy_from_slice(&hmac_sha256(self.backend, k.as_bytes(), &[pdu])[..16]),
+            Imp::AwsCmac(k) => {
+                let t = awscmac::sign(k, pdu).map_err(|_| CryptoError::Backend("cmac"))?;
+                out.copy_from_slice(t.as_ref());
+            }
+            Imp::RcCmac(k) => {
+                let mut m = (**k).clone();
+                m.update(pdu);
+                out.copy_from_slice(&m.finalize().into_bytes());
+            }
+            Imp::AwsGmac(k) => {
+                let n = aws::Nonce::assume_unique_for_key(gmac_nonce(pdu));
+                let t = k
+                    .seal_in_place_separate_tag(n, aws::Aad::from(pdu), &mut [])
+                    .map_err(|_| CryptoError::Backend("gmac"))?;
+                out.copy_from_slice(t.as_ref());
+            }
+            Imp::RcGmac(k) => {
+                let n = gmac_nonce(pdu);
+                let t = k
+                    .encrypt_in_place_detached(GenericArray::from_slice(&n), pdu, &mut [])
+                    .map_err(|_| CryptoError::Backend("gmac"))?;
+                out.copy_from_slice(&t);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Signs `pdu` in place: sets SMB2_FLAGS_SIGNED, zeroes the Signature, MACs, writes the signature.
+    pub fn sign_in_place(&self, pdu: &mut [u8]) -> Result<()> {
+        if pdu.len() < 64 {
+            return Err(CryptoError::TooShort { what: "signed PDU", len: pdu.len() });
+        }
+        let flags = u32::from_le_bytes(pdu[FLAGS].try_into().unwrap_or_default()) | FLAG_SIGNED;
+        pdu[FLAGS].copy_from_slice(&flags.to_le_bytes());
+        pdu[SIGNATURE].fill(0);
+        let sig = self.mac(pdu)?;
+        pdu[SIGNATURE].copy_from_slice(&sig);
+        Ok(())
+    }
+
+    /// Verifies the signature of `pdu` in constant time. The buffer is restored before returning, so
+    /// the caller still sees the PDU as received.
+    pub fn verify_in_place(&self, pdu: &mut [u8]) -> Result<()> {
+        if pdu.len() < 64 {
+            return Err(CryptoError::TooShort { what: "signed PDU", len: pdu.len() });
+        }
+        let mut got = [0u8; 16];
+        got.copy_from_slice(&pdu[SIGNATURE]);
+        pdu[SIGNATURE].fill(0);
+        let want = self.mac(pdu);
+        pdu[SIGNATURE].copy_from_slice(&got);
+        let want = want?;
+        if aws_lc_rs::constant_time::verify_slices_are_equal(&want, &got).is_ok() {
+            Ok(())
+        } else {
+            Err(CryptoError::BadSignature)
+        }
+    }
+}
+
+/// MS-SMB2 3.1.4.1: the 12-byte AES-GMAC nonce of a PDU.
+fn gmac_nonce(pdu: &[u8]) -> [u8; 12] {
+    let mut n = [0u8; 12];
+    n[..8].copy_from_slice(&pdu[MESSAGE_ID]);
+    let flags = u32::from_le_bytes(pdu[FLAGS].try_into().unwrap_or_default());
+    let command = u16::from_le_bytes(pdu[COMMAND].try_into().unwrap_or_default());
+    let mut role = 0u8;
+    if flags & FLAG_SERVER_TO_REDIR != 0 {
+        role |= 1;
+    }
+    if command == CMD_CANCEL {
+        role |= 2;
+    }
+    n[8] = role;
+    n
+}
+
+impl core::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "SigningKey({}, {})", self.alg, self.backend)
+    }
+}

@@ -1,0 +1,74 @@
+//! MS-SMB2 2.2.7 LOGOFF Request and 2.2.8 LOGOFF Response.
+
+use crate::codec::{Encode, Writer};
+use crate::error::Result;
+use crate::tree_connect::{encode_empty_body, parse_empty_body};
+
+/// MS-SMB2 2.2.7 SMB2 LOGOFF Request and 2.2.8 SMB2 LOGOFF Response: both are StructureSize 4 +
+/// Reserved, so one type serves both directions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Logoff;
+
+impl Logoff {
+    pub const STRUCTURE_SIZE: u16 = 4;
+
+    pub fn parse(pdu: &[u8]) -> Result<Self> {
+        parse_empty_body(pdu, "Logoff.StructureSize").map(|()| Self)
+    }
+}
+
+impl Encode for Logoff {
+    fn encoded_len_at(&self, _at: usize) -> usize {
+        4
+    }
+
+    fn encode(&self, w: &mut Writer<'_>) -> Result<()> {
+        encode_empty_body(w)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::WireError;
+    use crate::header::{Command, HEADER_LEN};
+    use crate::pdu::testutil::{pdu, prefixes_never_panic};
+    use proptest::prelude::*;
+
+    #[test]
+    fn round_trips_and_prefixes_never_panic() {
+        let p = pdu(Command::LOGOFF, &Logoff);
+        assert_eq!(&p[HEADER_LEN..], &[4, 0, 0, 0]);
+        assert_eq!(Logoff::parse(&p).unwrap(), Logoff);
+        prefixes_never_panic(&p, |b| Logoff::parse(b).is_ok());
+    }
+
+    #[test]
+    fn wrong_size_and_truncation_are_rejected() {
+        let mut p = pdu(Command::LOGOFF, &Logoff);
+        assert!(matches!(
+            Logoff::parse(&p[..HEADER_LEN + 3]),
+            Err(WireError::Truncated { field: "Logoff.StructureSize", .. })
+        ));
+        p[HEADER_LEN] = 5;
+        assert_eq!(Logoff::parse(&p), Err(WireError::BadValue { field: "Logoff.StructureSize", value: 5 }));
+    }
+
+    proptest! {
+        #[test]
+        fn round_trips_behind_any_header(mid in any::<u64>(), sid in any::<u64>(), tail in proptest::collection::vec(any::<u8>(), 0..16)) {
+            let mut p = crate::pdu::pdu_to_vec(&crate::header::Header::request(Command::LOGOFF, mid, sid, 0), &Logoff);
+            p.extend_from_slice(&tail);
+            prop_assert_eq!(Logoff::parse(&p).unwrap(), Logoff);
+        }
+
+        #[test]
+        fn random_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..16)) {
+            let mut p = pdu(Command::LOGOFF, &Logoff);
+            p.truncate(HEADER_LEN);
+            p.extend_from_slice(&body);
+            let r = Logoff::parse(&p);
+            prop_assert_eq!(r.is_ok(), body.len() >= 4 && body[..2] == [4, 0]);
+        }
+    }
+}
