@@ -21,16 +21,28 @@
 //! assert_eq!(back.path.to_string().unwrap(), r"\\node1\csv");
 //! ```
 
+pub mod cancel;
 pub mod codec;
+pub mod compound;
+pub mod compression_transform;
+pub mod echo;
 pub mod error;
+pub mod error_response;
+pub mod framing;
 pub mod header;
+pub mod logoff;
 pub mod pdu;
+pub mod session_setup;
 pub mod smbd;
 pub mod status;
+pub mod transform;
 pub mod tree_connect;
 pub mod types;
 
 pub use codec::{Encode, Reader, Writer};
+pub use compound::{Compound, CompoundWriter};
 pub use error::{Result, WireError};
+pub use error_response::ErrorResponse;
 pub use header::{Command, Header, HeaderId, HEADER_LEN};
 pub use status::NtStatus;
+pub use transform::TransformHeader;
