@@ -31,8 +31,11 @@ pub mod error_response;
 pub mod framing;
 pub mod header;
 pub mod logoff;
+pub mod negotiate;
+pub mod negotiate_context;
 pub mod pdu;
 pub mod session_setup;
+pub mod smb1;
 pub mod smbd;
 pub mod status;
 pub mod transform;
@@ -44,5 +47,9 @@ pub use compound::{Compound, CompoundWriter};
 pub use error::{Result, WireError};
 pub use error_response::ErrorResponse;
 pub use header::{Command, Header, HeaderId, HEADER_LEN};
+pub use negotiate::{Dialect, NegotiateRequest, NegotiateResponse};
+pub use negotiate_context::{
+    ContextData, ContextType, NegotiateContext, NegotiateContextList, NegotiateContexts, U16List,
+};
 pub use status::NtStatus;
 pub use transform::TransformHeader;

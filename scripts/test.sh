@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The one test command (README "Run all tests"; .ci/run and ci/ call it).
+# On a fresh Debian machine, run as root, it installs what it needs, then runs: rustfmt check, clippy
+# with warnings as errors, the whole workspace's tests, and a short fuzz smoke run of every decoder.
+#
+# Environment: SMBDX_FUZZ_SECONDS (per fuzz target, default 4; 0 skips fuzzing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+FUZZ_SECONDS="${SMBDX_FUZZ_SECONDS:-4}"
+
+step() { printf '\n== %s\n' "$*"; }
+
+# --- system dependencies -------------------------------------------------------------------------
+need_pkgs=()
+command -v cc >/dev/null 2>&1 || need_pkgs+=(gcc)
+command -v c++ >/dev/null 2>&1 || need_pkgs+=(g++)   # libFuzzer is C++
+command -v make >/dev/null 2>&1 || need_pkgs+=(make)
+command -v pkg-config >/dev/null 2>&1 || need_pkgs+=(pkg-config)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    step "installing ${need_pkgs[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+  else
+    echo "missing: ${need_pkgs[*]} (run as root on Debian to install them automatically)" >&2
+    exit 1
+  fi
+fi
+if [ "$FUZZ_SECONDS" != 0 ] && ! cargo fuzz --version >/dev/null 2>&1; then
+  step "installing cargo-fuzz"
+  cargo install cargo-fuzz --locked --quiet
+fi
+
+# --- static checks -------------------------------------------------------------------------------
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+(cd crates/smb-wire/fuzz && cargo clippy --quiet --bins -- -D warnings)
+
+# --- tests ---------------------------------------------------------------------------------------
+step "cargo test --workspace"
+cargo test --workspace
+
+# --- fuzz smoke ----------------------------------------------------------------------------------
+if [ "$FUZZ_SECONDS" != 0 ]; then
+  step "fuzz smoke: ${FUZZ_SECONDS}s per decoder"
+  # cargo-fuzz needs nightly-only flags (sanitizers); the machine has one stable toolchain, and
+  # RUSTC_BOOTSTRAP lets that toolchain accept them.
+  export RUSTC_BOOTSTRAP=1
+  (
+    cd crates/smb-wire
+    cargo fuzz build --quiet
+    for t in $(cargo fuzz list); do
+      mkdir -p "fuzz/corpus/$t"
+      cargo fuzz run --quiet "$t" -- -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -print_final_stats=0 \
+        2>"fuzz/$t.log" || { tail -n 40 "fuzz/$t.log"; echo "fuzz target $t failed" >&2; exit 1; }
+      echo "fuzz $t: $(grep -o 'Done [0-9]* runs' "fuzz/$t.log" | tail -n1 || echo ok)"
+    done
+  )
+fi
+step "all checks passed"
