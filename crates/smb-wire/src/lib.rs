@@ -22,18 +22,26 @@
 //! ```
 
 pub mod cancel;
+pub mod channel;
+pub mod close;
 pub mod codec;
 pub mod compound;
 pub mod compression_transform;
+pub mod create;
+pub mod create_context;
 pub mod echo;
 pub mod error;
 pub mod error_response;
+pub mod flush;
 pub mod framing;
+pub mod fsctl;
 pub mod header;
+pub mod ioctl;
 pub mod logoff;
 pub mod negotiate;
 pub mod negotiate_context;
 pub mod pdu;
+pub mod read;
 pub mod session_setup;
 pub mod smb1;
 pub mod smbd;
@@ -41,11 +49,15 @@ pub mod status;
 pub mod transform;
 pub mod tree_connect;
 pub mod types;
+pub mod write;
 
+pub use channel::{Channel, ChannelInfo, RdmaTransform};
 pub use codec::{Encode, Reader, Writer};
 pub use compound::{Compound, CompoundWriter};
+pub use create_context::{CreateContext, CreateContexts};
 pub use error::{Result, WireError};
 pub use error_response::ErrorResponse;
+pub use fsctl::CtlCode;
 pub use header::{Command, Header, HeaderId, HEADER_LEN};
 pub use negotiate::{Dialect, NegotiateRequest, NegotiateResponse};
 pub use negotiate_context::{
