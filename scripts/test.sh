@@ -54,7 +54,8 @@ if [ "$FUZZ_SECONDS" != 0 ]; then
     cargo fuzz build --quiet
     for t in $(cargo fuzz list); do
       mkdir -p "fuzz/corpus/$t"
-      cargo fuzz run --quiet "$t" -- -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -print_final_stats=0 \
+      seeds=(); [ -d "fuzz/seeds/$t" ] && seeds=("fuzz/seeds/$t")
+      cargo fuzz run --quiet "$t" "fuzz/corpus/$t" "${seeds[@]}" -- -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -print_final_stats=0 \
         2>"fuzz/$t.log" || { tail -n 40 "fuzz/$t.log"; echo "fuzz target $t failed" >&2; exit 1; }
       echo "fuzz $t: $(grep -o 'Done [0-9]* runs' "fuzz/$t.log" | tail -n1 || echo ok)"
     done
