@@ -41,7 +41,9 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 # --- tests ---------------------------------------------------------------------------------------
 step "cargo test --workspace"
-cargo test --workspace
+test_log=$(mktemp)
+trap 'rm -f "$test_log"' EXIT
+cargo test --workspace 2>&1 | tee "$test_log"
 
 # --- fuzz smoke ----------------------------------------------------------------------------------
 if [ "$FUZZ_SECONDS" != 0 ]; then
@@ -51,14 +53,17 @@ if [ "$FUZZ_SECONDS" != 0 ]; then
   export RUSTC_BOOTSTRAP=1
   (
     cd crates/smb-wire
-    cargo fuzz build --quiet
+    cargo fuzz build 2>&1 | tail -n 1
     for t in $(cargo fuzz list); do
       mkdir -p "fuzz/corpus/$t"
       seeds=(); [ -d "fuzz/seeds/$t" ] && seeds=("fuzz/seeds/$t")
-      cargo fuzz run --quiet "$t" "fuzz/corpus/$t" "${seeds[@]}" -- -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -print_final_stats=0 \
+      cargo fuzz run "$t" "fuzz/corpus/$t" "${seeds[@]}" -- -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -print_final_stats=0 \
         2>"fuzz/$t.log" || { tail -n 40 "fuzz/$t.log"; echo "fuzz target $t failed" >&2; exit 1; }
       echo "fuzz $t: $(grep -o 'Done [0-9]* runs' "fuzz/$t.log" | tail -n1 || echo ok)"
     done
   )
 fi
 step "all checks passed"
+# One closing line with the totals of every cargo test binary above.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$test_log"
