@@ -3,30 +3,10 @@
 //! The request names its target by the header alone (MessageId, or AsyncId with ASYNC_COMMAND), so
 //! the body carries nothing.
 
-use crate::codec::{Encode, Writer};
-use crate::error::Result;
-use crate::tree_connect::{encode_empty_body, parse_empty_body};
-
-/// MS-SMB2 2.2.30 SMB2 CANCEL Request: StructureSize 4 + Reserved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct CancelRequest;
-
-impl CancelRequest {
-    pub const STRUCTURE_SIZE: u16 = 4;
-
-    pub fn parse(pdu: &[u8]) -> Result<Self> {
-        parse_empty_body(pdu, "CancelRequest.StructureSize").map(|()| Self)
-    }
-}
-
-impl Encode for CancelRequest {
-    fn encoded_len_at(&self, _at: usize) -> usize {
-        4
-    }
-
-    fn encode(&self, w: &mut Writer<'_>) -> Result<()> {
-        encode_empty_body(w)
-    }
+crate::empty_body::empty_body! {
+    /// MS-SMB2 2.2.30 SMB2 CANCEL Request: StructureSize 4 + Reserved.
+    CancelRequest,
+    "CancelRequest.StructureSize"
 }
 
 #[cfg(test)]

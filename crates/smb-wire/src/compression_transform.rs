@@ -22,18 +22,9 @@ pub mod compression_flags {
     pub const CHAINED: u16 = 0x0001;
 }
 
-/// MS-SMB2 2.2.3.1.3 compression algorithm identifiers. A newtype: peers may name ones we lack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct CompressionAlgorithm(pub u16);
+pub use crate::negotiate_context::CompressionAlgorithm;
 
 impl CompressionAlgorithm {
-    pub const NONE: CompressionAlgorithm = CompressionAlgorithm(0x0000);
-    pub const LZNT1: CompressionAlgorithm = CompressionAlgorithm(0x0001);
-    pub const LZ77: CompressionAlgorithm = CompressionAlgorithm(0x0002);
-    pub const LZ77_HUFFMAN: CompressionAlgorithm = CompressionAlgorithm(0x0003);
-    pub const PATTERN_V1: CompressionAlgorithm = CompressionAlgorithm(0x0004);
-    pub const LZ4: CompressionAlgorithm = CompressionAlgorithm(0x0005);
-
     /// Whether a chained payload header with this algorithm carries OriginalPayloadSize
     /// (MS-SMB2 2.2.42.2.1: the real compressors do; NONE and Pattern_V1 do not). Unknown
     /// algorithms are read without it; their payload cannot be decompressed anyway.

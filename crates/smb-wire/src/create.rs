@@ -115,28 +115,9 @@ pub mod create_options {
     pub const OPEN_FOR_FREE_SPACE_QUERY: u32 = 0x0080_0000;
 }
 
-/// MS-FSCC 2.6 file attributes (CREATE FileAttributes, CREATE/CLOSE responses).
-pub mod file_attributes {
-    pub const READONLY: u32 = 0x0000_0001;
-    pub const HIDDEN: u32 = 0x0000_0002;
-    pub const SYSTEM: u32 = 0x0000_0004;
-    pub const DIRECTORY: u32 = 0x0000_0010;
-    pub const ARCHIVE: u32 = 0x0000_0020;
-    pub const NORMAL: u32 = 0x0000_0080;
-    pub const TEMPORARY: u32 = 0x0000_0100;
-    pub const SPARSE_FILE: u32 = 0x0000_0200;
-    pub const REPARSE_POINT: u32 = 0x0000_0400;
-    pub const COMPRESSED: u32 = 0x0000_0800;
-    pub const OFFLINE: u32 = 0x0000_1000;
-    pub const NOT_CONTENT_INDEXED: u32 = 0x0000_2000;
-    pub const ENCRYPTED: u32 = 0x0000_4000;
-    pub const INTEGRITY_STREAM: u32 = 0x0000_8000;
-    pub const NO_SCRUB_DATA: u32 = 0x0002_0000;
-    pub const RECALL_ON_OPEN: u32 = 0x0004_0000;
-    pub const PINNED: u32 = 0x0008_0000;
-    pub const UNPINNED: u32 = 0x0010_0000;
-    pub const RECALL_ON_DATA_ACCESS: u32 = 0x0040_0000;
-}
+/// MS-FSCC 2.6 file attributes (CREATE FileAttributes, CREATE/CLOSE responses): one definition, in
+/// [`crate::info`].
+pub use crate::info::file_attributes;
 
 /// MS-SMB2 2.2.14 CREATE response Flags (3.1.1).
 pub mod create_response_flags {

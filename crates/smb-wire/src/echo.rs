@@ -1,30 +1,10 @@
 //! MS-SMB2 2.2.28 ECHO Request and 2.2.29 ECHO Response.
 
-use crate::codec::{Encode, Writer};
-use crate::error::Result;
-use crate::tree_connect::{encode_empty_body, parse_empty_body};
-
-/// MS-SMB2 2.2.28 SMB2 ECHO Request and 2.2.29 SMB2 ECHO Response: both are StructureSize 4 +
-/// Reserved, so one type serves both directions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Echo;
-
-impl Echo {
-    pub const STRUCTURE_SIZE: u16 = 4;
-
-    pub fn parse(pdu: &[u8]) -> Result<Self> {
-        parse_empty_body(pdu, "Echo.StructureSize").map(|()| Self)
-    }
-}
-
-impl Encode for Echo {
-    fn encoded_len_at(&self, _at: usize) -> usize {
-        4
-    }
-
-    fn encode(&self, w: &mut Writer<'_>) -> Result<()> {
-        encode_empty_body(w)
-    }
+crate::empty_body::empty_body! {
+    /// MS-SMB2 2.2.28 SMB2 ECHO Request and 2.2.29 SMB2 ECHO Response: both are StructureSize 4 +
+    /// Reserved, so one type serves both directions.
+    Echo,
+    "Echo.StructureSize"
 }
 
 #[cfg(test)]

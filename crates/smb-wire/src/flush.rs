@@ -3,7 +3,6 @@
 use crate::codec::{Encode, Reader, Writer};
 use crate::error::Result;
 use crate::header::HEADER_LEN;
-use crate::tree_connect::{encode_empty_body, parse_empty_body};
 use crate::types::FileId;
 
 /// MS-SMB2 2.2.17 SMB2 FLUSH Request.
@@ -37,26 +36,10 @@ impl Encode for FlushRequest {
     }
 }
 
-/// MS-SMB2 2.2.18 SMB2 FLUSH Response: StructureSize 4 and Reserved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct FlushResponse;
-
-impl FlushResponse {
-    pub const STRUCTURE_SIZE: u16 = 4;
-
-    pub fn parse(pdu: &[u8]) -> Result<Self> {
-        parse_empty_body(pdu, "FlushResponse.StructureSize").map(|()| Self)
-    }
-}
-
-impl Encode for FlushResponse {
-    fn encoded_len_at(&self, _at: usize) -> usize {
-        4
-    }
-
-    fn encode(&self, w: &mut Writer<'_>) -> Result<()> {
-        encode_empty_body(w)
-    }
+crate::empty_body::empty_body! {
+    /// MS-SMB2 2.2.18 SMB2 FLUSH Response: StructureSize 4 and Reserved.
+    FlushResponse,
+    "FlushResponse.StructureSize"
 }
 
 #[cfg(test)]

@@ -30,6 +30,7 @@ pub mod compression_transform;
 pub mod create;
 pub mod create_context;
 pub mod echo;
+mod empty_body;
 pub mod error;
 pub mod error_response;
 pub mod flush;

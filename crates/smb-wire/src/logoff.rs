@@ -1,30 +1,10 @@
 //! MS-SMB2 2.2.7 LOGOFF Request and 2.2.8 LOGOFF Response.
 
-use crate::codec::{Encode, Writer};
-use crate::error::Result;
-use crate::tree_connect::{encode_empty_body, parse_empty_body};
-
-/// MS-SMB2 2.2.7 SMB2 LOGOFF Request and 2.2.8 SMB2 LOGOFF Response: both are StructureSize 4 +
-/// Reserved, so one type serves both directions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Logoff;
-
-impl Logoff {
-    pub const STRUCTURE_SIZE: u16 = 4;
-
-    pub fn parse(pdu: &[u8]) -> Result<Self> {
-        parse_empty_body(pdu, "Logoff.StructureSize").map(|()| Self)
-    }
-}
-
-impl Encode for Logoff {
-    fn encoded_len_at(&self, _at: usize) -> usize {
-        4
-    }
-
-    fn encode(&self, w: &mut Writer<'_>) -> Result<()> {
-        encode_empty_body(w)
-    }
+crate::empty_body::empty_body! {
+    /// MS-SMB2 2.2.7 SMB2 LOGOFF Request and 2.2.8 SMB2 LOGOFF Response: both are StructureSize 4 +
+    /// Reserved, so one type serves both directions.
+    Logoff,
+    "Logoff.StructureSize"
 }
 
 #[cfg(test)]

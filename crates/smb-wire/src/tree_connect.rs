@@ -1,7 +1,7 @@
 //! MS-SMB2 2.2.9 TREE_CONNECT Request, 2.2.10 TREE_CONNECT Response, 2.2.11/2.2.12 TREE_DISCONNECT.
 
 use crate::codec::{slice_at, Encode, Reader, Writer};
-use crate::error::{Result, WireError};
+use crate::error::Result;
 use crate::header::HEADER_LEN;
 use crate::types::{narrow_u16, us, Utf16};
 
@@ -136,48 +136,17 @@ impl Encode for TreeConnectResponse {
     }
 }
 
-/// MS-SMB2 2.2.11 TREE_DISCONNECT Request and 2.2.12 Response: both are StructureSize 4 + Reserved.
-/// The same 4-byte shape is also LOGOFF (2.2.7/2.2.8); see [`crate::logoff`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct TreeDisconnect;
-
-impl TreeDisconnect {
-    pub const STRUCTURE_SIZE: u16 = 4;
-
-    pub fn parse(pdu: &[u8]) -> Result<Self> {
-        parse_empty_body(pdu, "TreeDisconnect.StructureSize").map(|()| Self)
-    }
-}
-
-impl Encode for TreeDisconnect {
-    fn encoded_len_at(&self, _at: usize) -> usize {
-        4
-    }
-
-    fn encode(&self, w: &mut Writer<'_>) -> Result<()> {
-        encode_empty_body(w)
-    }
-}
-
-/// Parses the 4-byte `StructureSize = 4, Reserved` body shared by LOGOFF, TREE_DISCONNECT, ECHO and
-/// their responses.
-pub(crate) fn parse_empty_body(pdu: &[u8], field: &'static str) -> Result<()> {
-    let mut r = Reader::at(pdu, HEADER_LEN)?;
-    r.expect_u16(4, field)?;
-    r.skip(2, field).map_err(|e| match e {
-        WireError::Truncated { at, need, have, .. } => WireError::Truncated { field, at, need, have },
-        e => e,
-    })
-}
-
-pub(crate) fn encode_empty_body(w: &mut Writer<'_>) -> Result<()> {
-    w.u16(4)?;
-    w.u16(0)
+crate::empty_body::empty_body! {
+    /// MS-SMB2 2.2.11 TREE_DISCONNECT Request and 2.2.12 Response: both are StructureSize 4 + Reserved.
+    /// The same 4-byte shape is also LOGOFF (2.2.7/2.2.8); see [`crate::logoff`].
+    TreeDisconnect,
+    "TreeDisconnect.StructureSize"
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::WireError;
     use crate::header::Command;
     use crate::pdu::testutil::{pdu, prefixes_never_panic};
     use crate::types::utf16le;
