@@ -148,25 +148,16 @@ impl AeadKey {
         let n = nonce.cipher_bytes(self.cipher);
         let mut tag = [0u8; 16];
         let fail = |_| CryptoError::Backend("seal");
-        let fail_rc = |_: aes_gcm::aead::Error| CryptoError::Backend("seal");
         match &self.imp {
             Imp::Aws(k) => {
                 let nonce = aws::Nonce::try_assume_unique_for_key(n).map_err(fail)?;
                 let t = k.seal_in_place_separate_tag(nonce, aws::Aad::from(aad), buf).map_err(fail)?;
                 tag.copy_from_slice(t.as_ref());
             }
-            Imp::Gcm128(k) => tag.copy_from_slice(
-                &k.encrypt_in_place_detached(GenericArray::from_slice(n), aad, buf).map_err(fail_rc)?,
-            ),
-            Imp::Gcm256(k) => tag.copy_from_slice(
-                &k.encrypt_in_place_detached(GenericArray::from_slice(n), aad, buf).map_err(fail_rc)?,
-            ),
-            Imp::Ccm128(k) => tag.copy_from_slice(
-                &k.encrypt_in_place_detached(GenericArray::from_slice(n), aad, buf).map_err(fail_rc)?,
-            ),
-            Imp::Ccm256(k) => tag.copy_from_slice(
-                &k.encrypt_in_place_detached(GenericArray::from_slice(n), aad, buf).map_err(fail_rc)?,
-            ),
+            Imp::Gcm128(k) => tag = rc_seal(&**k, n, aad, buf)?,
+            Imp::Gcm256(k) => tag = rc_seal(&**k, n, aad, buf)?,
+            Imp::Ccm128(k) => tag = rc_seal(&**k, n, aad, buf)?,
+            Imp::Ccm256(k) => tag = rc_seal(&**k, n, aad, buf)?,
         }
         Ok(tag)
     }
@@ -180,38 +171,10 @@ impl AeadKey {
                 Ok(nonce) => k.open_in_place_separate_tag(nonce, aws::Aad::from(aad), tag, buf).is_ok(),
                 Err(_) => false,
             },
-            Imp::Gcm128(k) => k
-                .decrypt_in_place_detached(
-                    GenericArray::from_slice(n),
-                    aad,
-                    buf,
-                    GenericArray::from_slice(tag),
-                )
-                .is_ok(),
-            Imp::Gcm256(k) => k
-                .decrypt_in_place_detached(
-                    GenericArray::from_slice(n),
-                    aad,
-                    buf,
-                    GenericArray::from_slice(tag),
-                )
-                .is_ok(),
-            Imp::Ccm128(k) => k
-                .decrypt_in_place_detached(
-                    GenericArray::from_slice(n),
-                    aad,
-                    buf,
-                    GenericArray::from_slice(tag),
-                )
-                .is_ok(),
-            Imp::Ccm256(k) => k
-                .decrypt_in_place_detached(
-                    GenericArray::from_slice(n),
-                    aad,
-                    buf,
-                    GenericArray::from_slice(tag),
-                )
-                .is_ok(),
+            Imp::Gcm128(k) => rc_open(&**k, n, aad, buf, tag),
+            Imp::Gcm256(k) => rc_open(&**k, n, aad, buf, tag),
+            Imp::Ccm128(k) => rc_open(&**k, n, aad, buf, tag),
+            Imp::Ccm256(k) => rc_open(&**k, n, aad, buf, tag),
         };
         if ok {
             Ok(())
@@ -220,6 +183,25 @@ impl AeadKey {
             Err(CryptoError::TagMismatch)
         }
     }
+}
+
+/// RustCrypto seal: the four AES modes differ only in type. `n` has the cipher's nonce length by
+/// construction ([`Nonce::cipher_bytes`]).
+fn rc_seal<A: AeadInPlace<TagSize = U16>>(k: &A, n: &[u8], aad: &[u8], buf: &mut [u8]) -> Result<[u8; 16]> {
+    let t = k
+        .encrypt_in_place_detached(GenericArray::from_slice(n), aad, buf)
+        .map_err(|_| CryptoError::Backend("seal"))?;
+    Ok(t.into())
+}
+
+fn rc_open<A: AeadInPlace<TagSize = U16>>(
+    k: &A,
+    n: &[u8],
+    aad: &[u8],
+    buf: &mut [u8],
+    tag: &[u8; 16],
+) -> bool {
+    k.decrypt_in_place_detached(GenericArray::from_slice(n), aad, buf, GenericArray::from_slice(tag)).is_ok()
 }
 
 impl core::fmt::Debug for AeadKey {
