@@ -159,6 +159,15 @@ impl<'a> Writer<'a> {
         Self { buf, pos: 0 }
     }
 
+    /// A writer over `buf` positioned at `pos`: bodies are encoded after a header already in place,
+    /// with positions (and so offsets) still counted from `buf[0]`.
+    pub fn at(buf: &'a mut [u8], pos: usize) -> Result<Self> {
+        if pos > buf.len() {
+            return Err(WireError::BufferTooSmall { need: pos, have: buf.len() });
+        }
+        Ok(Self { buf, pos })
+    }
+
     pub fn pos(&self) -> usize {
         self.pos
     }

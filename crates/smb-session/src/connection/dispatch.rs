@@ -1,0 +1,194 @@
+//! MS-SMB2 3.3.5.2.x checks that every request after NEGOTIATE passes (session, signature,
+//! encryption policy, tree, credit charge) and the commands this crate answers itself; file commands
+//! go to the [`FileHandler`].
+
+use super::*;
+use smb_wire::tree_connect::TreeConnectRequest;
+
+impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
+    pub(super) fn on_request(
+        &mut self,
+        pdu: &mut [u8],
+        header: &Header,
+        encrypted: bool,
+        related: &mut Related,
+    ) -> Result<(NtStatus, Vec<u8>), Fail> {
+        if header.command == Command::SESSION_SETUP {
+            return self.on_session_setup(pdu, header, related);
+        }
+        // MS-SMB2 3.3.5.2.9: the session must exist and be established.
+        let sec = match self.sessions.get(&header.session_id) {
+            Some(s) => s.valid().ok_or(NtStatus::USER_SESSION_DELETED)?,
+            None => return Err(NtStatus::USER_SESSION_DELETED.into()),
+        };
+        // MS-SMB2 3.3.5.2.4: signatures of signed requests are checked; a session that requires
+        // signing refuses unsigned (and unencrypted) requests.
+        if !encrypted {
+            if header.is_signed() {
+                if let Some(key) = &sec.signing {
+                    if key.verify_in_place(pdu).is_err() {
+                        return Err(NtStatus::ACCESS_DENIED.into());
+                    }
+                }
+            } else if sec.signing_required && !matches!(header.command, Command::ECHO) {
+                return Err(NtStatus::ACCESS_DENIED.into());
+            }
+        }
+        // MS-SMB2 3.3.5.2.9 / 3.3.5.2.11: EncryptData sessions and trees take encrypted requests only.
+        if !encrypted && self.cfg.reject_unencrypted_access {
+            if sec.encrypt_data {
+                self.events.push(Event::UnencryptedAccessRejected {
+                    share: None,
+                    reason: "unencrypted request on a session that requires encryption",
+                });
+                return Err(NtStatus::ACCESS_DENIED.into());
+            }
+            if let Some(tree) = header.tree_id().and_then(|t| self.sessions.get(&header.session_id)?.trees.get(&t)) {
+                if tree.encrypt && header.command != Command::TREE_CONNECT {
+                    let share = Some(tree.grant.share_name.clone());
+                    self.events.push(Event::UnencryptedAccessRejected {
+                        share,
+                        reason: "unencrypted request on a share that requires encryption",
+                    });
+                    return Err(NtStatus::ACCESS_DENIED.into());
+                }
+            }
+        }
+        let parsed = parse_request(pdu).map_err(|_| NtStatus::INVALID_PARAMETER)?.1;
+        let mut p = vec![0u8; HEADER_LEN];
+        match &parsed {
+            Request::Echo(_) => {
+                put_body(&mut p, &Echo);
+                return Ok((NtStatus::SUCCESS, p));
+            }
+            Request::Logoff(_) => {
+                self.files.logoff(header.session_id);
+                put_body(&mut p, &Logoff);
+                // The session goes once its (signed) response is out: see `on_chain`.
+                return Ok((NtStatus::SUCCESS, p));
+            }
+            Request::TreeConnect(tc) => return self.on_tree_connect(header, tc, p),
+            _ => {}
+        }
+        // Everything else runs in a tree (MS-SMB2 3.3.5.2.11).
+        let tree_id = header.tree_id().unwrap_or(0);
+        let share = self
+            .sessions
+            .get(&header.session_id)
+            .and_then(|s| s.trees.get(&tree_id))
+            .map(|t| t.grant.share)
+            .ok_or(NtStatus::NETWORK_NAME_DELETED)?;
+        let ctx = FileContext { session_id: header.session_id, tree_id, share };
+        self.check_charge(header, &parsed)?;
+        match &parsed {
+            Request::TreeDisconnect(_) => {
+                self.files.tree_disconnect(ctx);
+                if let Some(s) = self.sessions.get_mut(&header.session_id) {
+                    s.trees.remove(&tree_id);
+                }
+                put_body(&mut p, &TreeDisconnect);
+                Ok((NtStatus::SUCCESS, p))
+            }
+            Request::Ioctl(io) if io.ctl_code == CtlCode::VALIDATE_NEGOTIATE_INFO => {
+                let status = self.validate_negotiate(io.input, io.max_output_response, &mut p)?;
+                Ok((status, p))
+            }
+            Request::Ioctl(io) if io.ctl_code == CtlCode::QUERY_NETWORK_INTERFACE_INFO => {
+                let status = self.network_interface_info(io.max_output_response, &mut p)?;
+                Ok((status, p))
+            }
+            Request::Other { .. } => Err(NtStatus::NOT_SUPPORTED.into()),
+            req => {
+                let req = with_related_file_id(req, related.file_id);
+                let status = self.files.execute(ctx, header, &req, &mut p)?;
+                Ok((status, p))
+            }
+        }
+    }
+
+    fn on_tree_connect(&mut self, header: &Header, tc: &TreeConnectRequest<'_>, mut p: Vec<u8>) -> Result<(NtStatus, Vec<u8>), Fail> {
+        let path = tc.path.to_string().map_err(|_| NtStatus::BAD_NETWORK_NAME)?;
+        let share = path.rsplit('\\').next().unwrap_or("").to_string();
+        let session_id = header.session_id;
+        let (can_encrypt, trees) = {
+            let s = self.sessions.get(&session_id).ok_or(NtStatus::USER_SESSION_DELETED)?;
+            (s.valid().is_some_and(SessionSecurity::can_encrypt), s.trees.len())
+        };
+        if trees >= self.cfg.max_trees {
+            return Err(NtStatus::INSUFFICIENT_RESOURCES.into());
+        }
+        let grant = self.files.tree_connect(session_id, &share)?;
+        // MS-SMB2 3.3.5.7: a share that requires encryption refuses a client that cannot encrypt,
+        // unless the administrator allowed unencrypted access.
+        if grant.encrypt_data && !can_encrypt && self.cfg.reject_unencrypted_access {
+            self.events.push(Event::UnencryptedAccessRejected {
+                share: Some(grant.share_name.clone()),
+                reason: "share requires encryption and the client cannot encrypt",
+            });
+            return Err(NtStatus::ACCESS_DENIED.into());
+        }
+        let encrypt = grant.encrypt_data && can_encrypt;
+        let tree_id = self.next_tree_id;
+        self.next_tree_id = self.next_tree_id.wrapping_add(1).max(1);
+        let rsp = TreeConnectResponse {
+            share_type: grant.share_type,
+            share_flags: if encrypt { share_flags::ENCRYPT_DATA } else { 0 },
+            capabilities: 0,
+            maximal_access: grant.maximal_access,
+        };
+        put_body(&mut p, &rsp);
+        if let Some(s) = self.sessions.get_mut(&session_id) {
+            s.trees.insert(tree_id, Tree { grant, encrypt });
+        }
+        // The response header carries the new TreeId.
+        p[36..40].copy_from_slice(&tree_id.to_le_bytes());
+        Ok((NtStatus::SUCCESS, p))
+    }
+
+    /// MS-SMB2 3.3.5.2.5: multi-credit requests must pay for their payload, and I/O is bounded by the
+    /// sizes this server announced.
+    fn check_charge(&self, header: &Header, req: &Request<'_>) -> Result<(), Fail> {
+        let (payload, max) = match req {
+            Request::Read(r) => (r.length as usize, self.cfg.max_read_size),
+            Request::Write(w) => (w.data.len().max(w.remaining_bytes as usize), self.cfg.max_write_size),
+            Request::QueryDirectory(q) => (q.output_buffer_length as usize, self.cfg.max_transact_size),
+            Request::QueryInfo(q) => (q.output_buffer_length as usize, self.cfg.max_transact_size),
+            Request::Ioctl(i) => (i.input.len().max(i.max_output_response as usize), self.cfg.max_transact_size),
+            _ => return Ok(()),
+        };
+        if payload > max as usize {
+            return Err(NtStatus::INVALID_PARAMETER.into());
+        }
+        let large_mtu = self
+            .negotiated
+            .as_ref()
+            .is_some_and(|n| n.server_capabilities & capabilities::LARGE_MTU != 0);
+        let needed = payload.div_ceil(65536).max(1);
+        if large_mtu && usize::from(header.credit_charge.max(1)) < needed {
+            return Err(NtStatus::INVALID_PARAMETER.into());
+        }
+        if !large_mtu && payload > 65536 {
+            return Err(NtStatus::INVALID_PARAMETER.into());
+        }
+        Ok(())
+    }
+}
+
+/// In a related compound, FileId all-ones means "the file the previous CREATE opened".
+fn with_related_file_id<'a>(req: &Request<'a>, file_id: Option<FileId>) -> Request<'a> {
+    let Some(id) = file_id else { return req.clone() };
+    let pick = |f: FileId| if f == FileId::ANY { id } else { f };
+    let mut r = req.clone();
+    match &mut r {
+        Request::Close(x) => x.file_id = pick(x.file_id),
+        Request::Flush(x) => x.file_id = pick(x.file_id),
+        Request::Read(x) => x.file_id = pick(x.file_id),
+        Request::Write(x) => x.file_id = pick(x.file_id),
+        Request::Ioctl(x) => x.file_id = pick(x.file_id),
+        Request::QueryDirectory(x) => x.file_id = pick(x.file_id),
+        Request::QueryInfo(x) => x.file_id = pick(x.file_id),
+        Request::SetInfo(x) => x.file_id = pick(x.file_id),
+        _ => {}
+    }
+    r
+}

@@ -1,0 +1,477 @@
+//! MS-SMB2 3.3.5 server message processing for one connection, sans-I/O: bytes of one transport
+//! message in, framed responses out through [`Transmit`], typed [`Event`]s for the audit log.
+//!
+//! Order of checks for each request (MS-SMB2 3.3.5.2): decrypt (transform) → split compound → header
+//! → MessageId against the credit window → session → signature / encryption policy → tree → command.
+//! A violation of framing, credits, decryption or negotiation integrity drops this connection only;
+//! everything else is answered with the NTSTATUS MS-SMB2 names.
+
+use crate::config::ServerConfig;
+use crate::credits::CreditWindow;
+use crate::events::Event;
+use crate::handler::{AuthFactory, AuthFailure, AuthStep, FileContext, FileHandler};
+use crate::session::{Session, SessionSecurity, SessionState, Tree};
+use smb_crypto::kdf::{KdfInput, SessionKeys};
+use smb_crypto::transform::{open_message, seal_message, TRANSFORM_HEADER_LEN};
+use smb_crypto::{AeadKey, Cipher, NonceSequence, PreauthHash, SigningAlgorithm, SigningKey};
+use smb_wire::codec::{Encode, Writer};
+use smb_wire::error_response::ErrorResponse;
+use smb_wire::fsctl::{CtlCode, NetworkInterfaces, ValidateNegotiateInfoRequest, ValidateNegotiateInfoResponse};
+use smb_wire::header::{flags, Command, Header, HeaderId, HEADER_LEN};
+use smb_wire::ioctl::IoctlResponse;
+use smb_wire::message::{parse_request, Request};
+use smb_wire::negotiate::{capabilities, security_mode, Dialect, NegotiateRequest, NegotiateResponse};
+use smb_wire::negotiate_context::{
+    CipherId, ContextData, EncryptionCapabilities, HashAlgorithm, NegotiateContextList,
+    PreauthIntegrityCapabilities, SigningAlgorithm as WireSigning, SigningCapabilities, U16List,
+};
+use smb_wire::pdu::EncodeDyn;
+use smb_wire::session_setup::{session_flags, SessionSetupResponse};
+use smb_wire::smb1::Smb1NegotiateRequest;
+use smb_wire::status::NtStatus;
+use smb_wire::tree_connect::{share_flags, TreeConnectResponse, TreeDisconnect};
+use smb_wire::types::{FileId, Guid};
+use smb_wire::{echo::Echo, logoff::Logoff, Compound};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+mod dispatch;
+mod negotiate;
+mod session_setup;
+
+/// Where framed responses go (the engine's outbox; a `Vec` in tests).
+pub trait Transmit {
+    /// Sends one transport message (the Direct TCP prefix is the transport's business).
+    fn send(&mut self, msg: &[u8]);
+}
+
+impl Transmit for Vec<Vec<u8>> {
+    fn send(&mut self, msg: &[u8]) {
+        self.push(msg.to_vec());
+    }
+}
+
+/// Whether the connection lives on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Close,
+}
+
+/// What NEGOTIATE settled (MS-SMB2 3.3.1.7 Connection).
+struct Negotiated {
+    dialect: Dialect,
+    cipher: Option<Cipher>,
+    signing: SigningAlgorithm,
+    preauth: Option<PreauthHash>,
+    client_guid: Guid,
+    client_security_mode: u16,
+    client_capabilities: u32,
+    client_dialects: Vec<u16>,
+    server_security_mode: u16,
+    server_capabilities: u32,
+}
+
+impl Negotiated {
+    fn is_3x(&self) -> bool {
+        self.dialect.0 >= Dialect::SMB_3_0.0
+    }
+
+    /// MS-SMB2 3.3.5.5.3: whether sessions on this connection can encrypt at all.
+    fn can_encrypt(&self) -> bool {
+        match self.dialect {
+            Dialect::SMB_3_1_1 => self.cipher.is_some(),
+            Dialect::SMB_3_0 | Dialect::SMB_3_0_2 => self.client_capabilities & capabilities::ENCRYPTION != 0,
+            _ => false,
+        }
+    }
+}
+
+/// Why a request got no normal answer.
+enum Fail {
+    /// Answer with an ERROR response carrying this status.
+    Status(NtStatus),
+    /// Drop the connection.
+    Drop(Event),
+}
+
+impl From<NtStatus> for Fail {
+    fn from(s: NtStatus) -> Self {
+        Fail::Status(s)
+    }
+}
+
+/// One response PDU ready to be placed in the reply.
+struct PduReply {
+    bytes: Vec<u8>,
+    /// Sign with this session's key.
+    sign_with: Option<u64>,
+}
+
+/// The server side of one SMB2 connection.
+pub struct ServerConnection<F: FileHandler, A: AuthFactory> {
+    cfg: Arc<ServerConfig>,
+    files: F,
+    auth: A,
+    negotiated: Option<Negotiated>,
+    credits: CreditWindow,
+    sessions: HashMap<u64, Session>,
+    next_session_id: u64,
+    next_tree_id: u32,
+    salt: [u8; 32],
+    events: Vec<Event>,
+}
+
+/// Bounds what one message may make the server do.
+const MAX_CLIENT_DIALECTS: usize = 64;
+
+impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
+    /// `seed`: 32 random bytes (preauth salt, session id base): sans-I/O, so randomness comes in.
+    pub fn new(cfg: Arc<ServerConfig>, files: F, auth: A, seed: [u8; 32]) -> Self {
+        let base = u64::from_le_bytes(seed[..8].try_into().unwrap_or_default());
+        let credits = CreditWindow::new(cfg.max_credits);
+        Self {
+            cfg,
+            files,
+            auth,
+            negotiated: None,
+            credits,
+            sessions: HashMap::new(),
+            // Never 0 (the "no session" id) nor all-ones (the related-operation placeholder).
+            next_session_id: (base & 0x00FF_FFFF_FFFF_0000) | 1,
+            next_tree_id: 1,
+            salt: seed,
+            events: Vec::new(),
+        }
+    }
+
+    pub fn drain_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// The user a session authenticated as.
+    pub fn session_user(&self, session_id: u64) -> Option<&str> {
+        self.sessions.get(&session_id)?.valid().map(|s| s.user.as_str())
+    }
+
+    /// The dialect NEGOTIATE settled, if it has run.
+    pub fn dialect(&self) -> Option<Dialect> {
+        self.negotiated.as_ref().map(|n| n.dialect)
+    }
+
+    pub fn files_mut(&mut self) -> &mut F {
+        &mut self.files
+    }
+
+    /// The connection is gone: every session's files are closed.
+    pub fn close(&mut self) {
+        for id in self.sessions.keys().copied().collect::<Vec<_>>() {
+            self.files.logoff(id);
+        }
+        self.sessions.clear();
+    }
+
+    /// Processes one transport message. `now` is the current time as a FILETIME.
+    pub fn on_message(&mut self, msg: &mut [u8], now: u64, tx: &mut dyn Transmit) -> Flow {
+        match msg.get(..4) {
+            Some([0xFE, b'S', b'M', b'B']) => self.on_chain(msg, None, now, tx),
+            Some([0xFD, b'S', b'M', b'B']) => self.on_encrypted(msg, now, tx),
+            Some([0xFF, b'S', b'M', b'B']) => self.on_smb1(msg, now, tx),
+            _ => self.violation("not an SMB2 message (or compression, which was not negotiated)"),
+        }
+    }
+
+    fn violation(&mut self, detail: &'static str) -> Flow {
+        self.events.push(Event::ProtocolViolation { detail });
+        Flow::Close
+    }
+
+    /// MS-SMB2 3.3.5.3: an SMB1 NEGOTIATE that offers SMB2 gets the SMB2 answer; SMB1 is never served.
+    fn on_smb1(&mut self, msg: &[u8], now: u64, tx: &mut dyn Transmit) -> Flow {
+        if self.negotiated.is_some() {
+            return self.violation("SMB1 negotiate on a negotiated connection");
+        }
+        let Ok(req) = Smb1NegotiateRequest::parse(msg) else {
+            return self.violation("malformed SMB1 negotiate");
+        };
+        let dialect = if req.dialects.contains(b"SMB 2.???") && self.serves_above_202() {
+            Dialect::WILDCARD
+        } else if req.dialects.contains(b"SMB 2.002") && self.cfg.dialects.contains(&Dialect::SMB_2_0_2) {
+            Dialect::SMB_2_0_2
+        } else {
+            return self.violation("SMB1-only client");
+        };
+        let header = Header::request(Command::NEGOTIATE, 0, 0, 0);
+        let mut pdu = vec![0u8; HEADER_LEN];
+        self.negotiate_response_body(dialect, None, None, &mut pdu, now);
+        self.finish_header(&mut pdu, &header, NtStatus::SUCCESS, 1, 0, 0);
+        if dialect == Dialect::SMB_2_0_2 {
+            self.negotiated = Some(self.negotiated_for(dialect, &header, None, None, None, &[0x0202]));
+        }
+        tx.send(&pdu);
+        Flow::Continue
+    }
+
+    fn serves_above_202(&self) -> bool {
+        self.cfg.dialects.iter().any(|d| d.0 > Dialect::SMB_2_0_2.0)
+    }
+
+    /// MS-SMB2 3.3.5.2.1.1: decrypt, then process the plaintext chain as arriving encrypted.
+    fn on_encrypted(&mut self, msg: &mut [u8], now: u64, tx: &mut dyn Transmit) -> Flow {
+        if msg.len() < TRANSFORM_HEADER_LEN + HEADER_LEN {
+            return self.violation("transform message too short");
+        }
+        let (hdr, body) = msg.split_at_mut(TRANSFORM_HEADER_LEN);
+        let mut header = [0u8; TRANSFORM_HEADER_LEN];
+        header.copy_from_slice(hdr);
+        let session_id = smb_crypto::transform::session_id(&header);
+        let Some(key) = self.sessions.get(&session_id).and_then(|s| s.valid()).and_then(|s| s.open.as_ref())
+        else {
+            return self.violation("encrypted message for an unknown session or one without keys");
+        };
+        if open_message(key, &header, body).is_err() {
+            return self.violation("transform header failed to decrypt");
+        }
+        self.on_chain(body, Some(session_id), now, tx)
+    }
+
+    /// Processes a (possibly compounded) SMB2 message.
+    fn on_chain(&mut self, msg: &mut [u8], encrypted_for: Option<u64>, now: u64, tx: &mut dyn Transmit) -> Flow {
+        let mut ranges = Vec::new();
+        let mut it = Compound::new(msg);
+        for pdu in it.by_ref() {
+            match pdu {
+                Ok(p) => ranges.push(p.len()),
+                Err(_) => return self.violation("malformed compound chain"),
+            }
+        }
+        let mut replies: Vec<PduReply> = Vec::with_capacity(ranges.len());
+        let mut related = Related::default();
+        let mut start = 0;
+        let mut encrypt_reply = encrypted_for;
+        for len in ranges {
+            let pdu = &mut msg[start..start + len];
+            start += len;
+            match self.on_pdu(pdu, encrypted_for, &mut related, now) {
+                Ok(Some((reply, encrypt))) => {
+                    if encrypt.is_some() && encrypt_reply.is_none() {
+                        encrypt_reply = encrypt;
+                    }
+                    replies.push(reply);
+                }
+                Ok(None) => {}
+                Err(event) => {
+                    self.events.push(event);
+                    return Flow::Close;
+                }
+            }
+        }
+        let sent = if replies.is_empty() { Ok(()) } else { self.send_replies(replies, encrypt_reply, tx) };
+        // A logged-off session lives until its signed or sealed response is out.
+        if let Some(id) = related.logoff {
+            self.sessions.remove(&id);
+        }
+        match sent {
+            Ok(()) => Flow::Continue,
+            Err(detail) => self.violation(detail),
+        }
+    }
+
+    /// Lays the response PDUs out as one compound (8-byte aligned, NextCommand patched), signs each
+    /// that needs it, and seals the whole when it must be encrypted.
+    fn send_replies(&mut self, replies: Vec<PduReply>, encrypt: Option<u64>, tx: &mut dyn Transmit) -> Result<(), &'static str> {
+        let n = replies.len();
+        let mut out = vec![0u8; TRANSFORM_HEADER_LEN];
+        let base = TRANSFORM_HEADER_LEN;
+        let mut ranges = Vec::with_capacity(n);
+        for (i, r) in replies.iter().enumerate() {
+            let at = out.len();
+            out.extend_from_slice(&r.bytes);
+            if i + 1 < n {
+                out.resize(at + smb_wire::codec::align_up(r.bytes.len(), 8), 0);
+                let next = (out.len() - at) as u32;
+                out[at + 20..at + 24].copy_from_slice(&next.to_le_bytes());
+            }
+            ranges.push(at..out.len());
+        }
+        if encrypt.is_none() {
+            for (r, range) in replies.iter().zip(&ranges) {
+                if let Some(key) = r.sign_with.and_then(|id| self.sessions.get(&id)).and_then(|s| s.valid()).and_then(|s| s.signing.as_ref()) {
+                    key.sign_in_place(&mut out[range.clone()]).map_err(|_| "signing failed")?;
+                }
+            }
+        }
+        match encrypt {
+            None => tx.send(&out[base..]),
+            Some(id) => {
+                let sec = self.sessions.get_mut(&id).and_then(|s| match &mut s.state {
+                    SessionState::Valid(v) => Some(v),
+                    SessionState::InProgress { .. } => None,
+                });
+                let Some((key, nonces)) = sec.and_then(|s| s.seal.as_mut()) else {
+                    return Err("encryption required but the session has no key");
+                };
+                let nonce = nonces.next_nonce().map_err(|_| "nonce space exhausted")?;
+                let (hdr, body) = out.split_at_mut(TRANSFORM_HEADER_LEN);
+                let hdr: &mut [u8; TRANSFORM_HEADER_LEN] = hdr.try_into().map_err(|_| "header")?;
+                seal_message(key, &nonce, id, hdr, body).map_err(|_| "sealing failed")?;
+                tx.send(&out);
+            }
+        }
+        Ok(())
+    }
+
+    /// One request PDU. Ok(None): no response (CANCEL). Err: drop the connection.
+    fn on_pdu(
+        &mut self,
+        pdu: &mut [u8],
+        encrypted_for: Option<u64>,
+        related: &mut Related,
+        now: u64,
+    ) -> Result<Option<(PduReply, Option<u64>)>, Event> {
+        let bad = |detail| Event::ProtocolViolation { detail };
+        let Ok(mut header) = Header::parse(pdu) else { return Err(bad("malformed SMB2 header")) };
+        if header.is_response() {
+            return Err(bad("response sent to the server"));
+        }
+        if header.is_related() {
+            if let Some(prev) = related.previous {
+                header.session_id = prev.session_id;
+                if let HeaderId::Sync { tree_id, .. } = &mut header.id {
+                    *tree_id = prev.tree_id;
+                }
+            }
+        }
+        // CANCEL uses no credit and gets no answer: everything here completes synchronously, so by
+        // the time a CANCEL is read its target has already been answered.
+        if header.command == Command::CANCEL {
+            return Ok(None);
+        }
+        if let Err(e) = self.credits.consume(header.message_id, header.credit_charge) {
+            let _ = e;
+            return Err(bad("MessageId outside the credit window or reused"));
+        }
+        if header.command == Command::NEGOTIATE {
+            let reply = self.on_negotiate(pdu, &header, now)?;
+            return Ok(Some((reply, None)));
+        }
+        if self.negotiated.is_none() {
+            return Err(bad("request before NEGOTIATE"));
+        }
+        if let Some(id) = encrypted_for {
+            if header.session_id != id {
+                return Err(bad("encrypted PDU names another session than its transform header"));
+            }
+        }
+        // A related request after a failed one fails the same way (MS-SMB2 3.3.5.2.7.2).
+        let result = match (header.is_related(), related.failed) {
+            (true, Some(status)) => Err(Fail::Status(status)),
+            _ => self.on_request(pdu, &header, encrypted_for.is_some(), related),
+        };
+        let (status, mut body_pdu) = match result {
+            Ok((status, body)) => (status, body),
+            Err(Fail::Drop(e)) => return Err(e),
+            Err(Fail::Status(status)) => {
+                let mut p = vec![0u8; HEADER_LEN];
+                put_body(&mut p, &ErrorResponse { error_context_count: 0, error_data: &[] });
+                (status, p)
+            }
+        };
+        related.failed = if status.is_error() { Some(status) } else { None };
+        related.previous = Some(Prev { session_id: header.session_id, tree_id: header.tree_id().unwrap_or(0) });
+        if header.command == Command::CREATE && !status.is_error() && body_pdu.len() >= HEADER_LEN + 80 {
+            related.file_id = Some(FileId {
+                persistent: u64::from_le_bytes(body_pdu[HEADER_LEN + 64..HEADER_LEN + 72].try_into().unwrap_or_default()),
+                volatile: u64::from_le_bytes(body_pdu[HEADER_LEN + 72..HEADER_LEN + 80].try_into().unwrap_or_default()),
+            });
+        }
+        let granted = self.credits.grant(header.credits.max(1));
+        let session_id = if header.command == Command::SESSION_SETUP { related.setup_session.unwrap_or(header.session_id) } else { header.session_id };
+        self.finish_header(&mut body_pdu, &header, status, granted, session_id, header.tree_id().unwrap_or(0));
+
+        // MS-SMB2 3.3.5.5.3: the session hash takes every SESSION_SETUP response that asks for more.
+        if header.command == Command::SESSION_SETUP && status == NtStatus::MORE_PROCESSING_REQUIRED {
+            if let Some(Session { state: SessionState::InProgress { preauth: Some(h), .. }, .. }) = self.sessions.get_mut(&session_id) {
+                h.update(&body_pdu);
+            }
+        }
+        let (sign, encrypt) = self.reply_protection(&header, status, session_id, encrypted_for.is_some(), related);
+        if header.command == Command::LOGOFF && status == NtStatus::SUCCESS {
+            related.logoff = Some(session_id);
+        }
+        Ok(Some((PduReply { bytes: body_pdu, sign_with: sign.then_some(session_id) }, encrypt.then_some(session_id))))
+    }
+
+    /// MS-SMB2 3.3.4.1.1 (signing) and 3.3.4.1.4 (encryption) for one response.
+    fn reply_protection(&self, header: &Header, status: NtStatus, session_id: u64, req_encrypted: bool, related: &Related) -> (bool, bool) {
+        let Some(sec) = self.sessions.get(&session_id).and_then(|s| s.valid()) else { return (false, false) };
+        if sec.anonymous {
+            return (false, false);
+        }
+        let tree_encrypt = header
+            .tree_id()
+            .and_then(|t| self.sessions.get(&session_id)?.trees.get(&t))
+            .is_some_and(|t| t.encrypt);
+        let setup = header.command == Command::SESSION_SETUP;
+        let encrypt = sec.can_encrypt()
+            && !setup
+            && header.command != Command::NEGOTIATE
+            && (req_encrypted || sec.encrypt_data || (tree_encrypt && header.command != Command::TREE_CONNECT));
+        let final_setup = setup && status == NtStatus::SUCCESS && related.setup_session == Some(session_id);
+        let sign = !encrypt
+            && sec.signing.is_some()
+            && (final_setup || header.is_signed() || sec.signing_required)
+            && status != NtStatus::PENDING;
+        (sign, encrypt)
+    }
+
+    /// Writes the response header into `pdu[..64]`.
+    fn finish_header(&self, pdu: &mut [u8], req: &Header, status: NtStatus, credits: u16, session_id: u64, tree_id: u32) {
+        let pid = match req.id {
+            HeaderId::Sync { process_id, .. } => process_id,
+            HeaderId::Async { .. } => 0,
+        };
+        let h = Header {
+            credit_charge: req.credit_charge,
+            status: status.0,
+            command: req.command,
+            credits,
+            flags: flags::SERVER_TO_REDIR | (req.flags & (flags::RELATED_OPERATIONS | flags::PRIORITY_MASK)),
+            next_command: 0,
+            message_id: req.message_id,
+            id: HeaderId::Sync { process_id: pid, tree_id },
+            session_id,
+            signature: [0; 16],
+        };
+        // A 64-byte slice always holds a header.
+        let _ = h.encode_into(&mut pdu[..HEADER_LEN]);
+    }
+}
+
+/// State carried from one PDU of a compound to the next related one.
+#[derive(Default)]
+struct Related {
+    previous: Option<Prev>,
+    failed: Option<NtStatus>,
+    file_id: Option<FileId>,
+    /// The session a SESSION_SETUP in this chain created or completed.
+    setup_session: Option<u64>,
+    logoff: Option<u64>,
+}
+
+#[derive(Clone, Copy)]
+struct Prev {
+    session_id: u64,
+    tree_id: u32,
+}
+
+/// Encodes `body` after the 64 header bytes already in `pdu` (offsets in bodies count from the
+/// header, so the body is written at its real position rather than into a separate buffer).
+pub fn put_body(pdu: &mut Vec<u8>, body: &dyn EncodeDyn) {
+    let at = pdu.len();
+    pdu.resize(at + body.encoded_len_dyn(at), 0);
+    if let Ok(mut w) = Writer::at(pdu, at) {
+        // encoded_len_dyn sized the buffer exactly, so encoding cannot run out of room.
+        let _ = body.encode_dyn(&mut w);
+    }
+}

@@ -1,0 +1,167 @@
+//! MS-SMB2 3.3.5.5 Receiving an SMB2 SESSION_SETUP Request: authentication legs, the session
+//! preauth hash, key derivation (3.3.5.5.3) and the EncryptData / RejectUnencryptedAccess policy.
+
+use super::*;
+use smb_wire::session_setup::{session_setup_flags, SessionSetupRequest};
+
+impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
+    pub(super) fn on_session_setup(
+        &mut self,
+        pdu: &[u8],
+        header: &Header,
+        related: &mut Related,
+    ) -> Result<(NtStatus, Vec<u8>), Fail> {
+        let req = SessionSetupRequest::parse(pdu).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        if req.flags & session_setup_flags::BINDING != 0 {
+            // Multichannel binding arrives with the RDMA data plane.
+            return Err(NtStatus::REQUEST_NOT_ACCEPTED.into());
+        }
+        let n = self.negotiated.as_ref().ok_or(NtStatus::INVALID_PARAMETER)?;
+        let preauth0 = n.preauth;
+        let id = if header.session_id == 0 {
+            if self.sessions.len() >= self.cfg.max_sessions {
+                return Err(NtStatus::REQUEST_NOT_ACCEPTED.into());
+            }
+            let id = self.next_session_id;
+            self.next_session_id += 1;
+            let auth = self.auth.new_exchange();
+            self.sessions.insert(
+                id,
+                Session { state: SessionState::InProgress { auth, preauth: preauth0 }, trees: HashMap::new() },
+            );
+            id
+        } else {
+            match self.sessions.get(&header.session_id) {
+                Some(Session { state: SessionState::InProgress { .. }, .. }) => header.session_id,
+                // Re-authentication of an established session is not offered.
+                Some(_) => return Err(NtStatus::REQUEST_NOT_ACCEPTED.into()),
+                None => return Err(NtStatus::USER_SESSION_DELETED.into()),
+            }
+        };
+        related.setup_session = Some(id);
+        let Some(Session { state: SessionState::InProgress { auth, preauth }, .. }) = self.sessions.get_mut(&id)
+        else {
+            return Err(NtStatus::USER_SESSION_DELETED.into());
+        };
+        if let Some(h) = preauth {
+            h.update(pdu);
+        }
+        let step = auth.step(req.security_buffer);
+        let preauth = *preauth;
+        match step {
+            Ok(AuthStep::Continue(token)) => {
+                let mut p = vec![0u8; HEADER_LEN];
+                put_body(&mut p, &SessionSetupResponse { session_flags: 0, security_buffer: &token });
+                Ok((NtStatus::MORE_PROCESSING_REQUIRED, p))
+            }
+            Ok(AuthStep::Done { token, session_key, user, anonymous }) => {
+                self.complete_session(id, &req, preauth, token, session_key, user, anonymous)
+            }
+            Err(failure) => {
+                self.sessions.remove(&id);
+                let (status, user) = match failure {
+                    AuthFailure::AnonymousRefused => (NtStatus::ACCESS_DENIED, None),
+                    AuthFailure::LogonFailure { user } => (NtStatus::LOGON_FAILURE, user),
+                    AuthFailure::Malformed(_) => (NtStatus::LOGON_FAILURE, None),
+                };
+                self.events.push(Event::LogonFailed { user });
+                Err(status.into())
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn complete_session(
+        &mut self,
+        id: u64,
+        req: &SessionSetupRequest<'_>,
+        preauth: Option<PreauthHash>,
+        token: Vec<u8>,
+        mut session_key: Vec<u8>,
+        user: String,
+        anonymous: bool,
+    ) -> Result<(NtStatus, Vec<u8>), Fail> {
+        let n = self.negotiated.as_ref().ok_or(NtStatus::INVALID_PARAMETER)?;
+        let backend = self.cfg.crypto_backend;
+        let can_encrypt = n.can_encrypt() && !anonymous;
+        if self.cfg.encrypt_data && !can_encrypt && self.cfg.reject_unencrypted_access {
+            self.sessions.remove(&id);
+            self.events.push(Event::UnencryptedAccessRejected {
+                share: None,
+                reason: "server requires encryption and the client cannot encrypt",
+            });
+            return Err(NtStatus::ACCESS_DENIED.into());
+        }
+        let sec = if anonymous {
+            SessionSecurity {
+                user: user.clone(),
+                anonymous,
+                signing: None,
+                signing_required: false,
+                encrypt_data: false,
+                seal: None,
+                open: None,
+            }
+        } else {
+            let key_fail = |_| Fail::Status(NtStatus::INSUFFICIENT_RESOURCES);
+            let (signing, seal, open) = if n.is_3x() {
+                let input = match &preauth {
+                    Some(h) => KdfInput::Smb311(h),
+                    None => KdfInput::Smb30,
+                };
+                let bits = n.cipher.map_or(128, Cipher::key_bits);
+                let keys = SessionKeys::derive(backend, input, &session_key, &session_key, bits);
+                let signing = SigningKey::new(backend, n.signing, keys.signing.as_bytes()).map_err(key_fail)?;
+                let (seal, open) = match (can_encrypt, n.cipher) {
+                    (true, Some(c)) => (
+                        Some((
+                            AeadKey::new(backend, c, keys.s2c_cipher.as_bytes()).map_err(key_fail)?,
+                            NonceSequence::new(0).map_err(key_fail)?,
+                        )),
+                        Some(AeadKey::new(backend, c, keys.c2s_cipher.as_bytes()).map_err(key_fail)?),
+                    ),
+                    _ => (None, None),
+                };
+                (signing, seal, open)
+            } else {
+                let mut k = [0u8; 16];
+                let m = session_key.len().min(16);
+                k[..m].copy_from_slice(&session_key[..m]);
+                let signing = SigningKey::new(backend, SigningAlgorithm::HmacSha256, &k).map_err(key_fail)?;
+                (signing, None, None)
+            };
+            let signing_required = self.cfg.require_signing
+                || req.security_mode & (security_mode::SIGNING_REQUIRED as u8) != 0;
+            SessionSecurity {
+                user: user.clone(),
+                anonymous,
+                signing: Some(signing),
+                signing_required,
+                encrypt_data: self.cfg.encrypt_data && can_encrypt,
+                seal,
+                open,
+            }
+        };
+        zeroize::Zeroize::zeroize(&mut session_key);
+        let mut flags = 0u16;
+        if anonymous {
+            flags |= session_flags::IS_NULL;
+        }
+        if sec.encrypt_data {
+            flags |= session_flags::ENCRYPT_DATA;
+        }
+        self.events.push(Event::LoggedOn {
+            user,
+            session_id: id,
+            encrypted: sec.encrypt_data,
+            signed: sec.signing_required,
+        });
+        if let Some(s) = self.sessions.get_mut(&id) {
+            s.state = SessionState::Valid(Box::new(sec));
+        }
+        let mut p = vec![0u8; HEADER_LEN];
+        put_body(&mut p, &SessionSetupResponse { session_flags: flags, security_buffer: &token });
+        Ok((NtStatus::SUCCESS, p))
+    }
+}
+

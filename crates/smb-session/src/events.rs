@@ -1,0 +1,30 @@
+//! Things an administrator must hear about, as typed events; the server logs them with the peer's
+//! address (the event ids are those of the Windows SMB server's audit log).
+
+/// A security-relevant event of one connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// event_id=1003: a client that does not encrypt was refused access to something that requires
+    /// encryption (RejectUnencryptedAccess).
+    UnencryptedAccessRejected { share: Option<String>, reason: &'static str },
+    /// event_id=1005: the negotiation was tampered with (VALIDATE_NEGOTIATE_INFO mismatch, or a 3.1.1
+    /// client asking for validation); the connection is dropped.
+    NegotiateTampered { detail: &'static str },
+    /// A logon failed (wrong user or password, malformed token).
+    LogonFailed { user: Option<String> },
+    /// A session was established.
+    LoggedOn { user: String, session_id: u64, encrypted: bool, signed: bool },
+    /// The connection is being dropped because of what the peer sent.
+    ProtocolViolation { detail: &'static str },
+}
+
+impl Event {
+    /// The Windows SMB server event id, where there is one.
+    pub fn id(&self) -> Option<u32> {
+        match self {
+            Event::UnencryptedAccessRejected { .. } => Some(1003),
+            Event::NegotiateTampered { .. } => Some(1005),
+            _ => None,
+        }
+    }
+}

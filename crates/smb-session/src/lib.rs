@@ -1,0 +1,31 @@
+//! # smb-session: the SMB 3.1.1 server connection, sans-I/O
+//!
+//! [`ServerConnection`] takes the bytes of one transport message (Direct TCP payload; later an SMB
+//! Direct upper-layer message) and produces the response messages, exactly as MS-SMB2 3.3.5 says:
+//! NEGOTIATE with preauth integrity and the cipher/signing contexts, SESSION_SETUP legs through an
+//! [`Authenticator`], key derivation, signing and verification, the TRANSFORM_HEADER both ways, the
+//! credit window, compounds, trees, and the EncryptData / RejectUnencryptedAccess / RequireSigning
+//! policies. File commands go to a [`FileHandler`]; security-relevant happenings come out as
+//! [`Event`]s (event 1003 for refused unencrypted access, 1005 for a tampered negotiation).
+//!
+//! What it must not do: sockets, threads, clocks or randomness (time and seeds come in as arguments),
+//! and file I/O (that is the handler's).
+//!
+//! ```ignore
+//! let mut conn = ServerConnection::new(cfg, files, auth, seed);
+//! let mut out: Vec<Vec<u8>> = Vec::new();
+//! if conn.on_message(&mut msg, now_filetime, &mut out) == Flow::Close { /* drop the socket */ }
+//! for e in conn.drain_events() { log(e) }
+//! ```
+
+pub mod config;
+pub mod connection;
+pub mod credits;
+pub mod events;
+pub mod handler;
+mod session;
+
+pub use config::ServerConfig;
+pub use connection::{put_body, Flow, ServerConnection, Transmit};
+pub use events::Event;
+pub use handler::{AuthFactory, AuthFailure, AuthStep, Authenticator, FileContext, FileHandler, FileResult, TreeGrant};
