@@ -40,7 +40,13 @@ impl Default for ServerConfig {
         Self {
             server_guid: *b"smbdx-server-001",
             server_name: "SMBDX".into(),
-            dialects: vec![Dialect::SMB_3_1_1, Dialect::SMB_3_0_2, Dialect::SMB_3_0, Dialect::SMB_2_1, Dialect::SMB_2_0_2],
+            dialects: vec![
+                Dialect::SMB_3_1_1,
+                Dialect::SMB_3_0_2,
+                Dialect::SMB_3_0,
+                Dialect::SMB_2_1,
+                Dialect::SMB_2_0_2,
+            ],
             ciphers: vec![Cipher::Aes128Gcm, Cipher::Aes256Gcm, Cipher::Aes128Ccm, Cipher::Aes256Ccm],
             signing: vec![SigningAlgorithm::AesGmac, SigningAlgorithm::AesCmac, SigningAlgorithm::HmacSha256],
             encrypt_data: false,

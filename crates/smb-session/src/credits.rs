@@ -42,8 +42,11 @@ impl CreditWindow {
         let n = u64::from(charge.max(1));
         let bad = CreditError::InvalidMessageId { message_id };
         let end = message_id.checked_add(n).ok_or(bad)?;
-        if message_id < self.low || end > self.high {
-            return Err(if n > self.high - self.low { CreditError::ChargeTooLarge { charge } } else { bad });
+        if message_id < self.low || message_id >= self.high {
+            return Err(bad);
+        }
+        if end > self.high {
+            return Err(CreditError::ChargeTooLarge { charge });
         }
         let start = (message_id - self.low) as usize;
         if self.used.range(start..start + n as usize).any(|&u| u) {

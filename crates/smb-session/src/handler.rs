@@ -40,7 +40,13 @@ pub trait FileHandler {
     /// Runs CREATE, CLOSE, FLUSH, READ, WRITE, QUERY_DIRECTORY, QUERY_INFO, SET_INFO and non-protocol
     /// IOCTLs. The response body goes into `pdu` after its first 64 bytes (the header, which the
     /// connection writes afterwards); `pdu` arrives holding exactly 64 bytes.
-    fn execute(&mut self, ctx: FileContext, header: &Header, req: &Request<'_>, pdu: &mut Vec<u8>) -> FileResult;
+    fn execute(
+        &mut self,
+        ctx: FileContext,
+        header: &Header,
+        req: &Request<'_>,
+        pdu: &mut Vec<u8>,
+    ) -> FileResult;
     /// The session is gone (LOGOFF, failed binding, disconnect): close its files.
     fn logoff(&mut self, session_id: u64);
     /// FSCTL_QUERY_NETWORK_INTERFACE_INFO.

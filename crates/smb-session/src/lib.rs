@@ -28,4 +28,6 @@ mod session;
 pub use config::ServerConfig;
 pub use connection::{put_body, Flow, ServerConnection, Transmit};
 pub use events::Event;
-pub use handler::{AuthFactory, AuthFailure, AuthStep, Authenticator, FileContext, FileHandler, FileResult, TreeGrant};
+pub use handler::{
+    AuthFactory, AuthFailure, AuthStep, Authenticator, FileContext, FileHandler, FileResult, TreeGrant,
+};

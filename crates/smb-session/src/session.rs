@@ -7,7 +7,10 @@ use std::collections::HashMap;
 
 pub(crate) enum SessionState {
     /// SESSION_SETUP legs are still being exchanged.
-    InProgress { auth: Box<dyn Authenticator>, preauth: Option<PreauthHash> },
+    InProgress {
+        auth: Box<dyn Authenticator>,
+        preauth: Option<PreauthHash>,
+    },
     Valid(Box<SessionSecurity>),
 }
 

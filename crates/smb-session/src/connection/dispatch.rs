@@ -43,7 +43,9 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
                 });
                 return Err(NtStatus::ACCESS_DENIED.into());
             }
-            if let Some(tree) = header.tree_id().and_then(|t| self.sessions.get(&header.session_id)?.trees.get(&t)) {
+            if let Some(tree) =
+                header.tree_id().and_then(|t| self.sessions.get(&header.session_id)?.trees.get(&t))
+            {
                 if tree.encrypt && header.command != Command::TREE_CONNECT {
                     let share = Some(tree.grant.share_name.clone());
                     self.events.push(Event::UnencryptedAccessRejected {
@@ -106,7 +108,12 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         }
     }
 
-    fn on_tree_connect(&mut self, header: &Header, tc: &TreeConnectRequest<'_>, mut p: Vec<u8>) -> Result<(NtStatus, Vec<u8>), Fail> {
+    fn on_tree_connect(
+        &mut self,
+        header: &Header,
+        tc: &TreeConnectRequest<'_>,
+        mut p: Vec<u8>,
+    ) -> Result<(NtStatus, Vec<u8>), Fail> {
         let path = tc.path.to_string().map_err(|_| NtStatus::BAD_NETWORK_NAME)?;
         let share = path.rsplit('\\').next().unwrap_or("").to_string();
         let session_id = header.session_id;
@@ -153,16 +160,16 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             Request::Write(w) => (w.data.len().max(w.remaining_bytes as usize), self.cfg.max_write_size),
             Request::QueryDirectory(q) => (q.output_buffer_length as usize, self.cfg.max_transact_size),
             Request::QueryInfo(q) => (q.output_buffer_length as usize, self.cfg.max_transact_size),
-            Request::Ioctl(i) => (i.input.len().max(i.max_output_response as usize), self.cfg.max_transact_size),
+            Request::Ioctl(i) => {
+                (i.input.len().max(i.max_output_response as usize), self.cfg.max_transact_size)
+            }
             _ => return Ok(()),
         };
         if payload > max as usize {
             return Err(NtStatus::INVALID_PARAMETER.into());
         }
-        let large_mtu = self
-            .negotiated
-            .as_ref()
-            .is_some_and(|n| n.server_capabilities & capabilities::LARGE_MTU != 0);
+        let large_mtu =
+            self.negotiated.as_ref().is_some_and(|n| n.server_capabilities & capabilities::LARGE_MTU != 0);
         let needed = payload.div_ceil(65536).max(1);
         if large_mtu && usize::from(header.credit_charge.max(1)) < needed {
             return Err(NtStatus::INVALID_PARAMETER.into());

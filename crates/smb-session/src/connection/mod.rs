@@ -16,7 +16,9 @@ use smb_crypto::transform::{open_message, seal_message, TRANSFORM_HEADER_LEN};
 use smb_crypto::{AeadKey, Cipher, NonceSequence, PreauthHash, SigningAlgorithm, SigningKey};
 use smb_wire::codec::{Encode, Writer};
 use smb_wire::error_response::ErrorResponse;
-use smb_wire::fsctl::{CtlCode, NetworkInterfaces, ValidateNegotiateInfoRequest, ValidateNegotiateInfoResponse};
+use smb_wire::fsctl::{
+    CtlCode, NetworkInterfaces, ValidateNegotiateInfoRequest, ValidateNegotiateInfoResponse,
+};
 use smb_wire::header::{flags, Command, Header, HeaderId, HEADER_LEN};
 use smb_wire::ioctl::IoctlResponse;
 use smb_wire::message::{parse_request, Request};
@@ -236,7 +238,13 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
     }
 
     /// Processes a (possibly compounded) SMB2 message.
-    fn on_chain(&mut self, msg: &mut [u8], encrypted_for: Option<u64>, now: u64, tx: &mut dyn Transmit) -> Flow {
+    fn on_chain(
+        &mut self,
+        msg: &mut [u8],
+        encrypted_for: Option<u64>,
+        now: u64,
+        tx: &mut dyn Transmit,
+    ) -> Flow {
         let mut ranges = Vec::new();
         let mut it = Compound::new(msg);
         for pdu in it.by_ref() {
@@ -279,7 +287,12 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
 
     /// Lays the response PDUs out as one compound (8-byte aligned, NextCommand patched), signs each
     /// that needs it, and seals the whole when it must be encrypted.
-    fn send_replies(&mut self, replies: Vec<PduReply>, encrypt: Option<u64>, tx: &mut dyn Transmit) -> Result<(), &'static str> {
+    fn send_replies(
+        &mut self,
+        replies: Vec<PduReply>,
+        encrypt: Option<u64>,
+        tx: &mut dyn Transmit,
+    ) -> Result<(), &'static str> {
         let n = replies.len();
         let mut out = vec![0u8; TRANSFORM_HEADER_LEN];
         let base = TRANSFORM_HEADER_LEN;
@@ -296,7 +309,12 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         }
         if encrypt.is_none() {
             for (r, range) in replies.iter().zip(&ranges) {
-                if let Some(key) = r.sign_with.and_then(|id| self.sessions.get(&id)).and_then(|s| s.valid()).and_then(|s| s.signing.as_ref()) {
+                if let Some(key) = r
+                    .sign_with
+                    .and_then(|id| self.sessions.get(&id))
+                    .and_then(|s| s.valid())
+                    .and_then(|s| s.signing.as_ref())
+                {
                     key.sign_in_place(&mut out[range.clone()]).map_err(|_| "signing failed")?;
                 }
             }
@@ -378,32 +396,66 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             }
         };
         related.failed = if status.is_error() { Some(status) } else { None };
-        related.previous = Some(Prev { session_id: header.session_id, tree_id: header.tree_id().unwrap_or(0) });
+        related.previous = Some(Prev {
+            session_id: header.session_id,
+            tree_id: if header.command == Command::TREE_CONNECT && status == NtStatus::SUCCESS {
+                u32::from_le_bytes(body_pdu[36..40].try_into().unwrap_or_default())
+            } else {
+                header.tree_id().unwrap_or(0)
+            },
+        });
         if header.command == Command::CREATE && !status.is_error() && body_pdu.len() >= HEADER_LEN + 80 {
             related.file_id = Some(FileId {
-                persistent: u64::from_le_bytes(body_pdu[HEADER_LEN + 64..HEADER_LEN + 72].try_into().unwrap_or_default()),
-                volatile: u64::from_le_bytes(body_pdu[HEADER_LEN + 72..HEADER_LEN + 80].try_into().unwrap_or_default()),
+                persistent: u64::from_le_bytes(
+                    body_pdu[HEADER_LEN + 64..HEADER_LEN + 72].try_into().unwrap_or_default(),
+                ),
+                volatile: u64::from_le_bytes(
+                    body_pdu[HEADER_LEN + 72..HEADER_LEN + 80].try_into().unwrap_or_default(),
+                ),
             });
         }
         let granted = self.credits.grant(header.credits.max(1));
-        let session_id = if header.command == Command::SESSION_SETUP { related.setup_session.unwrap_or(header.session_id) } else { header.session_id };
-        self.finish_header(&mut body_pdu, &header, status, granted, session_id, header.tree_id().unwrap_or(0));
+        let session_id = if header.command == Command::SESSION_SETUP {
+            related.setup_session.unwrap_or(header.session_id)
+        } else {
+            header.session_id
+        };
+        // A successful TREE_CONNECT placed its new TreeId in the (not yet written) header area.
+        let tree_id = if header.command == Command::TREE_CONNECT && status == NtStatus::SUCCESS {
+            u32::from_le_bytes(body_pdu[36..40].try_into().unwrap_or_default())
+        } else {
+            header.tree_id().unwrap_or(0)
+        };
+        self.finish_header(&mut body_pdu, &header, status, granted, session_id, tree_id);
 
         // MS-SMB2 3.3.5.5.3: the session hash takes every SESSION_SETUP response that asks for more.
         if header.command == Command::SESSION_SETUP && status == NtStatus::MORE_PROCESSING_REQUIRED {
-            if let Some(Session { state: SessionState::InProgress { preauth: Some(h), .. }, .. }) = self.sessions.get_mut(&session_id) {
+            if let Some(Session { state: SessionState::InProgress { preauth: Some(h), .. }, .. }) =
+                self.sessions.get_mut(&session_id)
+            {
                 h.update(&body_pdu);
             }
         }
-        let (sign, encrypt) = self.reply_protection(&header, status, session_id, encrypted_for.is_some(), related);
+        let (sign, encrypt) =
+            self.reply_protection(&header, status, session_id, encrypted_for.is_some(), related);
         if header.command == Command::LOGOFF && status == NtStatus::SUCCESS {
             related.logoff = Some(session_id);
         }
-        Ok(Some((PduReply { bytes: body_pdu, sign_with: sign.then_some(session_id) }, encrypt.then_some(session_id))))
+        Ok(Some((
+            PduReply { bytes: body_pdu, sign_with: sign.then_some(session_id) },
+            encrypt.then_some(session_id),
+        )))
     }
 
     /// MS-SMB2 3.3.4.1.1 (signing) and 3.3.4.1.4 (encryption) for one response.
-    fn reply_protection(&self, header: &Header, status: NtStatus, session_id: u64, req_encrypted: bool, related: &Related) -> (bool, bool) {
+    fn reply_protection(
+        &self,
+        header: &Header,
+        status: NtStatus,
+        session_id: u64,
+        req_encrypted: bool,
+        related: &Related,
+    ) -> (bool, bool) {
         let Some(sec) = self.sessions.get(&session_id).and_then(|s| s.valid()) else { return (false, false) };
         if sec.anonymous {
             return (false, false);
@@ -416,7 +468,9 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         let encrypt = sec.can_encrypt()
             && !setup
             && header.command != Command::NEGOTIATE
-            && (req_encrypted || sec.encrypt_data || (tree_encrypt && header.command != Command::TREE_CONNECT));
+            && (req_encrypted
+                || sec.encrypt_data
+                || (tree_encrypt && header.command != Command::TREE_CONNECT));
         let final_setup = setup && status == NtStatus::SUCCESS && related.setup_session == Some(session_id);
         let sign = !encrypt
             && sec.signing.is_some()
@@ -426,7 +480,15 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
     }
 
     /// Writes the response header into `pdu[..64]`.
-    fn finish_header(&self, pdu: &mut [u8], req: &Header, status: NtStatus, credits: u16, session_id: u64, tree_id: u32) {
+    fn finish_header(
+        &self,
+        pdu: &mut [u8],
+        req: &Header,
+        status: NtStatus,
+        credits: u16,
+        session_id: u64,
+        tree_id: u32,
+    ) {
         let pid = match req.id {
             HeaderId::Sync { process_id, .. } => process_id,
             HeaderId::Async { .. } => 0,

@@ -78,8 +78,8 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         self.negotiate_response_body(dialect, enc_ctx, signing, &mut p, now);
         let granted = self.credits.grant(header.credits.max(1));
         self.finish_header(&mut p, header, NtStatus::SUCCESS, granted, 0, 0);
-        let preauth =
-            (dialect == Dialect::SMB_3_1_1).then(|| PreauthHash::new(self.cfg.crypto_backend).updated(pdu).updated(&p));
+        let preauth = (dialect == Dialect::SMB_3_1_1)
+            .then(|| PreauthHash::new(self.cfg.crypto_backend).updated(pdu).updated(&p));
         let cipher = match dialect {
             Dialect::SMB_3_1_1 => cipher,
             Dialect::SMB_3_0 | Dialect::SMB_3_0_2 => Some(Cipher::Aes128Ccm),
@@ -107,7 +107,8 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
     }
 
     pub(super) fn server_security_mode(&self) -> u16 {
-        security_mode::SIGNING_ENABLED | if self.cfg.require_signing { security_mode::SIGNING_REQUIRED } else { 0 }
+        security_mode::SIGNING_ENABLED
+            | if self.cfg.require_signing { security_mode::SIGNING_REQUIRED } else { 0 }
     }
 
     pub(super) fn negotiated_for(
@@ -187,7 +188,12 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
     }
 
     /// FSCTL_VALIDATE_NEGOTIATE_INFO: a 3.0/3.0.2 client checks that nobody altered the NEGOTIATE.
-    pub(super) fn validate_negotiate(&mut self, input: &[u8], max_output: u32, pdu: &mut Vec<u8>) -> Result<NtStatus, Fail> {
+    pub(super) fn validate_negotiate(
+        &mut self,
+        input: &[u8],
+        max_output: u32,
+        pdu: &mut Vec<u8>,
+    ) -> Result<NtStatus, Fail> {
         let tampered = |detail| Fail::Drop(Event::NegotiateTampered { detail });
         let Some(n) = &self.negotiated else { return Err(tampered("validation before negotiation")) };
         if n.dialect == Dialect::SMB_3_1_1 {
@@ -229,7 +235,11 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         Ok(NtStatus::SUCCESS)
     }
 
-    pub(super) fn network_interface_info(&mut self, max_output: u32, pdu: &mut Vec<u8>) -> Result<NtStatus, Fail> {
+    pub(super) fn network_interface_info(
+        &mut self,
+        max_output: u32,
+        pdu: &mut Vec<u8>,
+    ) -> Result<NtStatus, Fail> {
         let list = self.files.network_interfaces();
         let bytes = NetworkInterfaces::from_slice(&list).to_vec();
         if bytes.len() > max_output as usize {

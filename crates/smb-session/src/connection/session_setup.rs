@@ -27,7 +27,10 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             let auth = self.auth.new_exchange();
             self.sessions.insert(
                 id,
-                Session { state: SessionState::InProgress { auth, preauth: preauth0 }, trees: HashMap::new() },
+                Session {
+                    state: SessionState::InProgress { auth, preauth: preauth0 },
+                    trees: HashMap::new(),
+                },
             );
             id
         } else {
@@ -39,7 +42,8 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             }
         };
         related.setup_session = Some(id);
-        let Some(Session { state: SessionState::InProgress { auth, preauth }, .. }) = self.sessions.get_mut(&id)
+        let Some(Session { state: SessionState::InProgress { auth, preauth }, .. }) =
+            self.sessions.get_mut(&id)
         else {
             return Err(NtStatus::USER_SESSION_DELETED.into());
         };
@@ -111,7 +115,8 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
                 };
                 let bits = n.cipher.map_or(128, Cipher::key_bits);
                 let keys = SessionKeys::derive(backend, input, &session_key, &session_key, bits);
-                let signing = SigningKey::new(backend, n.signing, keys.signing.as_bytes()).map_err(key_fail)?;
+                let signing =
+                    SigningKey::new(backend, n.signing, keys.signing.as_bytes()).map_err(key_fail)?;
                 let (seal, open) = match (can_encrypt, n.cipher) {
                     (true, Some(c)) => (
                         Some((
@@ -130,8 +135,8 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
                 let signing = SigningKey::new(backend, SigningAlgorithm::HmacSha256, &k).map_err(key_fail)?;
                 (signing, None, None)
             };
-            let signing_required = self.cfg.require_signing
-                || req.security_mode & (security_mode::SIGNING_REQUIRED as u8) != 0;
+            let signing_required =
+                self.cfg.require_signing || req.security_mode & (security_mode::SIGNING_REQUIRED as u8) != 0;
             SessionSecurity {
                 user: user.clone(),
                 anonymous,
@@ -164,4 +169,3 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         Ok((NtStatus::SUCCESS, p))
     }
 }
-

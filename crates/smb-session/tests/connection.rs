@@ -1,0 +1,329 @@
+//! Drives a `ServerConnection` the way a 3.1.1 client does, with an independent client-side
+//! computation of the preauth hash, keys, signatures and seals (smb-crypto used from the client's
+//! side), so a server that hashed, derived or signed the wrong bytes fails here.
+//!
+//! Authentication is a two-leg test exchange (real NTLM is exercised by smb-auth and the interop
+//! tests); everything else is the real code.
+
+use smb_crypto::kdf::{KdfInput, SessionKeys};
+use smb_crypto::transform::{open_message, seal_message, TRANSFORM_HEADER_LEN};
+use smb_crypto::{AeadKey, Backend, Cipher, NonceSequence, PreauthHash, SigningAlgorithm, SigningKey};
+use smb_session::*;
+use smb_wire::echo::Echo;
+use smb_wire::fsctl::NetworkInterfaceInfo;
+use smb_wire::header::{flags, Command, Header};
+use smb_wire::message::Request;
+use smb_wire::negotiate::{Dialect, NegotiateRequest, NegotiateResponse};
+use smb_wire::negotiate_context::*;
+use smb_wire::pdu::{pdu_to_vec, EncodeDyn};
+use smb_wire::session_setup::{SessionSetupRequest, SessionSetupResponse};
+use smb_wire::status::NtStatus;
+use smb_wire::tree_connect::{share_flags, TreeConnectRequest, TreeConnectResponse};
+use smb_wire::types::{utf16le, Utf16};
+use std::sync::Arc;
+
+const SESSION_KEY: [u8; 16] = [0x42; 16];
+
+struct TwoLegAuth(u8);
+impl Authenticator for TwoLegAuth {
+    fn step(&mut self, token: &[u8]) -> Result<AuthStep, AuthFailure> {
+        self.0 += 1;
+        match (self.0, token) {
+            (1, b"hello") => Ok(AuthStep::Continue(b"challenge".to_vec())),
+            (2, b"alice:secret") => Ok(AuthStep::Done {
+                token: b"welcome".to_vec(),
+                session_key: SESSION_KEY.to_vec(),
+                user: "alice".into(),
+                anonymous: false,
+            }),
+            _ => Err(AuthFailure::LogonFailure { user: Some("alice".into()) }),
+        }
+    }
+}
+struct Auths;
+impl AuthFactory for Auths {
+    fn new_exchange(&mut self) -> Box<dyn Authenticator> {
+        Box::new(TwoLegAuth(0))
+    }
+    fn negotiate_token(&self) -> Vec<u8> {
+        b"spnego-init".to_vec()
+    }
+}
+
+/// Shares "plain" and "secret" (EncryptData); answers every file command with an ECHO-shaped body.
+struct Files;
+impl FileHandler for Files {
+    fn tree_connect(&mut self, _s: u64, share: &str) -> Result<TreeGrant, NtStatus> {
+        match share {
+            "plain" | "secret" => Ok(TreeGrant {
+                share: if share == "plain" { 1 } else { 2 },
+                share_name: share.into(),
+                encrypt_data: share == "secret",
+                share_type: 1,
+                maximal_access: 0x001F_01FF,
+            }),
+            _ => Err(NtStatus::BAD_NETWORK_NAME),
+        }
+    }
+    fn tree_disconnect(&mut self, _ctx: FileContext) {}
+    fn execute(
+        &mut self,
+        _ctx: FileContext,
+        _h: &Header,
+        _req: &Request<'_>,
+        pdu: &mut Vec<u8>,
+    ) -> FileResult {
+        put_body(pdu, &Echo);
+        Ok(NtStatus::SUCCESS)
+    }
+    fn logoff(&mut self, _s: u64) {}
+    fn network_interfaces(&mut self) -> Vec<NetworkInterfaceInfo> {
+        Vec::new()
+    }
+}
+
+struct Client {
+    conn: ServerConnection<Files, Auths>,
+    mid: u64,
+    session: u64,
+    tree: u32,
+    hash: PreauthHash,
+    signing: Option<SigningKey>,
+    c2s: Option<AeadKey>,
+    s2c: Option<AeadKey>,
+    nonces: NonceSequence,
+}
+
+impl Client {
+    fn new(cfg: ServerConfig) -> Self {
+        Self {
+            conn: ServerConnection::new(Arc::new(cfg), Files, Auths, [9; 32]),
+            mid: 0,
+            session: 0,
+            tree: 0,
+            hash: PreauthHash::new(Backend::PORTABLE),
+            signing: None,
+            c2s: None,
+            s2c: None,
+            nonces: NonceSequence::new(7).unwrap(),
+        }
+    }
+
+    fn header(&mut self, cmd: Command) -> Header {
+        let mut h = Header::request(cmd, self.mid, self.session, self.tree);
+        h.credits = 8;
+        self.mid += 1;
+        h
+    }
+
+    /// Sends one PDU (optionally signed or sealed) and returns the one response PDU, opened.
+    fn call(&mut self, h: Header, body: &dyn EncodeDyn, sign: bool, seal: bool) -> (Flow, Option<Vec<u8>>) {
+        let mut pdu = pdu_to_vec(&h, body);
+        if sign {
+            self.signing.as_ref().unwrap().sign_in_place(&mut pdu).unwrap();
+        }
+        let mut msg = if seal {
+            let mut hdr = [0u8; TRANSFORM_HEADER_LEN];
+            let n = self.nonces.next_nonce().unwrap();
+            seal_message(self.c2s.as_ref().unwrap(), &n, self.session, &mut hdr, &mut pdu).unwrap();
+            [&hdr[..], &pdu].concat()
+        } else {
+            pdu
+        };
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        let flow = self.conn.on_message(&mut msg, 133_000_000_000_000_000, &mut out);
+        assert!(out.len() <= 1);
+        let rsp = out.pop().map(|mut m| {
+            if m[0] == 0xFD {
+                let mut hdr = [0u8; TRANSFORM_HEADER_LEN];
+                hdr.copy_from_slice(&m[..TRANSFORM_HEADER_LEN]);
+                let mut body = m.split_off(TRANSFORM_HEADER_LEN);
+                open_message(self.s2c.as_ref().expect("encrypted reply before keys"), &hdr, &mut body)
+                    .unwrap();
+                body
+            } else {
+                m
+            }
+        });
+        (flow, rsp)
+    }
+
+    fn negotiate(&mut self, ciphers: &[CipherId]) -> NegotiateResponse<'static> {
+        let (mut hb, mut cb, mut sb, mut region) = ([0u8; 2], [0u8; 16], [0u8; 2], [0u8; 256]);
+        let salt = [5u8; 32];
+        let mut items: Vec<ContextData<'_>> = vec![PreauthIntegrityCapabilities {
+            hash_algorithms: U16List::build(&[HashAlgorithm::SHA512], &mut hb).unwrap(),
+            salt: &salt,
+        }
+        .into()];
+        if !ciphers.is_empty() {
+            items.push(EncryptionCapabilities { ciphers: U16List::build(ciphers, &mut cb).unwrap() }.into());
+        }
+        items.push(
+            SigningCapabilities {
+                algorithms: U16List::build(&[SigningAlgorithm_::AES_GMAC], &mut sb).unwrap(),
+            }
+            .into(),
+        );
+        let dialects = [0x0311u16.to_le_bytes(), 0x0302u16.to_le_bytes()].concat();
+        let req = NegotiateRequest {
+            security_mode: 1,
+            capabilities: 0x44,
+            client_guid: [3; 16],
+            client_start_time: 0,
+            dialects: U16List::new(&dialects, "d").unwrap(),
+            contexts: NegotiateContextList::build(&items, &mut region).unwrap(),
+        };
+        let h = self.header(Command::NEGOTIATE);
+        let req_pdu = pdu_to_vec(&h, &req);
+        let (flow, rsp) = self.call(h, &req, false, false);
+        assert_eq!(flow, Flow::Continue);
+        let rsp = rsp.unwrap();
+        self.hash.update(&req_pdu);
+        self.hash.update(&rsp);
+        let leaked: &'static [u8] = Box::leak(rsp.into_boxed_slice());
+        NegotiateResponse::parse(leaked).unwrap()
+    }
+
+    fn setup(&mut self, token: &[u8]) -> (NtStatus, Vec<u8>) {
+        let h = self.header(Command::SESSION_SETUP);
+        let req = SessionSetupRequest {
+            flags: 0,
+            security_mode: 1,
+            capabilities: 0,
+            channel: 0,
+            security_buffer: token,
+            previous_session_id: 0,
+        };
+        self.hash.update(&pdu_to_vec(&h, &req));
+        let (_, rsp) = self.call(h, &req, false, false);
+        let rsp = rsp.unwrap();
+        let rh = Header::parse(&rsp).unwrap();
+        self.session = rh.session_id;
+        if rh.nt_status() == NtStatus::MORE_PROCESSING_REQUIRED {
+            self.hash.update(&rsp);
+        }
+        (rh.nt_status(), rsp)
+    }
+
+    fn logon(&mut self, cipher: Cipher) {
+        assert_eq!(self.setup(b"hello").0, NtStatus::MORE_PROCESSING_REQUIRED);
+        let (status, rsp) = self.setup(b"alice:secret");
+        assert_eq!(status, NtStatus::SUCCESS);
+        let keys = SessionKeys::derive(
+            Backend::PORTABLE,
+            KdfInput::Smb311(&self.hash),
+            &SESSION_KEY,
+            &SESSION_KEY,
+            cipher.key_bits(),
+        );
+        let signing =
+            SigningKey::new(Backend::PORTABLE, SigningAlgorithm::AesGmac, keys.signing.as_bytes()).unwrap();
+        // The final SESSION_SETUP response is signed with the key both sides derived independently.
+        let mut rsp = rsp;
+        assert_ne!(rsp[16] & flags::SIGNED as u8, 0, "final session setup response must be signed");
+        signing.verify_in_place(&mut rsp).expect("server signed with the key the client derived");
+        assert_eq!(SessionSetupResponse::parse(&rsp).unwrap().security_buffer, b"welcome");
+        self.signing = Some(signing);
+        self.c2s = Some(AeadKey::new(Backend::PORTABLE, cipher, keys.c2s_cipher.as_bytes()).unwrap());
+        self.s2c = Some(AeadKey::new(Backend::PORTABLE, cipher, keys.s2c_cipher.as_bytes()).unwrap());
+    }
+
+    fn tree_connect(&mut self, share: &str, sign: bool, seal: bool) -> Vec<u8> {
+        let path = utf16le(&format!("\\\\srv\\{share}"));
+        let req = TreeConnectRequest { flags: 0, path: Utf16::new(&path, "p").unwrap() };
+        let h = self.header(Command::TREE_CONNECT);
+        let rsp = self.call(h, &req, sign, seal).1.unwrap();
+        if Header::parse(&rsp).unwrap().nt_status() == NtStatus::SUCCESS {
+            self.tree = Header::parse(&rsp).unwrap().tree_id().unwrap();
+        }
+        rsp
+    }
+}
+
+use smb_wire::negotiate_context::SigningAlgorithm as SigningAlgorithm_;
+
+#[test]
+fn smb311_negotiate_logon_and_encrypted_share() {
+    let mut c = Client::new(ServerConfig::default());
+    let n = c.negotiate(&[CipherId::AES_256_GCM, CipherId::AES_128_GCM]);
+    assert_eq!(n.dialect_revision, Dialect::SMB_3_1_1);
+    assert_eq!(n.security_buffer, b"spnego-init");
+    // Server preference (AES-128-GCM first by default) wins over the client's order.
+    let enc = n.contexts.iter().find_map(|c| match c.decode().unwrap() {
+        ContextData::Encryption(e) => Some(e.ciphers.iter().next().unwrap()),
+        _ => None,
+    });
+    assert_eq!(enc, Some(CipherId::AES_128_GCM));
+    assert_eq!(n.capabilities & 0x40, 0, "a 3.1.1 server must not set CAP_ENCRYPTION");
+    c.logon(Cipher::Aes128Gcm);
+
+    // Unencrypted tree connect to an encrypted share is allowed (the client learns it must encrypt)...
+    let rsp = c.tree_connect("secret", true, false);
+    let t = TreeConnectResponse::parse(&rsp).unwrap();
+    assert_ne!(t.share_flags & share_flags::ENCRYPT_DATA, 0);
+    // ...an unencrypted request on it is refused, with event 1003.
+    let h = c.header(Command::FLUSH);
+    let flush = smb_wire::flush::FlushRequest { file_id: Default::default() };
+    let rsp = c.call(h, &flush, true, false).1.unwrap();
+    assert_eq!(Header::parse(&rsp).unwrap().nt_status(), NtStatus::ACCESS_DENIED);
+    assert!(c.conn.drain_events().iter().any(|e| e.id() == Some(1003)));
+    // Encrypted, the same request is served and the answer comes back sealed with the S2C key.
+    let h = c.header(Command::FLUSH);
+    let rsp = c.call(h, &flush, false, true).1.unwrap();
+    assert_eq!(Header::parse(&rsp).unwrap().nt_status(), NtStatus::SUCCESS);
+}
+
+#[test]
+fn bad_signature_is_refused_and_reused_message_id_drops_the_connection() {
+    let mut c = Client::new(ServerConfig::default());
+    c.negotiate(&[CipherId::AES_128_GCM]);
+    c.logon(Cipher::Aes128Gcm);
+    c.tree_connect("plain", true, false);
+    let h = c.header(Command::ECHO);
+    let mut pdu = pdu_to_vec(&h, &Echo);
+    c.signing.as_ref().unwrap().sign_in_place(&mut pdu).unwrap();
+    pdu[50] ^= 1;
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    assert_eq!(c.conn.on_message(&mut pdu, 0, &mut out), Flow::Continue);
+    assert_eq!(Header::parse(&out[0]).unwrap().nt_status(), NtStatus::ACCESS_DENIED);
+    // The same MessageId again: outside the credit window.
+    let mut again = pdu_to_vec(&h, &Echo);
+    assert_eq!(c.conn.on_message(&mut again, 0, &mut out), Flow::Close);
+}
+
+#[test]
+fn wrong_password_is_logon_failure_and_server_encrypt_data_refuses_clients_without_ciphers() {
+    let mut c = Client::new(ServerConfig::default());
+    c.negotiate(&[CipherId::AES_128_GCM]);
+    assert_eq!(c.setup(b"hello").0, NtStatus::MORE_PROCESSING_REQUIRED);
+    assert_eq!(c.setup(b"alice:wrong").0, NtStatus::LOGON_FAILURE);
+
+    let cfg = ServerConfig { encrypt_data: true, ..ServerConfig::default() };
+    let mut c = Client::new(cfg);
+    let n = c.negotiate(&[]);
+    assert_eq!(n.dialect_revision, Dialect::SMB_3_1_1);
+    assert_eq!(c.setup(b"hello").0, NtStatus::MORE_PROCESSING_REQUIRED);
+    assert_eq!(c.setup(b"alice:secret").0, NtStatus::ACCESS_DENIED);
+    assert!(c.conn.drain_events().iter().any(|e| e.id() == Some(1003)));
+}
+
+#[test]
+fn garbage_and_second_negotiate_close_only_the_connection() {
+    let mut c = Client::new(ServerConfig::default());
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    assert_eq!(c.conn.on_message(&mut [1, 2, 3, 4, 5], 0, &mut out), Flow::Close);
+    let mut c = Client::new(ServerConfig::default());
+    c.negotiate(&[CipherId::AES_128_GCM]);
+    let h = c.header(Command::NEGOTIATE);
+    let dialects = 0x0311u16.to_le_bytes();
+    let req = NegotiateRequest {
+        security_mode: 1,
+        capabilities: 0,
+        client_guid: [3; 16],
+        client_start_time: 0,
+        dialects: U16List::new(&dialects, "d").unwrap(),
+        contexts: NegotiateContextList::default(),
+    };
+    assert_eq!(c.call(h, &req, false, false).0, Flow::Close);
+}
