@@ -1,0 +1,151 @@
+//! Accepting and handing out connections. One acceptor thread blocks in its own epoll on the
+//! listeners and gives each accepted socket to the least-loaded reactor (round robin among equals)
+//! through that reactor's bounded queue; `Engine::connect` hands outgoing sockets the same way.
+//! Accepting is rare next to messages, so it stays off the reactors' cores and hot loops.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::{Sender, TrySendError};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use crate::connection::Connection;
+use crate::error::EngineError;
+use crate::reactor::{Command, WAKER};
+use crate::shutdown::ShutdownHandle;
+use crate::stats::ReactorCounters;
+
+/// After a resource error (out of descriptors) pending connections stay in the backlog with no new
+/// edge to announce them; look again after this long.
+const RETRY_AFTER: Duration = Duration::from_millis(100);
+
+/// The way into one reactor.
+pub(crate) struct ReactorLink {
+    pub(crate) commands: Sender<Command>,
+    pub(crate) waker: Arc<Waker>,
+    pub(crate) counters: Arc<ReactorCounters>,
+}
+
+/// Picks a reactor for each new connection and hands it over.
+pub(crate) struct Dispatcher {
+    pub(crate) links: Vec<ReactorLink>,
+    pub(crate) max_per_reactor: usize,
+    next: AtomicUsize,
+}
+
+impl Dispatcher {
+    pub(crate) fn new(links: Vec<ReactorLink>, max_per_reactor: usize) -> Dispatcher {
+        Dispatcher { links, max_per_reactor, next: AtomicUsize::new(0) }
+    }
+
+    /// Gives `socket` to the least-loaded reactor; returns its index. On error the socket is closed
+    /// and `handler` dropped without `on_close` (it was never adopted).
+    pub(crate) fn dispatch(
+        &self,
+        socket: TcpStream,
+        peer: SocketAddr,
+        handler: Option<Box<dyn Connection>>,
+    ) -> Result<usize, EngineError> {
+        let n = self.links.len();
+        let first = self.next.fetch_add(1, Relaxed) % n;
+        let load = |i: usize| self.links[i].counters.connections.load(Relaxed);
+        let Some(pick) = (0..n).map(|k| (first + k) % n).min_by_key(|&i| load(i)) else {
+            return Err(EngineError::AtCapacity { reactors: n, max: self.max_per_reactor });
+        };
+        let link = &self.links[pick];
+        if load(pick) >= self.max_per_reactor as u64 {
+            return Err(EngineError::AtCapacity { reactors: n, max: self.max_per_reactor });
+        }
+        link.counters.connections.fetch_add(1, Relaxed);
+        match link.commands.try_send(Command::Adopt { socket, peer, handler }) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                link.counters.connections.fetch_sub(1, Relaxed);
+                return Err(EngineError::AtCapacity { reactors: n, max: self.max_per_reactor });
+            }
+        }
+        if let Err(e) = link.waker.wake() {
+            // The socket is queued; the reactor will see it at its next wake-up.
+            tracing::warn!(reactor = pick, error = %e, "could not wake reactor");
+        }
+        Ok(pick)
+    }
+}
+
+pub(crate) struct Acceptor {
+    pub(crate) poll: Poll,
+    pub(crate) listeners: Vec<TcpListener>,
+    pub(crate) dispatcher: Arc<Dispatcher>,
+    pub(crate) shutdown: ShutdownHandle,
+}
+
+impl Acceptor {
+    /// Registers the listeners with `poll` (whose waker must use [`WAKER`]).
+    pub(crate) fn new(
+        poll: Poll,
+        mut listeners: Vec<TcpListener>,
+        dispatcher: Arc<Dispatcher>,
+        shutdown: ShutdownHandle,
+    ) -> io::Result<Acceptor> {
+        for (i, l) in listeners.iter_mut().enumerate() {
+            poll.registry().register(l, Token(i), Interest::READABLE)?;
+        }
+        Ok(Acceptor { poll, listeners, dispatcher, shutdown })
+    }
+
+    pub(crate) fn run(mut self) {
+        let mut events = Events::with_capacity(64);
+        let mut retry = false;
+        loop {
+            let timeout = retry.then_some(RETRY_AFTER);
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    tracing::error!(error = %e, "acceptor epoll failed; no longer accepting");
+                    return;
+                }
+            }
+            if self.shutdown.is_requested() {
+                return;
+            }
+            if std::mem::take(&mut retry) {
+                for i in 0..self.listeners.len() {
+                    retry |= self.accept_all(i);
+                }
+            }
+            for event in events.iter() {
+                if event.token() != WAKER {
+                    retry |= self.accept_all(event.token().0);
+                }
+            }
+        }
+    }
+
+    /// Accepts until the backlog is empty; true when stopped by a resource error instead.
+    fn accept_all(&mut self, i: usize) -> bool {
+        let Some(listener) = self.listeners.get(i) else { return false };
+        loop {
+            match listener.accept() {
+                Ok((socket, peer)) => {
+                    // SMB is request/response: Nagle would hold back every small response.
+                    if let Err(e) = socket.set_nodelay(true) {
+                        tracing::warn!(%peer, error = %e, "TCP_NODELAY failed");
+                    }
+                    if let Err(e) = self.dispatcher.dispatch(socket, peer, None) {
+                        tracing::warn!(%peer, error = %e, "refusing connection");
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    return true;
+                }
+            }
+        }
+    }
+}

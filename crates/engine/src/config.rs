@@ -1,0 +1,61 @@
+//! Engine settings: how many reactors, how they wait for work, and the limits that keep a hostile or
+//! slow peer from making the server buffer without bound.
+
+use std::time::Duration;
+
+/// How a reactor waits when it has nothing to do (ARCHITECTURE.md "The engine").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollMode {
+    /// Never sleep: poll with a zero timeout forever. Lowest latency; burns its core.
+    Busy,
+    /// Keep polling with a zero timeout for `spin` after the last activity, then block in epoll until
+    /// a socket or the waker fires. The default: on a 2-core machine a client and a server process can
+    /// share the cores without starving each other.
+    Adaptive { spin: Duration },
+    /// Always block in epoll until something happens.
+    Interrupt,
+}
+
+impl Default for PollMode {
+    fn default() -> Self {
+        PollMode::Adaptive { spin: Duration::from_micros(50) }
+    }
+}
+
+/// Settings for [`crate::Engine::start`].
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Reactor threads; clamped to 1..=available cores.
+    pub reactors: usize,
+    /// Pin reactor `i` to core `i` (`core_affinity`).
+    pub pin: bool,
+    pub poll: PollMode,
+    /// Largest Direct TCP message (prefix excluded) a peer may send; a longer one closes that
+    /// connection. Also caps each connection's receive buffer at `max_message + 4`. Clamped to the
+    /// 24-bit limit of the prefix.
+    pub max_message: usize,
+    /// A reactor stops reading a connection whose outbox holds more than this until the peer drains
+    /// it, so a peer that never reads costs at most this plus one handler's output.
+    pub max_outbox_bytes: usize,
+    /// Connections one reactor owns at most; new ones beyond that (on every reactor) are refused.
+    pub max_connections_per_reactor: usize,
+    /// How long [`crate::Engine::shutdown`] lets outboxes drain before closing regardless.
+    pub shutdown_grace: Duration,
+}
+
+/// 8 MiB of READ/WRITE payload plus headroom for headers, transforms and compounding.
+pub const DEFAULT_MAX_MESSAGE: usize = 8 * 1024 * 1024 + 64 * 1024;
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            reactors: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            pin: true,
+            poll: PollMode::default(),
+            max_message: DEFAULT_MAX_MESSAGE,
+            max_outbox_bytes: 4 * 1024 * 1024,
+            max_connections_per_reactor: 4096,
+            shutdown_grace: Duration::from_secs(2),
+        }
+    }
+}

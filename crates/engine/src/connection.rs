@@ -1,0 +1,47 @@
+//! The contract between the engine (I/O) and a protocol handler (meaning): the engine hands over whole
+//! Direct TCP messages, the handler answers into an [`Outbox`]. Handlers are sans-I/O and never block.
+
+use std::net::SocketAddr;
+
+use crate::outbox::Outbox;
+
+/// What the handler wants after a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// Send what is queued, then close the connection (no further message is delivered).
+    Close,
+}
+
+/// One connection's protocol state, owned by one reactor thread for the connection's whole life.
+pub trait Connection: Send {
+    /// One whole message (Direct TCP payload, prefix removed), mutable so the handler can decrypt in
+    /// place. The handler appends response messages to `out`. It runs on the reactor thread: it must
+    /// not block, and its time is every other connection's latency on that reactor.
+    fn on_message(&mut self, msg: &mut [u8], out: &mut Outbox) -> Flow;
+
+    /// The reactor has just adopted the connection; a client queues its opening message here.
+    fn on_start(&mut self, out: &mut Outbox) -> Flow {
+        let _ = out;
+        Flow::Continue
+    }
+
+    /// The connection is gone (peer closed, error, shutdown): release files etc. Called exactly once
+    /// for every handler the engine created or adopted.
+    fn on_close(&mut self) {}
+}
+
+/// Makes the handler for each new connection; called on the reactor that will own it, so the
+/// handler's memory is first touched on that core.
+pub trait ConnectionFactory: Send + Sync + 'static {
+    fn accept(&self, peer: SocketAddr, reactor: usize) -> Box<dyn Connection>;
+}
+
+impl<F> ConnectionFactory for F
+where
+    F: Fn(SocketAddr, usize) -> Box<dyn Connection> + Send + Sync + 'static,
+{
+    fn accept(&self, peer: SocketAddr, reactor: usize) -> Box<dyn Connection> {
+        self(peer, reactor)
+    }
+}

@@ -1,0 +1,191 @@
+//! Starting, stopping and observing the reactors.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use mio::{Poll, Waker};
+
+use crate::acceptor::{Acceptor, Dispatcher, ReactorLink};
+use crate::config::EngineConfig;
+use crate::connection::{Connection, ConnectionFactory};
+use crate::error::EngineError;
+use crate::reactor::{Reactor, WAKER};
+use crate::shutdown::ShutdownHandle;
+use crate::stats::{ReactorCounters, ReactorStats};
+
+/// Sockets handed to one reactor and not yet adopted, at most.
+const HANDOFF_QUEUE: usize = 1024;
+
+/// The running reactors and acceptor. Dropping it shuts down as [`Engine::shutdown`] does.
+pub struct Engine {
+    addrs: Vec<SocketAddr>,
+    shutdown: ShutdownHandle,
+    dispatcher: Arc<Dispatcher>,
+    counters: Vec<Arc<ReactorCounters>>,
+    /// Reactor threads by index, then the acceptor (if there were listeners).
+    threads: Vec<(Option<usize>, JoinHandle<()>)>,
+}
+
+impl Engine {
+    /// Starts `reactors` threads (clamped to 1..=available cores), each pinned when `cfg.pin`, each
+    /// owning its connections for their whole life, and one acceptor thread for `listeners` (none
+    /// when the list is empty: an engine for outgoing connections only).
+    pub fn start(
+        listeners: Vec<TcpListener>,
+        factory: Arc<dyn ConnectionFactory>,
+        mut cfg: EngineConfig,
+    ) -> io::Result<Engine> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let n = cfg.reactors.clamp(1, cores);
+        cfg.reactors = n;
+        cfg.max_message = cfg.max_message.min(smb_wire::framing::MAX_FRAME_LEN);
+        let core_ids = if cfg.pin { core_affinity::get_core_ids().unwrap_or_default() } else { Vec::new() };
+
+        let mut addrs = Vec::with_capacity(listeners.len());
+        let mut mio_listeners = Vec::with_capacity(listeners.len());
+        for l in listeners {
+            addrs.push(l.local_addr().map_err(|e| EngineError::io("listener local_addr", None, e))?);
+            l.set_nonblocking(true).map_err(|e| EngineError::io("listener set_nonblocking", None, e))?;
+            mio_listeners.push(mio::net::TcpListener::from_std(l));
+        }
+
+        // Every poll and waker exists before any thread starts, so the shutdown handle reaches all.
+        let mut polls = Vec::with_capacity(n);
+        let mut links = Vec::with_capacity(n);
+        let mut receivers = Vec::with_capacity(n);
+        for _ in 0..n {
+            let poll = Poll::new().map_err(|e| EngineError::io("epoll_create", None, e))?;
+            let waker = Arc::new(
+                Waker::new(poll.registry(), WAKER).map_err(|e| EngineError::io("eventfd", None, e))?,
+            );
+            let (tx, rx) = crossbeam_channel::bounded(HANDOFF_QUEUE);
+            links.push(ReactorLink { commands: tx, waker, counters: Arc::default() });
+            polls.push(poll);
+            receivers.push(rx);
+        }
+        let acceptor_poll = if mio_listeners.is_empty() {
+            None
+        } else {
+            let poll = Poll::new().map_err(|e| EngineError::io("epoll_create", None, e))?;
+            let waker = Arc::new(
+                Waker::new(poll.registry(), WAKER).map_err(|e| EngineError::io("eventfd", None, e))?,
+            );
+            Some((poll, waker))
+        };
+        let mut wakers: Vec<_> = links.iter().map(|l| l.waker.clone()).collect();
+        wakers.extend(acceptor_poll.as_ref().map(|(_, w)| w.clone()));
+        let shutdown = ShutdownHandle::new(wakers);
+        let counters: Vec<_> = links.iter().map(|l| l.counters.clone()).collect();
+        let dispatcher = Arc::new(Dispatcher::new(links, cfg.max_connections_per_reactor));
+
+        let mut engine = Engine {
+            addrs,
+            shutdown: shutdown.clone(),
+            dispatcher: dispatcher.clone(),
+            counters,
+            threads: Vec::new(),
+        };
+        for (i, (poll, rx)) in polls.into_iter().zip(receivers).enumerate() {
+            let core = core_ids.get(i % core_ids.len().max(1)).copied();
+            let reactor = Reactor::new(
+                i,
+                poll,
+                rx,
+                factory.clone(),
+                engine.counters[i].clone(),
+                shutdown.clone(),
+                core,
+                cfg.clone(),
+            );
+            // On error, dropping `engine` stops and joins the threads already started.
+            let t = std::thread::Builder::new()
+                .name(format!("smbdx-reactor-{i}"))
+                .spawn(move || reactor.run())
+                .map_err(|e| EngineError::io("spawn reactor thread", None, e))?;
+            engine.threads.push((Some(i), t));
+        }
+        if let Some((poll, _waker)) = acceptor_poll {
+            let acceptor = Acceptor::new(poll, mio_listeners, dispatcher, shutdown)
+                .map_err(|e| EngineError::io("epoll register listener", None, e))?;
+            let t = std::thread::Builder::new()
+                .name("smbdx-acceptor".into())
+                .spawn(move || acceptor.run())
+                .map_err(|e| EngineError::io("spawn acceptor thread", None, e))?;
+            engine.threads.push((None, t));
+        }
+        Ok(engine)
+    }
+
+    /// The listeners' addresses, in the order given to [`Engine::start`].
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.addrs.clone()
+    }
+
+    /// Connects to `addr` (blocking the calling thread for the TCP handshake only) and hands the
+    /// connection, driven by `conn`, to the least-loaded reactor. The handler speaks first from
+    /// [`Connection::on_start`] (e.g. an SMB2 NEGOTIATE). On error `conn` is dropped without
+    /// `on_close`. (Application threads submitting requests to a running client connection are a
+    /// later issue.)
+    pub fn connect(&self, addr: SocketAddr, conn: Box<dyn Connection>) -> io::Result<()> {
+        if self.shutdown.is_requested() {
+            return Err(EngineError::ShuttingDown.into());
+        }
+        let socket =
+            std::net::TcpStream::connect(addr).map_err(|e| EngineError::io("connect", Some(addr), e))?;
+        socket.set_nodelay(true).map_err(|e| EngineError::io("TCP_NODELAY", Some(addr), e))?;
+        socket.set_nonblocking(true).map_err(|e| EngineError::io("set_nonblocking", Some(addr), e))?;
+        self.dispatcher.dispatch(mio::net::TcpStream::from_std(socket), addr, Some(conn))?;
+        Ok(())
+    }
+
+    /// Graceful: stop accepting, answer the messages already received, let outboxes drain (for at
+    /// most `EngineConfig::shutdown_grace`), call `on_close` for every connection, join the threads.
+    pub fn shutdown(self) -> io::Result<()> {
+        self.shutdown.shutdown();
+        self.join()
+    }
+
+    /// Waits until a [`ShutdownHandle`] has stopped the engine and its threads have ended.
+    pub fn join(mut self) -> io::Result<()> {
+        self.join_threads().map_err(io::Error::from)
+    }
+
+    /// A cloneable handle that can request shutdown from another thread (e.g. a signal handler).
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.shutdown.clone()
+    }
+
+    /// Per reactor: polls, messages, bytes in/out, connections.
+    pub fn stats(&self) -> Vec<ReactorStats> {
+        self.counters.iter().enumerate().map(|(i, c)| c.snapshot(i)).collect()
+    }
+
+    /// Number of reactor threads actually running (after clamping).
+    pub fn reactors(&self) -> usize {
+        self.counters.len()
+    }
+
+    fn join_threads(&mut self) -> Result<(), EngineError> {
+        let mut first_error = None;
+        for (reactor, t) in self.threads.drain(..) {
+            if t.join().is_err() {
+                first_error.get_or_insert(match reactor {
+                    Some(reactor) => EngineError::ReactorPanicked { reactor },
+                    None => EngineError::AcceptorPanicked,
+                });
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if !self.threads.is_empty() {
+            self.shutdown.shutdown();
+            let _ = self.join_threads();
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! The one error type of the engine. Public entry points return `std::io::Result` (sockets are the
+//! engine's world); an [`EngineError`] converts into an `io::Error` that keeps its message and kind.
+
+use std::io;
+use std::net::SocketAddr;
+
+/// What went wrong, and where (which peer, which operation, which reactor).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The peer broke MS-SMB2 2.1 Direct TCP framing: a non-zero first prefix byte or a length above
+    /// `EngineConfig::max_message`. Only that connection is closed.
+    #[error("bad Direct TCP frame from {peer}: {source}")]
+    Frame { peer: SocketAddr, source: smb_wire::WireError },
+
+    /// A handler queued a message that a 24-bit Direct TCP length cannot carry.
+    #[error("handler queued a {len}-byte message; Direct TCP carries at most {max} bytes", max = smb_wire::framing::MAX_FRAME_LEN)]
+    OutgoingTooLarge { len: usize },
+
+    /// A connection handler panicked in `during`; only its connection is closed.
+    #[error("connection handler for {peer} panicked in {during}")]
+    HandlerPanicked { peer: SocketAddr, during: &'static str },
+
+    /// A socket or thread operation failed.
+    #[error("{op} failed{}: {source}", peer.map(|p| format!(" for {p}")).unwrap_or_default())]
+    Io { op: &'static str, peer: Option<SocketAddr>, source: io::Error },
+
+    /// A reactor thread ended by panicking (a bug in the engine, not in a handler).
+    #[error("reactor {reactor} panicked")]
+    ReactorPanicked { reactor: usize },
+
+    /// The acceptor thread ended by panicking.
+    #[error("the acceptor thread panicked")]
+    AcceptorPanicked,
+
+    /// Every reactor already owns `EngineConfig::max_connections_per_reactor` connections, or its
+    /// hand-off queue is full.
+    #[error("all {reactors} reactors are full ({max} connections each, or hand-off queue full)")]
+    AtCapacity { reactors: usize, max: usize },
+
+    /// The engine is shutting down and takes no new connections.
+    #[error("the engine is shutting down")]
+    ShuttingDown,
+}
+
+impl EngineError {
+    pub(crate) fn io(op: &'static str, peer: Option<SocketAddr>, source: io::Error) -> Self {
+        EngineError::Io { op, peer, source }
+    }
+}
+
+impl From<EngineError> for io::Error {
+    fn from(e: EngineError) -> io::Error {
+        let kind = match &e {
+            EngineError::Io { source, .. } => source.kind(),
+            EngineError::Frame { .. } | EngineError::OutgoingTooLarge { .. } => io::ErrorKind::InvalidData,
+            EngineError::AtCapacity { .. } => io::ErrorKind::WouldBlock,
+            EngineError::ShuttingDown => io::ErrorKind::NotConnected,
+            EngineError::HandlerPanicked { .. }
+            | EngineError::ReactorPanicked { .. }
+            | EngineError::AcceptorPanicked => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_the_peer_and_keep_the_io_kind() {
+        let peer: SocketAddr = "127.0.0.1:445".parse().unwrap();
+        let e = EngineError::io("read", Some(peer), io::Error::from(io::ErrorKind::ConnectionReset));
+        assert!(e.to_string().starts_with("read failed for 127.0.0.1:445"), "{e}");
+        assert_eq!(io::Error::from(e).kind(), io::ErrorKind::ConnectionReset);
+        let e = EngineError::io("bind", None, io::Error::from(io::ErrorKind::AddrInUse));
+        assert!(e.to_string().starts_with("bind failed: "), "{e}");
+        assert_eq!(
+            io::Error::from(EngineError::OutgoingTooLarge { len: 1 << 24 }).kind(),
+            io::ErrorKind::InvalidData
+        );
+    }
+}

@@ -1,0 +1,69 @@
+//! # engine: the reactors that own smbdx's sockets
+//!
+//! What it is for: I/O. A fixed set of reactor threads, one per core (pinned with `core_affinity` when
+//! asked), each owning its TCP connections for their whole life and running them to completion: read
+//! → cut MS-SMB2 2.1 Direct TCP frames → hand each whole message to the connection's sans-I/O handler
+//! ([`Connection::on_message`]) → write the handler's [`Outbox`] → next. An acceptor thread spreads new
+//! connections over the reactors through bounded crossbeam queues plus a mio waker.
+//!
+//! What it must not do: understand SMB. Negotiate, credits, signing and encryption live in the
+//! handlers; the engine knows framing and sockets only. Later issues add SMB Direct channels (queue
+//! pairs, registered buffer pools) to the same reactors.
+//!
+//! Concurrency model: a channel's socket, buffers and handler are touched only by its reactor thread,
+//! so the request path takes no lock and crosses no core; other threads reach a reactor only through
+//! its bounded hand-off queue. Per-reactor counters are atomics written by their reactor alone.
+//!
+//! Limits: a frame longer than [`EngineConfig::max_message`] or with a non-zero first byte closes that
+//! connection only; each receive buffer grows to at most `max_message + 4`; a connection whose outbox
+//! holds more than [`EngineConfig::max_outbox_bytes`] is not read (nor its buffered messages
+//! delivered) until the peer drains it, so a peer that never reads costs a bounded amount of memory.
+//!
+//! Polling ([`PollMode`]): `Busy` never sleeps, `Adaptive` (default) spins briefly after activity then
+//! blocks in epoll, `Interrupt` always blocks.
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use std::sync::Arc;
+//! use engine::{Connection, Engine, EngineConfig, Flow, Outbox};
+//!
+//! struct Echo;
+//! impl Connection for Echo {
+//!     fn on_message(&mut self, msg: &mut [u8], out: &mut Outbox) -> Flow {
+//!         out.push(msg);
+//!         Flow::Continue
+//!     }
+//! }
+//!
+//! let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+//! let factory = Arc::new(|_peer, _reactor| Box::new(Echo) as Box<dyn Connection>);
+//! let cfg = EngineConfig { reactors: 1, pin: false, ..EngineConfig::default() };
+//! let engine = Engine::start(vec![listener], factory, cfg).unwrap();
+//!
+//! let mut client = std::net::TcpStream::connect(engine.local_addrs()[0]).unwrap();
+//! client.write_all(&[0, 0, 0, 2, b'h', b'i']).unwrap();
+//! let mut reply = [0; 6];
+//! client.read_exact(&mut reply).unwrap();
+//! assert_eq!(reply, [0, 0, 0, 2, b'h', b'i']);
+//! engine.shutdown().unwrap();
+//! ```
+
+mod acceptor;
+mod config;
+mod connection;
+mod engine;
+mod error;
+mod input;
+mod outbox;
+mod reactor;
+mod shutdown;
+mod stats;
+mod tcp_channel;
+
+pub use config::{EngineConfig, PollMode, DEFAULT_MAX_MESSAGE};
+pub use connection::{Connection, ConnectionFactory, Flow};
+pub use engine::Engine;
+pub use error::EngineError;
+pub use outbox::Outbox;
+pub use shutdown::ShutdownHandle;
+pub use stats::ReactorStats;

@@ -1,0 +1,283 @@
+//! A reactor: one thread (pinned to one core when asked) that owns a set of TCP channels for their
+//! whole life and runs them to completion. Nothing on its request path takes a lock: the channels,
+//! their buffers and their handlers are touched by this thread only; new channels arrive over a
+//! bounded crossbeam queue with a mio [`Waker`] to interrupt a blocking poll.
+//!
+//! One turn of the loop: poll epoll (timeout per [`PollMode`]) → adopt handed-over sockets → drive
+//! every channel with a readiness event → drive channels left with work from the last turn.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+
+use crate::config::{EngineConfig, PollMode};
+use crate::connection::{Connection, ConnectionFactory};
+use crate::error::EngineError;
+use crate::shutdown::ShutdownHandle;
+use crate::stats::{bump, ReactorCounters};
+use crate::tcp_channel::{Limits, Progress, TcpChannel};
+
+/// The waker's token; channel tokens are slab indices, far below it.
+pub(crate) const WAKER: Token = Token(usize::MAX);
+
+/// Reads per channel per turn before other channels get their go.
+const READ_BUDGET: usize = 16;
+
+/// What other threads ask of a reactor.
+pub(crate) enum Command {
+    /// Own this connected, non-blocking socket. `handler` is `None` for accepted sockets (the reactor
+    /// asks the factory) and `Some` for outgoing ones (`Engine::connect`).
+    Adopt { socket: TcpStream, peer: SocketAddr, handler: Option<Box<dyn Connection>> },
+}
+
+pub(crate) struct Reactor {
+    pub(crate) index: usize,
+    pub(crate) poll: Poll,
+    pub(crate) commands: Receiver<Command>,
+    pub(crate) factory: Arc<dyn ConnectionFactory>,
+    pub(crate) counters: Arc<ReactorCounters>,
+    pub(crate) shutdown: ShutdownHandle,
+    pub(crate) core: Option<core_affinity::CoreId>,
+    pub(crate) cfg: EngineConfig,
+    /// Channels by token; `None` slots are listed in `free`.
+    channels: Vec<Option<TcpChannel>>,
+    free: Vec<usize>,
+    open: usize,
+    /// Channels whose last drive ran out of budget.
+    ready: VecDeque<usize>,
+    /// Shutdown has begun: no reading, no adopting, close each channel once its outbox is out.
+    draining: bool,
+}
+
+impl Reactor {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        index: usize,
+        poll: Poll,
+        commands: Receiver<Command>,
+        factory: Arc<dyn ConnectionFactory>,
+        counters: Arc<ReactorCounters>,
+        shutdown: ShutdownHandle,
+        core: Option<core_affinity::CoreId>,
+        cfg: EngineConfig,
+    ) -> Reactor {
+        Reactor {
+            index,
+            poll,
+            commands,
+            factory,
+            counters,
+            shutdown,
+            core,
+            cfg,
+            channels: Vec::new(),
+            free: Vec::new(),
+            open: 0,
+            ready: VecDeque::new(),
+            draining: false,
+        }
+    }
+
+    fn limits(&self) -> Limits {
+        Limits { max_outbox: self.cfg.max_outbox_bytes, read_budget: READ_BUDGET }
+    }
+
+    pub(crate) fn run(mut self) {
+        if let Some(core) = self.core {
+            if core_affinity::set_for_current(core) {
+                self.counters.core.store(core.id as u64 + 1, Relaxed);
+            } else {
+                tracing::warn!(
+                    reactor = self.index,
+                    core = core.id,
+                    "could not pin reactor; running unpinned"
+                );
+            }
+        }
+        let mut events = Events::with_capacity(1024);
+        let mut last_active = Instant::now();
+        let mut deadline: Option<Instant> = None;
+        loop {
+            let timeout = if !self.ready.is_empty() {
+                Some(Duration::ZERO)
+            } else if let Some(d) = deadline {
+                Some(d.saturating_duration_since(Instant::now()))
+            } else {
+                match self.cfg.poll {
+                    PollMode::Busy => Some(Duration::ZERO),
+                    PollMode::Interrupt => None,
+                    PollMode::Adaptive { spin } if last_active.elapsed() < spin => Some(Duration::ZERO),
+                    PollMode::Adaptive { .. } => None,
+                }
+            };
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    tracing::error!(reactor = self.index, error = %e, "epoll failed; reactor stops");
+                    break;
+                }
+            }
+            bump(&self.counters.polls, 1);
+            let active = !events.is_empty() || !self.ready.is_empty();
+            for event in events.iter() {
+                match event.token() {
+                    WAKER => self.take_commands(),
+                    Token(i) => self.drive(i),
+                }
+            }
+            for _ in 0..self.ready.len() {
+                let Some(i) = self.ready.pop_front() else { break };
+                if let Some(ch) = self.channels.get_mut(i).and_then(Option::as_mut) {
+                    ch.queued = false;
+                }
+                self.drive(i);
+            }
+            if active {
+                last_active = Instant::now();
+            }
+            if deadline.is_none() && self.shutdown.is_requested() {
+                self.begin_drain();
+                deadline = Some(Instant::now() + self.cfg.shutdown_grace);
+            }
+            if let Some(d) = deadline {
+                if self.open == 0 || Instant::now() >= d {
+                    break;
+                }
+            }
+        }
+        self.close_all();
+    }
+
+    fn take_commands(&mut self) {
+        while let Ok(cmd) = self.commands.try_recv() {
+            match cmd {
+                Command::Adopt { socket, peer, handler } => self.adopt(socket, peer, handler),
+            }
+        }
+    }
+
+    fn adopt(&mut self, mut socket: TcpStream, peer: SocketAddr, handler: Option<Box<dyn Connection>>) {
+        if self.draining {
+            self.refuse(peer, handler, EngineError::ShuttingDown);
+            return;
+        }
+        let i = self.free.pop().unwrap_or(self.channels.len());
+        if let Err(e) =
+            self.poll.registry().register(&mut socket, Token(i), Interest::READABLE | Interest::WRITABLE)
+        {
+            if i < self.channels.len() {
+                self.free.push(i);
+            }
+            self.refuse(peer, handler, EngineError::io("epoll register", Some(peer), e));
+            return;
+        }
+        let handler = match handler {
+            Some(h) => h,
+            None => match catch_unwind(AssertUnwindSafe(|| self.factory.accept(peer, self.index))) {
+                Ok(h) => h,
+                Err(_) => {
+                    let _ = self.poll.registry().deregister(&mut socket);
+                    if i < self.channels.len() {
+                        self.free.push(i);
+                    }
+                    self.refuse(peer, None, EngineError::HandlerPanicked { peer, during: "accept" });
+                    return;
+                }
+            },
+        };
+        let mut ch = TcpChannel::new(socket, peer, handler, self.cfg.max_message);
+        let started = ch.start();
+        if i == self.channels.len() {
+            self.channels.push(Some(ch));
+        } else {
+            self.channels[i] = Some(ch);
+        }
+        self.open += 1;
+        bump(&self.counters.connections_total, 1);
+        tracing::debug!(reactor = self.index, %peer, "connection adopted");
+        match started {
+            // Bytes may already be waiting; the edge for them may have fired before registration.
+            Ok(()) => self.drive(i),
+            Err(e) => self.close(i, Some(e)),
+        }
+    }
+
+    /// A handed-over connection this reactor will not own after all.
+    fn refuse(&self, peer: SocketAddr, handler: Option<Box<dyn Connection>>, why: EngineError) {
+        tracing::warn!(reactor = self.index, %peer, error = %why, "connection dropped before adoption");
+        if let Some(mut h) = handler {
+            let _ = catch_unwind(AssertUnwindSafe(|| h.on_close()));
+        }
+        self.counters.connections.fetch_sub(1, Relaxed);
+    }
+
+    fn drive(&mut self, i: usize) {
+        let limits = self.limits();
+        let reading = !self.draining;
+        let Some(ch) = self.channels.get_mut(i).and_then(Option::as_mut) else { return };
+        match ch.drive(&limits, &self.counters, reading) {
+            Progress::Idle => {}
+            Progress::MoreWork => {
+                if !ch.queued {
+                    ch.queued = true;
+                    self.ready.push_back(i);
+                }
+            }
+            Progress::Done => self.close(i, None),
+            Progress::Failed(e) => self.close(i, Some(e)),
+        }
+    }
+
+    fn close(&mut self, i: usize, why: Option<EngineError>) {
+        let Some(mut ch) = self.channels.get_mut(i).and_then(Option::take) else { return };
+        self.free.push(i);
+        self.open -= 1;
+        let _ = self.poll.registry().deregister(&mut ch.socket);
+        let (peer, reactor) = (ch.peer, self.index);
+        match &why {
+            None => tracing::debug!(reactor, %peer, "connection closed"),
+            Some(e @ EngineError::Io { .. }) => {
+                tracing::debug!(reactor, %peer, error = %e, "connection closed")
+            }
+            Some(e @ EngineError::HandlerPanicked { .. }) => {
+                tracing::error!(reactor, %peer, error = %e, "closing connection")
+            }
+            Some(e) => tracing::warn!(reactor, %peer, error = %e, "closing connection"),
+        }
+        if let Some(e) = ch.finish() {
+            tracing::error!(reactor, %peer, error = %e, "on_close panicked");
+        }
+        self.counters.connections.fetch_sub(1, Relaxed);
+    }
+
+    /// Shutdown begins: answer what was already received, then let each outbox drain.
+    fn begin_drain(&mut self) {
+        self.take_commands();
+        self.draining = true;
+        for i in 0..self.channels.len() {
+            self.drive(i);
+            if let Some(ch) = self.channels.get_mut(i).and_then(Option::as_mut) {
+                ch.stop_input();
+            }
+            self.drive(i);
+        }
+    }
+
+    /// The end of the reactor: every remaining channel is closed (its handler told), and sockets
+    /// handed over but never adopted are dropped.
+    fn close_all(&mut self) {
+        self.draining = true;
+        self.take_commands();
+        for i in 0..self.channels.len() {
+            if self.channels[i].is_some() {
+                self.close(i, None);
+            }
+        }
+    }
+}
