@@ -17,6 +17,8 @@ command -v cc >/dev/null 2>&1 || need_pkgs+=(gcc)
 command -v c++ >/dev/null 2>&1 || need_pkgs+=(g++)   # libFuzzer is C++
 command -v make >/dev/null 2>&1 || need_pkgs+=(make)
 command -v pkg-config >/dev/null 2>&1 || need_pkgs+=(pkg-config)
+command -v smbclient >/dev/null 2>&1 || need_pkgs+=(smbclient)     # real-client interop tests
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_pkgs+=(python3-venv)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     step "installing ${need_pkgs[*]}"
@@ -31,6 +33,14 @@ if [ "$FUZZ_SECONDS" != 0 ] && ! cargo fuzz --version >/dev/null 2>&1; then
   step "installing cargo-fuzz"
   cargo install cargo-fuzz --locked --quiet
 fi
+
+# Python's smbprotocol (PyPI) in a project-local venv, for the real-client interop tests.
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import smbprotocol' >/dev/null 2>&1; then
+  step "installing smbprotocol into .venv"
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check smbprotocol
+fi
+export SMBDX_INTEROP=1 SMBDX_PYTHON="$PWD/.venv/bin/python"
 
 # --- static checks -------------------------------------------------------------------------------
 step "cargo fmt --check"

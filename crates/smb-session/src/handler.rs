@@ -32,7 +32,7 @@ pub struct FileContext {
 pub type FileResult = Result<NtStatus, NtStatus>;
 
 /// The file side of a server connection: implemented by the server over its shares.
-pub trait FileHandler {
+pub trait FileHandler: Send {
     /// Maps a share name (the last component of `\\server\share`) to a grant, or
     /// STATUS_BAD_NETWORK_NAME.
     fn tree_connect(&mut self, session_id: u64, share: &str) -> Result<TreeGrant, NtStatus>;
@@ -55,7 +55,7 @@ pub trait FileHandler {
 
 /// The security side: one authentication exchange per SESSION_SETUP sequence (NTLM via SPNEGO in
 /// smbdx; anything that turns tokens into a session key fits).
-pub trait Authenticator {
+pub trait Authenticator: Send {
     fn step(&mut self, token: &[u8]) -> Result<AuthStep, AuthFailure>;
 }
 
@@ -77,7 +77,7 @@ pub enum AuthFailure {
 }
 
 /// Creates an authenticator for each new SESSION_SETUP exchange.
-pub trait AuthFactory {
+pub trait AuthFactory: Send {
     fn new_exchange(&mut self) -> Box<dyn Authenticator>;
     /// The NEGOTIATE response's security buffer (SPNEGO negTokenInit).
     fn negotiate_token(&self) -> Vec<u8>;

@@ -11,6 +11,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Serve shares over SMB 3.1.1 (TCP).
+    Serve(ServeArgs),
     /// Measure throughput next to an anchor measured in the same run.
     Bench {
         #[command(subcommand)]
@@ -47,6 +49,46 @@ pub struct CryptoBenchArgs {
     /// Pin the measuring thread to this core (default: the last core).
     #[arg(long)]
     pub core: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Settings file (TOML); flags given here override it.
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
+    /// Address to listen on (repeatable). Default 0.0.0.0:445.
+    #[arg(long)]
+    pub listen: Vec<String>,
+    /// NAME=PATH[,encrypt-data][,read-only] (repeatable).
+    #[arg(long)]
+    pub share: Vec<String>,
+    /// user:password or user:nthash:<32 hex> (repeatable). Passwords are hashed at start and never stored.
+    #[arg(long)]
+    pub user: Vec<String>,
+    /// Server-wide EncryptData: every session must encrypt.
+    #[arg(long)]
+    pub encrypt_data: bool,
+    /// Serve clients that cannot encrypt even where encryption is required (turns RejectUnencryptedAccess off).
+    #[arg(long)]
+    pub allow_unencrypted_access: bool,
+    /// Cipher preference, e.g. aes-256-gcm,aes-128-gcm.
+    #[arg(long, value_delimiter = ',')]
+    pub ciphers: Vec<String>,
+    /// Require signing on sessions that do not encrypt.
+    #[arg(long)]
+    pub require_signing: bool,
+    /// Allow anonymous (null session) logons.
+    #[arg(long)]
+    pub allow_anonymous: bool,
+    /// Reactor threads (default: one per core).
+    #[arg(long)]
+    pub reactors: Option<usize>,
+    /// busy, adaptive (default) or interrupt.
+    #[arg(long)]
+    pub poll: Option<String>,
+    /// human (default) or json.
+    #[arg(long, default_value = "human")]
+    pub log_format: String,
 }
 
 /// Parses sizes like `4096`, `4k`, `64KiB`, `1m`, `8MiB`.

@@ -2,6 +2,7 @@
 
 mod bench_crypto;
 mod cli;
+mod serve;
 
 use clap::Parser;
 
@@ -9,6 +10,7 @@ fn main() {
     let cli = cli::Cli::parse();
     let code = match cli.command {
         cli::Command::Bench { what: cli::BenchWhat::Crypto(args) } => bench_crypto::run(&args),
+        cli::Command::Serve(args) => serve::run(&args),
     };
     std::process::exit(code);
 }

@@ -1,0 +1,171 @@
+//! `smbdx serve` settings: from `--config smbdx.toml`, then command-line flags on top.
+//!
+//! ```toml
+//! listen = ["127.0.0.1:4450"]
+//! encrypt_data = false
+//! allow_unencrypted_access = false
+//! require_signing = false
+//! ciphers = ["aes-128-gcm", "aes-256-gcm"]
+//! reactors = 2
+//! poll = "adaptive"
+//! users = ["alice:nthash:0cb6948805f797bf2a82807973b89537"]
+//! [[share]]
+//! name = "data"
+//! path = "/srv/data"
+//! encrypt_data = true
+//! ```
+
+use serde::Deserialize;
+use smb_crypto::Cipher;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {source}")]
+    Toml { path: PathBuf, source: toml::de::Error },
+    #[error("share spec {spec:?}: {why} (expected NAME=PATH[,encrypt-data][,read-only])")]
+    Share { spec: String, why: &'static str },
+    #[error("share {name}: {path} is not a directory")]
+    ShareRoot { name: String, path: PathBuf },
+    #[error("unknown cipher {0:?} (aes-128-gcm, aes-256-gcm, aes-128-ccm, aes-256-ccm)")]
+    Cipher(String),
+    #[error("unknown poll mode {0:?} (busy, adaptive, interrupt)")]
+    Poll(String),
+    #[error("listen address {0:?} is not HOST:PORT")]
+    Listen(String),
+    #[error("no share configured (--share NAME=PATH)")]
+    NoShares,
+    #[error("user spec: {0}")]
+    User(String),
+}
+
+/// One share.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ShareConfig {
+    pub name: String,
+    pub path: PathBuf,
+    #[serde(default)]
+    pub encrypt_data: bool,
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+impl ShareConfig {
+    /// `NAME=PATH[,encrypt-data][,read-only]`.
+    pub fn parse(spec: &str) -> Result<Self, ConfigError> {
+        let err = |why| ConfigError::Share { spec: spec.to_string(), why };
+        let (name, rest) = spec.split_once('=').ok_or_else(|| err("missing '='"))?;
+        let mut parts = rest.split(',');
+        let path = parts.next().filter(|p| !p.is_empty()).ok_or_else(|| err("missing path"))?;
+        if name.is_empty() || name.contains(['\\', '/', ':']) {
+            return Err(err("bad share name"));
+        }
+        let mut s =
+            ShareConfig { name: name.into(), path: path.into(), encrypt_data: false, read_only: false };
+        for opt in parts {
+            match opt {
+                "encrypt-data" | "encrypt_data" => s.encrypt_data = true,
+                "read-only" | "read_only" => s.read_only = true,
+                _ => return Err(err("unknown option")),
+            }
+        }
+        Ok(s)
+    }
+}
+
+/// Everything `smbdx serve` needs, after merging file and flags.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    #[serde(default)]
+    pub listen: Vec<String>,
+    #[serde(default, rename = "share")]
+    pub shares: Vec<ShareConfig>,
+    /// `user:password` or `user:nthash:<32 hex>`; prefer the hash form in files.
+    #[serde(default)]
+    pub users: Vec<String>,
+    #[serde(default)]
+    pub encrypt_data: bool,
+    #[serde(default)]
+    pub allow_unencrypted_access: bool,
+    #[serde(default)]
+    pub require_signing: bool,
+    #[serde(default)]
+    pub allow_anonymous: bool,
+    #[serde(default)]
+    pub ciphers: Vec<String>,
+    pub reactors: Option<usize>,
+    pub poll: Option<String>,
+    pub server_name: Option<String>,
+}
+
+impl ServeConfig {
+    pub fn from_file(path: &std::path::Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Toml { path: path.into(), source })
+    }
+
+    /// The cipher order, defaulting to AES-128-GCM, AES-256-GCM, AES-128-CCM, AES-256-CCM.
+    pub fn cipher_order(&self) -> Result<Vec<Cipher>, ConfigError> {
+        if self.ciphers.is_empty() {
+            return Ok(vec![Cipher::Aes128Gcm, Cipher::Aes256Gcm, Cipher::Aes128Ccm, Cipher::Aes256Ccm]);
+        }
+        self.ciphers.iter().map(|c| Cipher::parse(c).ok_or_else(|| ConfigError::Cipher(c.clone()))).collect()
+    }
+
+    pub fn listen_addrs(&self) -> Result<Vec<std::net::SocketAddr>, ConfigError> {
+        let list = if self.listen.is_empty() { vec!["0.0.0.0:445".to_string()] } else { self.listen.clone() };
+        list.iter().map(|l| l.parse().map_err(|_| ConfigError::Listen(l.clone()))).collect()
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.shares.is_empty() {
+            return Err(ConfigError::NoShares);
+        }
+        for s in &self.shares {
+            if !s.path.is_dir() {
+                return Err(ConfigError::ShareRoot { name: s.name.clone(), path: s.path.clone() });
+            }
+        }
+        self.cipher_order()?;
+        self.listen_addrs()?;
+        if let Some(p) = &self.poll {
+            if !matches!(p.as_str(), "busy" | "adaptive" | "interrupt") {
+                return Err(ConfigError::Poll(p.clone()));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn share_specs() {
+        let s = ShareConfig::parse("data=/srv/data,encrypt-data").unwrap();
+        assert_eq!(s.name, "data");
+        assert!(s.encrypt_data && !s.read_only);
+        assert!(ShareConfig::parse("data").is_err());
+        assert!(ShareConfig::parse("=/x").is_err());
+        assert!(ShareConfig::parse("a=/x,bogus").is_err());
+        assert!(ShareConfig::parse("a\\b=/x").is_err());
+    }
+
+    #[test]
+    fn toml_file_parses_and_unknown_keys_are_refused() {
+        let c: ServeConfig = toml::from_str(
+            "listen = [\"127.0.0.1:4450\"]\nencrypt_data = true\nciphers = [\"aes-256-gcm\"]\n[[share]]\nname = \"d\"\npath = \"/tmp\"\n",
+        )
+        .unwrap();
+        assert!(c.encrypt_data);
+        assert_eq!(c.cipher_order().unwrap(), vec![Cipher::Aes256Gcm]);
+        assert_eq!(c.shares[0].name, "d");
+        assert!(toml::from_str::<ServeConfig>("nonsense = 1").is_err());
+        assert!(ServeConfig { ciphers: vec!["rot13".into()], ..Default::default() }.cipher_order().is_err());
+    }
+}

@@ -1,0 +1,245 @@
+//! The file side of a connection: shares by name, one open table per session, and the mapping of
+//! file commands onto [`smb_fs::Opens`] with their response bodies (MS-SMB2 3.3.5.9 - 3.3.5.21).
+
+use crate::config::ShareConfig;
+use smb_fs::{Opens, Share};
+use smb_session::{put_body, FileContext, FileHandler, FileResult, TreeGrant};
+use smb_wire::close::{close_flags, CloseResponse};
+use smb_wire::codec::Writer;
+use smb_wire::create::{CreateResponse, OplockLevel};
+use smb_wire::flush::FlushResponse;
+use smb_wire::fsctl::NetworkInterfaceInfo;
+use smb_wire::header::{Header, HEADER_LEN};
+use smb_wire::message::Request;
+use smb_wire::query_directory::QueryDirectoryResponse;
+use smb_wire::query_info::{InfoType, QueryInfoResponse};
+use smb_wire::read::ReadResponse;
+use smb_wire::set_info::SetInfoResponse;
+use smb_wire::status::NtStatus;
+use smb_wire::write::{write_flags, WriteResponse};
+use smb_wire::{Channel, CreateContexts};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Opens per session at most: a client cannot exhaust the server's file descriptors.
+const MAX_OPENS_PER_SESSION: usize = 4096;
+
+/// The shares of a server and the open files of one connection's sessions.
+pub struct ServerFiles {
+    shares: Arc<Vec<Share>>,
+    opens: HashMap<u64, Opens>,
+    interfaces: Arc<dyn Fn() -> Vec<NetworkInterfaceInfo> + Send + Sync>,
+}
+
+impl ServerFiles {
+    pub fn new(
+        shares: Arc<Vec<Share>>,
+        interfaces: Arc<dyn Fn() -> Vec<NetworkInterfaceInfo> + Send + Sync>,
+    ) -> Self {
+        Self { shares, opens: HashMap::new(), interfaces }
+    }
+
+    /// Builds the share table from configuration.
+    pub fn shares(config: &[ShareConfig]) -> Vec<Share> {
+        config
+            .iter()
+            .map(|s| Share {
+                name: s.name.clone(),
+                root: s.path.clone(),
+                encrypt_data: s.encrypt_data,
+                read_only: s.read_only,
+            })
+            .collect()
+    }
+
+    fn opens(&mut self, session_id: u64) -> &mut Opens {
+        self.opens.entry(session_id).or_insert_with(|| Opens::new(MAX_OPENS_PER_SESSION))
+    }
+}
+
+impl FileHandler for ServerFiles {
+    fn tree_connect(&mut self, _session_id: u64, share: &str) -> Result<TreeGrant, NtStatus> {
+        let (i, s) = self
+            .shares
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.name.eq_ignore_ascii_case(share))
+            .ok_or(NtStatus::BAD_NETWORK_NAME)?;
+        Ok(TreeGrant {
+            share: i as u32,
+            share_name: s.name.clone(),
+            encrypt_data: s.encrypt_data,
+            share_type: smb_wire::tree_connect::share_type::DISK,
+            // FILE_ALL_ACCESS, or read and execute on a read-only share.
+            maximal_access: if s.read_only { 0x0012_01BF } else { 0x001F_01FF },
+        })
+    }
+
+    fn tree_disconnect(&mut self, _ctx: FileContext) {}
+
+    fn execute(
+        &mut self,
+        ctx: FileContext,
+        _header: &Header,
+        req: &Request<'_>,
+        pdu: &mut Vec<u8>,
+    ) -> FileResult {
+        let shares = Arc::clone(&self.shares);
+        let share = shares.get(ctx.share as usize).ok_or(NtStatus::NETWORK_NAME_DELETED)?;
+        let opens = self.opens(ctx.session_id);
+        match req {
+            Request::Create(c) => {
+                let out = opens.create(share, c)?;
+                put_body(
+                    pdu,
+                    &CreateResponse {
+                        oplock_level: OplockLevel::NONE,
+                        flags: 0,
+                        create_action: out.action,
+                        info: out.info,
+                        file_id: out.file_id,
+                        create_contexts: CreateContexts::default(),
+                    },
+                );
+                Ok(NtStatus::SUCCESS)
+            }
+            Request::Close(c) => {
+                let post = c.flags & close_flags::POSTQUERY_ATTRIB != 0;
+                let info = opens.close(c.file_id, post)?;
+                let flags = if info.is_some() { close_flags::POSTQUERY_ATTRIB } else { 0 };
+                put_body(pdu, &CloseResponse { flags, info: info.unwrap_or_default() });
+                Ok(NtStatus::SUCCESS)
+            }
+            Request::Flush(f) => {
+                opens.flush(f.file_id)?;
+                put_body(pdu, &FlushResponse);
+                Ok(NtStatus::SUCCESS)
+            }
+            Request::Read(r) => {
+                if r.channel != Channel::NONE {
+                    return Err(NtStatus::INVALID_PARAMETER);
+                }
+                let len = r.length as usize;
+                let head = ReadResponse::head_len(len);
+                pdu.resize(HEADER_LEN + head + len, 0);
+                let n = opens.read(r.file_id, r.offset, &mut pdu[HEADER_LEN + head..])?;
+                if n == 0 || n < r.minimum_count as usize {
+                    return Err(NtStatus::END_OF_FILE);
+                }
+                // Re-lay the head for the bytes actually read (a short read shrinks DataLength).
+                let head_n = ReadResponse::head_len(n);
+                if head_n != head {
+                    pdu.copy_within(HEADER_LEN + head..HEADER_LEN + head + n, HEADER_LEN + head_n);
+                }
+                pdu.truncate(HEADER_LEN + head_n + n);
+                let rsp = ReadResponse { data_remaining: 0, flags: 0, data: &[] };
+                let mut w = Writer::at(pdu, HEADER_LEN).map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
+                rsp.encode_head(n, &mut w).map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
+                Ok(NtStatus::SUCCESS)
+            }
+            Request::Write(wr) => {
+                if wr.channel != Channel::NONE {
+                    return Err(NtStatus::INVALID_PARAMETER);
+                }
+                let through = wr.flags & write_flags::WRITE_THROUGH != 0;
+                let n = opens.write(wr.file_id, wr.offset, wr.data, through)?;
+                put_body(
+                    pdu,
+                    &WriteResponse {
+                        count: n as u32,
+                        remaining: 0,
+                        write_channel_info_offset: 0,
+                        write_channel_info_length: 0,
+                    },
+                );
+                Ok(NtStatus::SUCCESS)
+            }
+            Request::QueryDirectory(q) => {
+                let pattern = q.file_name.to_string().map_err(|_| NtStatus::OBJECT_NAME_INVALID)?;
+                let cap = q.output_buffer_length as usize;
+                let at = QueryDirectoryResponse::OUTPUT_OFFSET;
+                pdu.resize(at + cap.max(1), 0);
+                let n = opens.query_directory(
+                    q.file_id,
+                    q.file_information_class,
+                    q.flags,
+                    &pattern,
+                    &mut pdu[at..at + cap],
+                )?;
+                pdu.truncate(at + n.max(1));
+                let mut w = Writer::at(pdu, HEADER_LEN).map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
+                QueryDirectoryResponse::encode_fixed(&mut w, n)
+                    .map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
+                Ok(NtStatus::SUCCESS)
+            }
+            Request::QueryInfo(q) => {
+                let cap = q.output_buffer_length as usize;
+                let at = QueryInfoResponse::OUTPUT_OFFSET;
+                pdu.resize(at + cap.max(1), 0);
+                let (n, truncated) = if q.info_type == InfoType::SECURITY {
+                    security_descriptor(&mut pdu[at..at + cap])?
+                } else {
+                    opens.query_info(q.file_id, q.info_type.0, q.file_info_class, &mut pdu[at..at + cap])?
+                };
+                pdu.truncate(at + n.max(1));
+                let mut w = Writer::at(pdu, HEADER_LEN).map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
+                QueryInfoResponse::encode_fixed(&mut w, n).map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
+                Ok(if truncated { NtStatus::BUFFER_OVERFLOW } else { NtStatus::SUCCESS })
+            }
+            Request::SetInfo(s) => {
+                if s.info_type == InfoType::SECURITY {
+                    // Permissions live in the share's directory; a client's ACL is accepted and ignored.
+                    put_body(pdu, &SetInfoResponse);
+                    return Ok(NtStatus::SUCCESS);
+                }
+                opens.set_info(share, s.file_id, s.info_type.0, s.file_info_class, s.buffer)?;
+                put_body(pdu, &SetInfoResponse);
+                Ok(NtStatus::SUCCESS)
+            }
+            Request::Ioctl(_) => Err(NtStatus::NOT_SUPPORTED),
+            _ => Err(NtStatus::NOT_SUPPORTED),
+        }
+    }
+
+    fn logoff(&mut self, session_id: u64) {
+        if let Some(mut o) = self.opens.remove(&session_id) {
+            o.close_all();
+        }
+    }
+
+    fn network_interfaces(&mut self) -> Vec<NetworkInterfaceInfo> {
+        (self.interfaces)()
+    }
+}
+
+/// A self-relative security descriptor (MS-DTYP 2.4.6) granting Everyone full access: what clients
+/// that ask (smbclient allinfo, Windows Explorer) get, since access is decided by the share.
+fn security_descriptor(out: &mut [u8]) -> Result<(usize, bool), NtStatus> {
+    const EVERYONE: [u8; 12] = [1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0];
+    let mut sd = Vec::with_capacity(80);
+    sd.extend_from_slice(&[1, 0]); // Revision, Sbz1
+    sd.extend_from_slice(&0x8004u16.to_le_bytes()); // SE_SELF_RELATIVE | SE_DACL_PRESENT
+    let owner = 20u32;
+    let group = owner + 12;
+    let dacl = group + 12;
+    sd.extend_from_slice(&owner.to_le_bytes());
+    sd.extend_from_slice(&group.to_le_bytes());
+    sd.extend_from_slice(&0u32.to_le_bytes()); // no SACL
+    sd.extend_from_slice(&dacl.to_le_bytes());
+    sd.extend_from_slice(&EVERYONE);
+    sd.extend_from_slice(&EVERYONE);
+    // ACL: revision 2, size 8 + one 20-byte ACE, one ACE.
+    sd.extend_from_slice(&[2, 0]);
+    sd.extend_from_slice(&28u16.to_le_bytes());
+    sd.extend_from_slice(&1u16.to_le_bytes());
+    sd.extend_from_slice(&[0, 0]);
+    sd.extend_from_slice(&[0, 0]); // ACCESS_ALLOWED_ACE_TYPE, flags
+    sd.extend_from_slice(&20u16.to_le_bytes());
+    sd.extend_from_slice(&0x001F_01FFu32.to_le_bytes());
+    sd.extend_from_slice(&EVERYONE);
+    if out.len() < sd.len() {
+        return Err(NtStatus::BUFFER_TOO_SMALL);
+    }
+    out[..sd.len()].copy_from_slice(&sd);
+    Ok((sd.len(), false))
+}

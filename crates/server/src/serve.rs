@@ -1,0 +1,117 @@
+//! `smbdx serve`: build the server from its configuration, run the engine, stop on request.
+
+use crate::auth::NtlmAuth;
+use crate::config::{ConfigError, ServeConfig};
+use crate::connection::SmbConnection;
+use crate::files::ServerFiles;
+use engine::{Connection, ConnectionFactory, Engine, EngineConfig, PollMode};
+use smb_auth::UserDb;
+use smb_fs::Share;
+use smb_session::ServerConfig;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("listening on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("engine: {0}")]
+    Engine(std::io::Error),
+}
+
+/// Everything a connection needs, shared by all of them.
+struct Factory {
+    cfg: Arc<ServerConfig>,
+    shares: Arc<Vec<Share>>,
+    users: Arc<UserDb>,
+}
+
+impl ConnectionFactory for Factory {
+    fn accept(&self, peer: SocketAddr, _reactor: usize) -> Box<dyn Connection> {
+        let files = ServerFiles::new(Arc::clone(&self.shares), Arc::new(crate::netif::interfaces));
+        let auth = NtlmAuth::new(Arc::clone(&self.users), &self.cfg.server_name);
+        Box::new(SmbConnection::new(peer, Arc::clone(&self.cfg), files, auth))
+    }
+}
+
+/// A running server.
+pub struct Server {
+    engine: Engine,
+}
+
+impl Server {
+    pub fn start(cfg: &ServeConfig) -> Result<Server, ServeError> {
+        cfg.validate()?;
+        let mut users = UserDb::new();
+        for u in &cfg.users {
+            users.add_spec(u).map_err(|e| ConfigError::User(e.to_string()))?;
+        }
+        users.allow_anonymous(cfg.allow_anonymous);
+        let server_name = cfg.server_name.clone().unwrap_or_else(|| "SMBDX".into());
+        let session_cfg = ServerConfig {
+            server_name: server_name.clone(),
+            server_guid: server_guid(&server_name),
+            ciphers: cfg.cipher_order()?,
+            encrypt_data: cfg.encrypt_data,
+            reject_unencrypted_access: !cfg.allow_unencrypted_access,
+            require_signing: cfg.require_signing,
+            ..ServerConfig::default()
+        };
+        let mut listeners = Vec::new();
+        for addr in cfg.listen_addrs()? {
+            let l =
+                std::net::TcpListener::bind(addr).map_err(|source| ServeError::Listen { addr, source })?;
+            listeners.push(l);
+        }
+        let poll = match cfg.poll.as_deref() {
+            Some("busy") => PollMode::Busy,
+            Some("interrupt") => PollMode::Interrupt,
+            _ => PollMode::Adaptive { spin: std::time::Duration::from_micros(50) },
+        };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let engine_cfg = EngineConfig {
+            reactors: cfg.reactors.unwrap_or(cores).clamp(1, cores),
+            pin: true,
+            poll,
+            // 8 MiB I/O plus headers and a transform header.
+            max_message: (8 << 20) + (64 << 10),
+            max_outbox_bytes: 32 << 20,
+            max_connections_per_reactor: 4096,
+            shutdown_grace: std::time::Duration::from_secs(5),
+        };
+        let factory = Factory {
+            cfg: Arc::new(session_cfg),
+            shares: Arc::new(ServerFiles::shares(&cfg.shares)),
+            users: Arc::new(users),
+        };
+        let engine = Engine::start(listeners, Arc::new(factory), engine_cfg).map_err(ServeError::Engine)?;
+        for a in engine.local_addrs() {
+            tracing::info!(listen = %a, shares = cfg.shares.len(), encrypt_data = cfg.encrypt_data, "smbdx serving");
+        }
+        Ok(Server { engine })
+    }
+
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.engine.local_addrs()
+    }
+
+    pub fn shutdown_handle(&self) -> engine::ShutdownHandle {
+        self.engine.shutdown_handle()
+    }
+
+    /// Stops accepting, finishes in-flight requests, closes files.
+    pub fn shutdown(self) -> Result<(), ServeError> {
+        self.engine.shutdown().map_err(ServeError::Engine)
+    }
+}
+
+/// A stable ServerGuid per server name (clients use it to recognise the same server on several
+/// channels).
+fn server_guid(name: &str) -> [u8; 16] {
+    let h = smb_crypto::hash::sha512(smb_crypto::Backend::PORTABLE, &[b"smbdx server guid", name.as_bytes()]);
+    let mut g = [0u8; 16];
+    g.copy_from_slice(&h[..16]);
+    g
+}

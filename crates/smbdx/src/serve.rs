@@ -1,0 +1,89 @@
+//! `smbdx serve`: flags over the config file, logging, and a clean stop on Ctrl-C or SIGTERM.
+
+use crate::cli::ServeArgs;
+use server::config::{ServeConfig, ShareConfig};
+use server::serve::Server;
+
+pub fn run(args: &ServeArgs) -> i32 {
+    init_logging(&args.log_format);
+    let cfg = match merge(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("smbdx serve: {e}");
+            return 2;
+        }
+    };
+    let server = match Server::start(&cfg) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("smbdx serve: {e}");
+            return 1;
+        }
+    };
+    let mut signals = match signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ]) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("smbdx serve: cannot install signal handlers: {e}");
+            return 1;
+        }
+    };
+    if let Some(sig) = signals.forever().next() {
+        tracing::info!(signal = sig, "stopping: no new connections, finishing in-flight requests");
+    }
+    match server.shutdown() {
+        Ok(()) => {
+            tracing::info!("stopped");
+            0
+        }
+        Err(e) => {
+            eprintln!("smbdx serve: {e}");
+            1
+        }
+    }
+}
+
+fn merge(args: &ServeArgs) -> Result<ServeConfig, server::config::ConfigError> {
+    let mut cfg = match &args.config {
+        Some(p) => ServeConfig::from_file(p)?,
+        None => ServeConfig::default(),
+    };
+    if !args.listen.is_empty() {
+        cfg.listen = args.listen.clone();
+    }
+    for s in &args.share {
+        let s = ShareConfig::parse(s)?;
+        cfg.shares.retain(|x| !x.name.eq_ignore_ascii_case(&s.name));
+        cfg.shares.push(s);
+    }
+    cfg.users.extend(args.user.iter().cloned());
+    cfg.encrypt_data |= args.encrypt_data;
+    cfg.allow_unencrypted_access |= args.allow_unencrypted_access;
+    cfg.require_signing |= args.require_signing;
+    cfg.allow_anonymous |= args.allow_anonymous;
+    if !args.ciphers.is_empty() {
+        cfg.ciphers = args.ciphers.clone();
+    }
+    if args.reactors.is_some() {
+        cfg.reactors = args.reactors;
+    }
+    if args.poll.is_some() {
+        cfg.poll = args.poll.clone();
+    }
+    Ok(cfg)
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SMBDX_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
