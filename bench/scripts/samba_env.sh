@@ -36,7 +36,8 @@ CONF
   # Samba maps SMB users onto Unix accounts.
   id -u "$user" >/dev/null 2>&1 || useradd -M -s /usr/sbin/nologin "$user"
   printf '%s\n%s\n' "$pass" "$pass" | smbpasswd -c "$SAMBA_DIR/smb.conf" -s -a "$user" >/dev/null
-  smbd -F --no-process-group -s "$SAMBA_DIR/smb.conf" >"$SAMBA_DIR/log/smbd.out" 2>&1 &
+  # smbd puts itself in its own process group: its shutdown signals that group, not the caller.
+  smbd -F -s "$SAMBA_DIR/smb.conf" >"$SAMBA_DIR/log/smbd.out" 2>&1 &
   SAMBA_PID=$!
   for _ in $(seq 100); do
     (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && return 0
@@ -47,7 +48,12 @@ CONF
 }
 
 samba_stop() {
-  [ -n "${SAMBA_PID:-}" ] && kill "$SAMBA_PID" 2>/dev/null && wait "$SAMBA_PID" 2>/dev/null
+  [ -n "${SAMBA_PID:-}" ] || return 0
+  pkill -TERM -P "$SAMBA_PID" 2>/dev/null || true
+  kill -TERM "$SAMBA_PID" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$SAMBA_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$SAMBA_PID" 2>/dev/null || true
+  wait "$SAMBA_PID" 2>/dev/null || true
   SAMBA_PID=
 }
 
