@@ -44,6 +44,19 @@ impl Outbox {
         }
     }
 
+    /// Appends one message given in pieces (e.g. a transform header and the sealed PDU behind it),
+    /// copying each piece once, with no zero-fill first.
+    pub fn push_parts(&mut self, parts: &[&[u8]]) {
+        let len = parts.iter().map(|p| p.len()).sum();
+        match frame_prefix(len) {
+            Ok(prefix) => {
+                self.buf.extend_from_slice(&prefix);
+                parts.iter().for_each(|p| self.buf.extend_from_slice(p));
+            }
+            Err(_) => self.fail(len),
+        }
+    }
+
     /// Zero-copy: reserve a message of `len` bytes (prefix written for you), fill it in place. The
     /// slice starts zeroed. An unframeable `len` behaves as in [`Outbox::push`].
     pub fn reserve(&mut self, len: usize) -> &mut [u8] {
@@ -129,6 +142,14 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn push_parts_frames_the_joined_message() {
+        let mut o = Outbox::new();
+        o.push_parts(&[b"ab", b"", b"cde"]);
+        assert_eq!(o.messages().collect::<Vec<_>>(), vec![&b"abcde"[..]]);
+        assert_eq!(o.queued_bytes(), 4 + 5);
+    }
 
     /// Accepts at most `room` bytes per write call, then blocks once.
     struct Trickle {

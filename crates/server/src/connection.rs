@@ -19,6 +19,10 @@ impl Transmit for OutboxTx<'_> {
     fn send(&mut self, msg: &[u8]) {
         self.0.push(msg);
     }
+
+    fn send_parts(&mut self, parts: &[&[u8]]) {
+        self.0.push_parts(parts);
+    }
 }
 
 impl SmbConnection {

@@ -2,7 +2,7 @@
 //! file commands onto [`smb_fs::Opens`] with their response bodies (MS-SMB2 3.3.5.9 - 3.3.5.21).
 
 use crate::config::ShareConfig;
-use smb_fs::{Opens, Share};
+use smb_fs::{Opens, Share, DIRECT_ALIGN};
 use smb_session::{put_body, FileContext, FileHandler, FileResult, TreeGrant};
 use smb_wire::close::{close_flags, CloseResponse};
 use smb_wire::codec::Writer;
@@ -26,6 +26,8 @@ const MAX_OPENS_PER_SESSION: usize = 4096;
 
 /// The shares of a server and the open files of one connection's sessions.
 pub struct ServerFiles {
+    /// Page-aligned landing area for block-aligned READs, which bypass the page cache (O_DIRECT).
+    aligned: Vec<u8>,
     shares: Arc<Vec<Share>>,
     opens: HashMap<u64, Opens>,
     interfaces: Arc<dyn Fn() -> Vec<NetworkInterfaceInfo> + Send + Sync>,
@@ -36,7 +38,7 @@ impl ServerFiles {
         shares: Arc<Vec<Share>>,
         interfaces: Arc<dyn Fn() -> Vec<NetworkInterfaceInfo> + Send + Sync>,
     ) -> Self {
-        Self { shares, opens: HashMap::new(), interfaces }
+        Self { aligned: Vec::new(), shares, opens: HashMap::new(), interfaces }
     }
 
     /// Builds the share table from configuration.
@@ -86,6 +88,32 @@ impl FileHandler for ServerFiles {
     ) -> FileResult {
         let shares = Arc::clone(&self.shares);
         let share = shares.get(ctx.share as usize).ok_or(NtStatus::NETWORK_NAME_DELETED)?;
+        let mut aligned = std::mem::take(&mut self.aligned);
+        let r = self.execute_in(ctx, share, req, pdu, &mut aligned);
+        self.aligned = aligned;
+        r
+    }
+
+    fn logoff(&mut self, session_id: u64) {
+        if let Some(mut o) = self.opens.remove(&session_id) {
+            o.close_all();
+        }
+    }
+
+    fn network_interfaces(&mut self) -> Vec<NetworkInterfaceInfo> {
+        (self.interfaces)()
+    }
+}
+
+impl ServerFiles {
+    fn execute_in(
+        &mut self,
+        ctx: FileContext,
+        share: &Share,
+        req: &Request<'_>,
+        pdu: &mut Vec<u8>,
+        aligned: &mut Vec<u8>,
+    ) -> FileResult {
         let opens = self.opens(ctx.session_id);
         match req {
             Request::Create(c) => {
@@ -121,8 +149,22 @@ impl FileHandler for ServerFiles {
                 }
                 let len = r.length as usize;
                 let head = ReadResponse::head_len(len);
-                pdu.resize(HEADER_LEN + head + len, 0);
-                let n = opens.read(r.file_id, r.offset, &mut pdu[HEADER_LEN + head..])?;
+                pdu.resize(HEADER_LEN + head, 0);
+                let n = if r.offset % DIRECT_ALIGN as u64 == 0 && len % DIRECT_ALIGN == 0 {
+                    // Block-aligned: read past the page cache into an aligned buffer, then append it
+                    // behind the response head (one copy, no zero-fill of the data area first).
+                    if aligned.len() < len + DIRECT_ALIGN {
+                        aligned.resize(len + DIRECT_ALIGN, 0);
+                    }
+                    let at = aligned.as_ptr().align_offset(DIRECT_ALIGN);
+                    let n = opens.read(r.file_id, r.offset, &mut aligned[at..at + len])?;
+                    pdu.truncate(HEADER_LEN + head);
+                    pdu.extend_from_slice(&aligned[at..at + n]);
+                    n
+                } else {
+                    pdu.resize(HEADER_LEN + head + len, 0);
+                    opens.read(r.file_id, r.offset, &mut pdu[HEADER_LEN + head..])?
+                };
                 if n == 0 || n < r.minimum_count as usize {
                     return Err(NtStatus::END_OF_FILE);
                 }
@@ -199,16 +241,6 @@ impl FileHandler for ServerFiles {
             Request::Ioctl(_) => Err(NtStatus::NOT_SUPPORTED),
             _ => Err(NtStatus::NOT_SUPPORTED),
         }
-    }
-
-    fn logoff(&mut self, session_id: u64) {
-        if let Some(mut o) = self.opens.remove(&session_id) {
-            o.close_all();
-        }
-    }
-
-    fn network_interfaces(&mut self) -> Vec<NetworkInterfaceInfo> {
-        (self.interfaces)()
     }
 }
 

@@ -204,6 +204,39 @@ fn rc_open<A: AeadInPlace<TagSize = U16>>(
     k.decrypt_in_place_detached(GenericArray::from_slice(n), aad, buf, GenericArray::from_slice(tag)).is_ok()
 }
 
+impl AeadKey {
+    /// Verifies `tag` and decrypts `ciphertext` into `out` (same length): the receive path uses it to
+    /// place plaintext where it wants it (page-aligned file data) without a separate copy.
+    pub fn open_to(
+        &self,
+        nonce: &Nonce,
+        aad: &[u8],
+        ciphertext: &[u8],
+        out: &mut [u8],
+        tag: &[u8; 16],
+    ) -> Result<()> {
+        if ciphertext.len() != out.len() {
+            return Err(CryptoError::BadInput {
+                what: "open_to",
+                detail: "output length differs from input",
+            });
+        }
+        if let Imp::Aws(k) = &self.imp {
+            let n = nonce.cipher_bytes(self.cipher);
+            let ok = aws::Nonce::try_assume_unique_for_key(n).is_ok_and(|nonce| {
+                k.open_separate_gather(nonce, aws::Aad::from(aad), ciphertext, tag, out).is_ok()
+            });
+            if ok {
+                return Ok(());
+            }
+            out.fill(0);
+            return Err(CryptoError::TagMismatch);
+        }
+        out.copy_from_slice(ciphertext);
+        self.open_in_place(nonce, aad, out, tag)
+    }
+}
+
 impl core::fmt::Debug for AeadKey {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "AeadKey({}, {})", self.cipher, self.implementation())

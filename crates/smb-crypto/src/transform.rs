@@ -45,11 +45,35 @@ pub fn seal_message(
 /// Checks the header against `msg` and decrypts `msg` in place. The caller has already matched the
 /// header's SessionId to a session and picked that session's receive-direction key.
 pub fn open_message(key: &AeadKey, header: &[u8; TRANSFORM_HEADER_LEN], msg: &mut [u8]) -> Result<()> {
+    check_header(header, msg.len())?;
+    let mut nonce = [0u8; 16];
+    nonce.copy_from_slice(&header[20..36]);
+    let mut tag = [0u8; 16];
+    tag.copy_from_slice(&header[SIGNATURE_RANGE]);
+    key.open_in_place(&Nonce(nonce), &header[AAD_RANGE], msg, &tag)
+}
+
+/// Like [`open_message`], decrypting `ciphertext` into `out` (same length) instead of in place.
+pub fn open_message_to(
+    key: &AeadKey,
+    header: &[u8; TRANSFORM_HEADER_LEN],
+    ciphertext: &[u8],
+    out: &mut [u8],
+) -> Result<()> {
+    check_header(header, ciphertext.len())?;
+    let mut nonce = [0u8; 16];
+    nonce.copy_from_slice(&header[20..36]);
+    let mut tag = [0u8; 16];
+    tag.copy_from_slice(&header[SIGNATURE_RANGE]);
+    key.open_to(&Nonce(nonce), &header[AAD_RANGE], ciphertext, out, &tag)
+}
+
+fn check_header(header: &[u8; TRANSFORM_HEADER_LEN], len: usize) -> Result<()> {
     if header[..4] != TRANSFORM_PROTOCOL_ID {
         return Err(CryptoError::BadInput { what: "TRANSFORM_HEADER", detail: "ProtocolId is not FD 'SMB'" });
     }
     let size = u32::from_le_bytes([header[36], header[37], header[38], header[39]]) as usize;
-    if size != msg.len() {
+    if size != len {
         return Err(CryptoError::BadInput {
             what: "TRANSFORM_HEADER.OriginalMessageSize",
             detail: "differs from the encrypted length",
@@ -58,11 +82,7 @@ pub fn open_message(key: &AeadKey, header: &[u8; TRANSFORM_HEADER_LEN], msg: &mu
     if u16::from_le_bytes([header[42], header[43]]) != TRANSFORM_FLAG_ENCRYPTED {
         return Err(CryptoError::BadInput { what: "TRANSFORM_HEADER.Flags", detail: "not 0x0001" });
     }
-    let mut nonce = [0u8; 16];
-    nonce.copy_from_slice(&header[20..36]);
-    let mut tag = [0u8; 16];
-    tag.copy_from_slice(&header[SIGNATURE_RANGE]);
-    key.open_in_place(&Nonce(nonce), &header[AAD_RANGE], msg, &tag)
+    Ok(())
 }
 
 /// The SessionId of a transform header (to find the session before opening).

@@ -197,6 +197,7 @@ impl Opens {
             share_read_only: share.read_only,
             path,
             file,
+            direct: Default::default(),
             path_only,
             is_directory,
             key: meta.key(),

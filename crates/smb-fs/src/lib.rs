@@ -59,7 +59,7 @@ mod share;
 pub mod wildcard;
 
 pub use error::FsError;
-pub use opens::{CreateOutcome, Limits, Opens};
+pub use opens::{direct_aligned, CreateOutcome, Limits, Opens, DIRECT_ALIGN};
 pub use query_info::FILE_SYSTEM_NAME;
 pub use share::Share;
 pub use smb_wire::status::NtStatus;

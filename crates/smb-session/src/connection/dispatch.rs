@@ -57,7 +57,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             }
         }
         let parsed = parse_request(pdu).map_err(|_| NtStatus::INVALID_PARAMETER)?.1;
-        let mut p = vec![0u8; HEADER_LEN];
+        let mut p = self.new_pdu();
         match &parsed {
             Request::Echo(_) => {
                 put_body(&mut p, &Echo);
