@@ -150,7 +150,7 @@ impl ServerFiles {
                 let len = r.length as usize;
                 let head = ReadResponse::head_len(len);
                 pdu.resize(HEADER_LEN + head, 0);
-                let n = if r.offset % DIRECT_ALIGN as u64 == 0 && len % DIRECT_ALIGN == 0 {
+                let n = if r.offset.is_multiple_of(DIRECT_ALIGN as u64) && len.is_multiple_of(DIRECT_ALIGN) {
                     // Block-aligned: read past the page cache into an aligned buffer, then append it
                     // behind the response head (one copy, no zero-fill of the data area first).
                     if aligned.len() < len + DIRECT_ALIGN {

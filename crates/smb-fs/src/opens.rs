@@ -90,8 +90,8 @@ pub const DIRECT_ALIGN: usize = 4096;
 /// Whether an I/O of `buf` at `offset` can bypass the page cache.
 pub fn direct_aligned(offset: u64, buf: &[u8]) -> bool {
     !buf.is_empty()
-        && offset % DIRECT_ALIGN as u64 == 0
-        && buf.len() % DIRECT_ALIGN == 0
+        && offset.is_multiple_of(DIRECT_ALIGN as u64)
+        && buf.len().is_multiple_of(DIRECT_ALIGN)
         && buf.as_ptr().align_offset(DIRECT_ALIGN) == 0
 }
 
