@@ -61,7 +61,7 @@ samba_stop
 
 XPORT=$(free_port)
 "$BIN" serve --listen "127.0.0.1:$XPORT" --share "data=$WORK/smbdx-share,encrypt-data" --encrypt-data \
-  --ciphers aes-128-gcm --user "$USER_NAME:$PASS" 2>"$WORK/smbdx.log" &
+  --ciphers aes-128-gcm --user "$USER_NAME:$PASS" ${SMBDX_SERVE_ARGS:-} 2>"$WORK/smbdx.log" &
 SMBDX_PID=$!
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$XPORT") 2>/dev/null && break; sleep 0.1; done
 run_server smbdx "$XPORT" "$SMBDX_PID"

@@ -330,14 +330,15 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         if replies.len() == 1 {
             // The common case: one PDU, signed or sealed where it lies (no joining copy).
             let mut r = replies.pop().ok_or("no reply")?;
-            let sent = self.send_one(&mut r, encrypt, tx);
+            if encrypt.is_none() {
+                self.sign(r.sign_with, &mut r.bytes)?;
+            }
+            let sent = self.transmit(&mut r.bytes, encrypt, tx);
             self.recycle(r.bytes);
             return sent;
         }
         let n = replies.len();
-        let mut out = vec![0u8; TRANSFORM_HEADER_LEN];
-        let base = TRANSFORM_HEADER_LEN;
-        let mut ranges = Vec::with_capacity(n);
+        let mut out = Vec::new();
         for (i, r) in replies.iter().enumerate() {
             let at = out.len();
             out.extend_from_slice(&r.bytes);
@@ -346,37 +347,49 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
                 let next = (out.len() - at) as u32;
                 out[at + 20..at + 24].copy_from_slice(&next.to_le_bytes());
             }
-            ranges.push(at..out.len());
-        }
-        if encrypt.is_none() {
-            for (r, range) in replies.iter().zip(&ranges) {
-                if let Some(key) = r
-                    .sign_with
-                    .and_then(|id| self.sessions.get(&id))
-                    .and_then(|s| s.valid())
-                    .and_then(|s| s.signing.as_ref())
-                {
-                    key.sign_in_place(&mut out[range.clone()]).map_err(|_| "signing failed")?;
-                }
+            // Each PDU is signed over its own bytes including its padding (MS-SMB2 3.3.4.1.1).
+            if encrypt.is_none() {
+                self.sign(r.sign_with, &mut out[at..])?;
             }
         }
-        match encrypt {
-            None => tx.send(&out[base..]),
-            Some(id) => {
-                let sec = self.sessions.get_mut(&id).and_then(|s| match &mut s.state {
-                    SessionState::Valid(v) => Some(v),
-                    SessionState::InProgress { .. } => None,
-                });
-                let Some((key, nonces)) = sec.and_then(|s| s.seal.as_mut()) else {
-                    return Err("encryption required but the session has no key");
-                };
-                let nonce = nonces.next_nonce().map_err(|_| "nonce space exhausted")?;
-                let (hdr, body) = out.split_at_mut(TRANSFORM_HEADER_LEN);
-                let hdr: &mut [u8; TRANSFORM_HEADER_LEN] = hdr.try_into().map_err(|_| "header")?;
-                seal_message(key, &nonce, id, hdr, body).map_err(|_| "sealing failed")?;
-                tx.send(&out);
-            }
+        self.transmit(&mut out, encrypt, tx)
+    }
+
+    /// Signs `pdu` with the session's key when `session` is given (and the session has one).
+    fn sign(&self, session: Option<u64>, pdu: &mut [u8]) -> Result<(), &'static str> {
+        let key = session
+            .and_then(|id| self.sessions.get(&id))
+            .and_then(|s| s.valid())
+            .and_then(|s| s.signing.as_ref());
+        match key {
+            Some(k) => k.sign_in_place(pdu).map_err(|_| "signing failed"),
+            None => Ok(()),
         }
+    }
+
+    /// Sends `msg` as it is, or sealed under the session's server-to-client key behind a transform
+    /// header built apart (so the message is encrypted where it lies).
+    fn transmit(
+        &mut self,
+        msg: &mut [u8],
+        encrypt: Option<u64>,
+        tx: &mut dyn Transmit,
+    ) -> Result<(), &'static str> {
+        let Some(id) = encrypt else {
+            tx.send(msg);
+            return Ok(());
+        };
+        let sec = self.sessions.get_mut(&id).and_then(|s| match &mut s.state {
+            SessionState::Valid(v) => Some(v),
+            SessionState::InProgress { .. } => None,
+        });
+        let Some((key, nonces)) = sec.and_then(|s| s.seal.as_mut()) else {
+            return Err("encryption required but the session has no key");
+        };
+        let nonce = nonces.next_nonce().map_err(|_| "nonce space exhausted")?;
+        let mut hdr = [0u8; TRANSFORM_HEADER_LEN];
+        seal_message(key, &nonce, id, &mut hdr, msg).map_err(|_| "sealing failed")?;
+        tx.send_parts(&[&hdr, msg]);
         Ok(())
     }
 
@@ -392,41 +405,6 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         if self.spare.len() < SPARE_BUFFERS {
             self.spare.push(buf);
         }
-    }
-
-    fn send_one(
-        &mut self,
-        r: &mut PduReply,
-        encrypt: Option<u64>,
-        tx: &mut dyn Transmit,
-    ) -> Result<(), &'static str> {
-        match encrypt {
-            None => {
-                if let Some(key) = r
-                    .sign_with
-                    .and_then(|id| self.sessions.get(&id))
-                    .and_then(|s| s.valid())
-                    .and_then(|s| s.signing.as_ref())
-                {
-                    key.sign_in_place(&mut r.bytes).map_err(|_| "signing failed")?;
-                }
-                tx.send(&r.bytes);
-            }
-            Some(id) => {
-                let sec = self.sessions.get_mut(&id).and_then(|s| match &mut s.state {
-                    SessionState::Valid(v) => Some(v),
-                    SessionState::InProgress { .. } => None,
-                });
-                let Some((key, nonces)) = sec.and_then(|s| s.seal.as_mut()) else {
-                    return Err("encryption required but the session has no key");
-                };
-                let nonce = nonces.next_nonce().map_err(|_| "nonce space exhausted")?;
-                let mut hdr = [0u8; TRANSFORM_HEADER_LEN];
-                seal_message(key, &nonce, id, &mut hdr, &mut r.bytes).map_err(|_| "sealing failed")?;
-                tx.send_parts(&[&hdr, &r.bytes]);
-            }
-        }
-        Ok(())
     }
 
     /// One request PDU. Ok(None): no response (CANCEL). Err: drop the connection.
