@@ -1,0 +1,86 @@
+//! What the caller gets back: handles naming trees and opens, and typed completions of requests.
+
+use smb_crypto::{Cipher, SigningAlgorithm};
+use smb_wire::create::{CreateAction, NetworkOpenInfo};
+use smb_wire::header::Command;
+use smb_wire::negotiate::Dialect;
+use smb_wire::status::NtStatus;
+use smb_wire::types::FileId;
+
+/// The MessageId of a request: how its completion is matched to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RequestId(pub u64);
+
+/// A connected tree (its TreeId).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TreeHandle(pub u32);
+
+/// An open file: the tree it lives in and its FileId.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileHandle {
+    pub tree: TreeHandle,
+    pub file_id: FileId,
+}
+
+/// What CREATE reported about the file it opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CreateInfo {
+    pub action: CreateAction,
+    pub info: NetworkOpenInfo,
+}
+
+/// One completed request (or a step of logon).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Completion {
+    /// NEGOTIATE settled these.
+    Negotiated {
+        dialect: Dialect,
+        cipher: Option<Cipher>,
+        signing: SigningAlgorithm,
+    },
+    /// SESSION_SETUP needs another leg: send these bytes.
+    MoreAuth {
+        request: RequestId,
+        bytes: Vec<u8>,
+    },
+    /// The session is established (keys derived, the server's signature checked).
+    LoggedOn {
+        session_id: u64,
+        encrypted: bool,
+        signed: bool,
+    },
+    TreeConnected {
+        request: RequestId,
+        tree: TreeHandle,
+        share_flags: u32,
+    },
+    Created {
+        request: RequestId,
+        file: FileHandle,
+        info: CreateInfo,
+    },
+    Read {
+        request: RequestId,
+        data: Vec<u8>,
+    },
+    Written {
+        request: RequestId,
+        count: u32,
+    },
+    Closed {
+        request: RequestId,
+        file_id: FileId,
+    },
+    TreeDisconnected {
+        request: RequestId,
+    },
+    LoggedOff {
+        request: RequestId,
+    },
+    /// The server answered `request` with an error status.
+    Error {
+        request: RequestId,
+        command: Command,
+        status: NtStatus,
+    },
+}

@@ -1,0 +1,881 @@
+//! MS-SMB2 3.2 client processing for one connection, sans-I/O: each call builds one request message
+//! (bytes for the transport, without the Direct TCP prefix); [`ClientConnection::receive`] takes one
+//! response message and returns what it completed.
+//!
+//! Protection of each request (MS-SMB2 3.2.4.1.8 / 3.2.4.1.1): encrypted when the session
+//! (EncryptData), the tree (SMB2_SHAREFLAG_ENCRYPT_DATA) or `require_privacy` says so, otherwise signed
+//! when the session requires signing. Each response is checked the same way before it is believed.
+
+use crate::completion::{Completion, CreateInfo, FileHandle, RequestId, TreeHandle};
+use crate::config::ClientConfig;
+use crate::credits::CreditWindow;
+use crate::error::ClientError;
+use smb_auth::NtlmInitiator;
+use smb_crypto::kdf::{KdfInput, SessionKeys};
+use smb_crypto::transform::{open_message, seal_message, TRANSFORM_HEADER_LEN};
+use smb_crypto::{AeadKey, Cipher, NonceSequence, PreauthHash, SigningAlgorithm, SigningKey};
+use smb_wire::close::{CloseRequest, CloseResponse};
+use smb_wire::create::{
+    share_access, CreateDisposition, CreateRequest, CreateResponse, ImpersonationLevel, OplockLevel,
+};
+use smb_wire::header::{Command, Header, HEADER_LEN};
+use smb_wire::logoff::Logoff;
+use smb_wire::negotiate::{capabilities, security_mode, Dialect, NegotiateRequest, NegotiateResponse};
+use smb_wire::negotiate_context::{
+    CipherId, ContextData, EncryptionCapabilities, HashAlgorithm, NegotiateContextList,
+    PreauthIntegrityCapabilities, SigningAlgorithm as WireSigning, SigningCapabilities, U16List,
+};
+use smb_wire::pdu::{pdu_to_vec, EncodeDyn};
+use smb_wire::read::{ReadRequest, ReadResponse};
+use smb_wire::session_setup::{session_flags, SessionSetupRequest, SessionSetupResponse};
+use smb_wire::status::NtStatus;
+use smb_wire::tree_connect::{share_flags, TreeConnectRequest, TreeConnectResponse, TreeDisconnect};
+use smb_wire::types::{utf16le, FileId, Utf16};
+use smb_wire::write::{WriteRequest, WriteResponse};
+use smb_wire::Compound;
+use std::collections::HashMap;
+
+/// share_access for CREATE: let others read, write and delete (what Windows clients send).
+const SHARE_ALL: u32 = share_access::READ | share_access::WRITE | share_access::DELETE;
+/// Caps the outstanding requests tracked per connection (a caller cannot hold more credits anyway).
+const MAX_PENDING: usize = 8192;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Start,
+    Negotiating,
+    Negotiated,
+    SettingUp,
+    LoggedOn,
+    LoggedOff,
+    Failed,
+}
+
+impl Phase {
+    fn name(self) -> &'static str {
+        match self {
+            Phase::Start => "not negotiated",
+            Phase::Negotiating => "waiting for the NEGOTIATE response",
+            Phase::Negotiated => "negotiated, not logged on",
+            Phase::SettingUp => "in SESSION_SETUP",
+            Phase::LoggedOn => "logged on",
+            Phase::LoggedOff => "logged off",
+            Phase::Failed => "failed",
+        }
+    }
+}
+
+/// What NEGOTIATE settled (MS-SMB2 3.2.1.2 Connection).
+struct Negotiated {
+    dialect: Dialect,
+    cipher: Option<Cipher>,
+    signing: SigningAlgorithm,
+    server_signing_required: bool,
+    large_mtu: bool,
+    max_read: u32,
+    max_write: u32,
+}
+
+/// MS-SMB2 3.2.1.3 Session, once established.
+struct Session {
+    id: u64,
+    signing: Option<SigningKey>,
+    signing_required: bool,
+    encrypt_data: bool,
+    /// Client-to-server key and its nonces.
+    seal: Option<(AeadKey, NonceSequence)>,
+    /// Server-to-client key.
+    open: Option<AeadKey>,
+}
+
+/// A SESSION_SETUP exchange in progress.
+struct Setup {
+    initiator: NtlmInitiator,
+    /// Session.PreauthIntegrityHashValue (3.1.1 only).
+    hash: Option<PreauthHash>,
+    session_id: u64,
+}
+
+/// A request sent and not yet answered.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    command: Command,
+    tree: u32,
+    file: Option<FileId>,
+    encrypted: bool,
+    signed: bool,
+}
+
+/// The client side of one SMB2 connection.
+pub struct ClientConnection {
+    cfg: ClientConfig,
+    client_guid: [u8; 16],
+    salt: [u8; 32],
+    phase: Phase,
+    credits: CreditWindow,
+    pending: HashMap<u64, Pending>,
+    negotiated: Option<Negotiated>,
+    /// The NEGOTIATE request as sent, for the connection's preauth hash.
+    negotiate_request: Vec<u8>,
+    /// Connection.PreauthIntegrityHashValue after NEGOTIATE (3.1.1).
+    connection_hash: Option<PreauthHash>,
+    setup: Option<Setup>,
+    session: Option<Session>,
+    /// Connected trees: TreeId → must encrypt.
+    trees: HashMap<u32, bool>,
+}
+
+impl ClientConnection {
+    /// `seed`: 32 random bytes from the caller (the preauth salt).
+    pub fn new(cfg: ClientConfig, client_guid: [u8; 16], seed: [u8; 32]) -> Self {
+        Self {
+            cfg,
+            client_guid,
+            salt: seed,
+            phase: Phase::Start,
+            credits: CreditWindow::new(),
+            pending: HashMap::new(),
+            negotiated: None,
+            negotiate_request: Vec::new(),
+            connection_hash: None,
+            setup: None,
+            session: None,
+            trees: HashMap::new(),
+        }
+    }
+
+    /// Credits held (MessageIds the client may still use).
+    pub fn credits_available(&self) -> u16 {
+        u16::try_from(self.credits.available()).unwrap_or(u16::MAX)
+    }
+
+    /// The dialect NEGOTIATE settled.
+    pub fn dialect(&self) -> Option<Dialect> {
+        self.negotiated.as_ref().map(|n| n.dialect)
+    }
+
+    /// The cipher NEGOTIATE settled (None: the connection cannot encrypt).
+    pub fn cipher(&self) -> Option<Cipher> {
+        self.negotiated.as_ref().and_then(|n| n.cipher)
+    }
+
+    /// The established session's id.
+    pub fn session_id(&self) -> Option<u64> {
+        self.session.as_ref().map(|s| s.id)
+    }
+
+    fn expect(&self, phase: Phase, op: &'static str) -> Result<(), ClientError> {
+        if self.phase == phase {
+            Ok(())
+        } else {
+            Err(ClientError::WrongState { op, state: self.phase.name() })
+        }
+    }
+
+    /// MS-SMB2 3.2.4.2.2.2 the NEGOTIATE request, with the 3.1.1 contexts when 3.1.1 is offered.
+    pub fn negotiate(&mut self) -> Result<Vec<u8>, ClientError> {
+        self.expect(Phase::Start, "negotiate")?;
+        let mut dialects: Vec<Dialect> = self.cfg.dialects.clone();
+        dialects.sort_by_key(|d| d.0);
+        dialects.dedup();
+        let mut dialect_buf = vec![0u8; 2 * dialects.len()];
+        let dialect_list =
+            U16List::build(&dialects, &mut dialect_buf).map_err(ClientError::wire("Dialects"))?;
+        let ciphers: Vec<CipherId> = self.cfg.ciphers.iter().map(|c| CipherId(c.id())).take(16).collect();
+        let algs: Vec<WireSigning> = self.cfg.signing.iter().map(|a| WireSigning(a.id())).take(16).collect();
+        let (mut hb, mut cb, mut sb, mut region) = ([0u8; 2], [0u8; 32], [0u8; 32], [0u8; 256]);
+        let mut items: Vec<ContextData<'_>> = vec![PreauthIntegrityCapabilities {
+            hash_algorithms: U16List::build(&[HashAlgorithm::SHA512], &mut hb)
+                .map_err(ClientError::wire("HashAlgorithms"))?,
+            salt: &self.salt,
+        }
+        .into()];
+        if !ciphers.is_empty() {
+            let ciphers = U16List::build(&ciphers, &mut cb).map_err(ClientError::wire("Ciphers"))?;
+            items.push(EncryptionCapabilities { ciphers }.into());
+        }
+        if !algs.is_empty() {
+            let algorithms =
+                U16List::build(&algs, &mut sb).map_err(ClientError::wire("SigningAlgorithms"))?;
+            items.push(SigningCapabilities { algorithms }.into());
+        }
+        let contexts = if dialects.contains(&Dialect::SMB_3_1_1) {
+            NegotiateContextList::build(&items, &mut region)
+                .map_err(ClientError::wire("NegotiateContexts"))?
+        } else {
+            NegotiateContextList::default()
+        };
+        let mut caps = capabilities::LARGE_MTU;
+        // 3.0.x learns encryption from CAP_ENCRYPTION (always AES-128-CCM); 3.1.1 from the context.
+        if self.cfg.ciphers.contains(&Cipher::Aes128Ccm) {
+            caps |= capabilities::ENCRYPTION;
+        }
+        let req = NegotiateRequest {
+            security_mode: self.security_mode(),
+            capabilities: caps,
+            client_guid: self.client_guid,
+            client_start_time: 0,
+            dialects: dialect_list,
+            contexts,
+        };
+        let (_, pdu) = self.frame(Command::NEGOTIATE, 0, 1, &req, None)?;
+        self.negotiate_request = pdu.clone();
+        self.phase = Phase::Negotiating;
+        Ok(pdu)
+    }
+
+    fn security_mode(&self) -> u16 {
+        security_mode::SIGNING_ENABLED
+            | if self.cfg.require_signing { security_mode::SIGNING_REQUIRED } else { 0 }
+    }
+
+    /// MS-SMB2 3.2.4.2.3 the first SESSION_SETUP leg, carrying the initiator's first token.
+    pub fn session_setup(&mut self, mut initiator: NtlmInitiator) -> Result<Vec<u8>, ClientError> {
+        self.expect(Phase::Negotiated, "session_setup")?;
+        let token = initiator.step(&[])?;
+        self.setup = Some(Setup { initiator, hash: self.connection_hash, session_id: 0 });
+        self.phase = Phase::SettingUp;
+        self.session_setup_leg(&token).map(|(_, b)| b)
+    }
+
+    fn session_setup_leg(&mut self, token: &[u8]) -> Result<(RequestId, Vec<u8>), ClientError> {
+        let mode = self.security_mode() as u8;
+        let req = SessionSetupRequest {
+            flags: 0,
+            security_mode: mode,
+            capabilities: 0,
+            channel: 0,
+            security_buffer: token,
+            previous_session_id: 0,
+        };
+        let (id, pdu) = self.frame(Command::SESSION_SETUP, 0, 1, &req, None)?;
+        if let Some(Setup { hash: Some(h), .. }) = &mut self.setup {
+            h.update(&pdu);
+        }
+        Ok((id, pdu))
+    }
+
+    /// MS-SMB2 3.2.4.2.4 TREE_CONNECT to `unc` (`\\server\share`).
+    pub fn tree_connect(&mut self, unc: &str) -> Result<(RequestId, Vec<u8>), ClientError> {
+        self.expect(Phase::LoggedOn, "tree_connect")?;
+        let path = utf16le(unc);
+        let req = TreeConnectRequest {
+            flags: 0,
+            path: Utf16::new(&path, "path").map_err(ClientError::wire("Path"))?,
+        };
+        self.send(Command::TREE_CONNECT, 0, 1, &req, None)
+    }
+
+    pub fn tree_disconnect(&mut self, tree: TreeHandle) -> Result<(RequestId, Vec<u8>), ClientError> {
+        self.expect(Phase::LoggedOn, "tree_disconnect")?;
+        self.known_tree(tree)?;
+        self.send(Command::TREE_DISCONNECT, tree.0, 1, &TreeDisconnect, None)
+    }
+
+    /// MS-SMB2 3.2.4.3 CREATE of `name` (relative to the share root).
+    pub fn create(
+        &mut self,
+        tree: TreeHandle,
+        name: &str,
+        access: u32,
+        disposition: CreateDisposition,
+        options: u32,
+    ) -> Result<(RequestId, Vec<u8>), ClientError> {
+        self.expect(Phase::LoggedOn, "create")?;
+        self.known_tree(tree)?;
+        let name = utf16le(name);
+        let req = CreateRequest {
+            requested_oplock_level: OplockLevel::NONE,
+            impersonation_level: ImpersonationLevel::IMPERSONATION,
+            desired_access: access,
+            share_access: SHARE_ALL,
+            create_disposition: disposition,
+            create_options: options,
+            name: Utf16::new(&name, "name").map_err(ClientError::wire("Name"))?,
+            ..CreateRequest::default()
+        };
+        self.send(Command::CREATE, tree.0, 1, &req, None)
+    }
+
+    /// MS-SMB2 3.2.4.6 READ; a large read is charged one credit per 64 KiB.
+    pub fn read(
+        &mut self,
+        file: FileHandle,
+        offset: u64,
+        len: u32,
+    ) -> Result<(RequestId, Vec<u8>), ClientError> {
+        self.expect(Phase::LoggedOn, "read")?;
+        self.known_tree(file.tree)?;
+        let charge = self.io_charge("read", len as usize)?;
+        let req = ReadRequest {
+            padding: 0x50,
+            length: len,
+            offset,
+            file_id: file.file_id,
+            ..ReadRequest::default()
+        };
+        self.send(Command::READ, file.tree.0, charge, &req, Some(file.file_id))
+    }
+
+    /// MS-SMB2 3.2.4.7 WRITE; charged like READ.
+    pub fn write(
+        &mut self,
+        file: FileHandle,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<(RequestId, Vec<u8>), ClientError> {
+        self.expect(Phase::LoggedOn, "write")?;
+        self.known_tree(file.tree)?;
+        let charge = self.io_charge("write", data.len())?;
+        let req = WriteRequest { offset, file_id: file.file_id, data, ..WriteRequest::default() };
+        self.send(Command::WRITE, file.tree.0, charge, &req, Some(file.file_id))
+    }
+
+    pub fn close(&mut self, file: FileHandle) -> Result<(RequestId, Vec<u8>), ClientError> {
+        self.expect(Phase::LoggedOn, "close")?;
+        self.known_tree(file.tree)?;
+        let req = CloseRequest { flags: 0, file_id: file.file_id };
+        self.send(Command::CLOSE, file.tree.0, 1, &req, Some(file.file_id))
+    }
+
+    pub fn logoff(&mut self) -> Result<(RequestId, Vec<u8>), ClientError> {
+        self.expect(Phase::LoggedOn, "logoff")?;
+        self.send(Command::LOGOFF, 0, 1, &Logoff, None)
+    }
+
+    fn known_tree(&self, tree: TreeHandle) -> Result<(), ClientError> {
+        if self.trees.contains_key(&tree.0) {
+            Ok(())
+        } else {
+            Err(ClientError::UnknownTree { tree_id: tree.0 })
+        }
+    }
+
+    /// MS-SMB2 3.2.4.1.5: CreditCharge = ceil(payload / 64 KiB) with LARGE_MTU; at most 64 KiB without.
+    fn io_charge(&self, what: &'static str, len: usize) -> Result<u16, ClientError> {
+        let n =
+            self.negotiated.as_ref().ok_or(ClientError::WrongState { op: what, state: "not negotiated" })?;
+        let max = if what == "read" { n.max_read } else { n.max_write };
+        let max = if n.large_mtu { max } else { max.min(65536) };
+        if len > max as usize {
+            return Err(ClientError::TooLarge { what, len, max });
+        }
+        Ok(u16::try_from(len.div_ceil(65536).max(1)).unwrap_or(u16::MAX))
+    }
+
+    /// Frames a request after logon: header, then seal or sign as policy says.
+    fn send(
+        &mut self,
+        command: Command,
+        tree: u32,
+        charge: u16,
+        body: &dyn EncodeDyn,
+        file: Option<FileId>,
+    ) -> Result<(RequestId, Vec<u8>), ClientError> {
+        let session =
+            self.session.as_ref().ok_or(ClientError::WrongState { op: "send", state: "no session" })?;
+        let tree_encrypt = self.trees.get(&tree).copied().unwrap_or(false);
+        let encrypt = session.encrypt_data || tree_encrypt || self.cfg.require_privacy;
+        if encrypt && session.seal.is_none() {
+            return Err(ClientError::PrivacyUnavailable {
+                reason: "encryption required but the session has no key",
+            });
+        }
+        let sign = !encrypt && session.signing_required;
+        let session_id = session.id;
+        let (id, mut pdu) = self.frame(command, tree, charge, body, file)?;
+        if let Some(p) = self.pending.get_mut(&id.0) {
+            p.encrypted = encrypt;
+            p.signed = sign;
+        }
+        let Some(session) = self.session.as_mut() else {
+            return Err(ClientError::WrongState { op: "send", state: "no session" });
+        };
+        if sign {
+            if let Some(key) = &session.signing {
+                key.sign_in_place(&mut pdu).map_err(ClientError::crypto("signing a request"))?;
+            }
+        }
+        if !encrypt {
+            return Ok((id, pdu));
+        }
+        let Some((key, nonces)) = session.seal.as_mut() else {
+            return Err(ClientError::PrivacyUnavailable {
+                reason: "encryption required but the session has no key",
+            });
+        };
+        let nonce = nonces.next_nonce().map_err(ClientError::crypto("nonce"))?;
+        let mut hdr = [0u8; TRANSFORM_HEADER_LEN];
+        seal_message(key, &nonce, session_id, &mut hdr, &mut pdu)
+            .map_err(ClientError::crypto("sealing a request"))?;
+        let mut msg = Vec::with_capacity(TRANSFORM_HEADER_LEN + pdu.len());
+        msg.extend_from_slice(&hdr);
+        msg.extend_from_slice(&pdu);
+        Ok((id, msg))
+    }
+
+    /// Takes MessageIds for `charge` credits and encodes the PDU; records it as pending.
+    fn frame(
+        &mut self,
+        command: Command,
+        tree: u32,
+        charge: u16,
+        body: &dyn EncodeDyn,
+        file: Option<FileId>,
+    ) -> Result<(RequestId, Vec<u8>), ClientError> {
+        if self.pending.len() >= MAX_PENDING {
+            return Err(ClientError::NoCredits { need: charge, have: 0 });
+        }
+        let credit_request = self.credits.request_for(charge);
+        let have = self.credits.available();
+        let mid = self.credits.take(charge).ok_or(ClientError::NoCredits { need: charge.max(1), have })?;
+        let session_id = match command {
+            Command::NEGOTIATE => 0,
+            Command::SESSION_SETUP => self.setup.as_ref().map_or(0, |s| s.session_id),
+            _ => self.session.as_ref().map_or(0, |s| s.id),
+        };
+        let mut h = Header::request(command, mid, session_id, tree);
+        // 2.0.2 has no multi-credit requests: CreditCharge stays 0 there.
+        h.credit_charge = if self.dialect() == Some(Dialect::SMB_2_0_2) { 0 } else { charge.max(1) };
+        h.credits = credit_request;
+        let pdu = pdu_to_vec(&h, body);
+        self.pending.insert(mid, Pending { command, tree, file, encrypted: false, signed: false });
+        Ok((RequestId(mid), pdu))
+    }
+
+    /// Takes one received transport message (an SMB2 message, possibly compounded, or a transform)
+    /// and returns what it completed. A message that fails its integrity checks is dropped whole and
+    /// reported as an error; nothing in it is believed.
+    pub fn receive(&mut self, msg: &mut [u8]) -> Result<Vec<Completion>, ClientError> {
+        match msg.get(..4) {
+            Some([0xFE, b'S', b'M', b'B']) => self.receive_chain(msg, false),
+            Some([0xFD, b'S', b'M', b'B']) => {
+                if msg.len() < TRANSFORM_HEADER_LEN + HEADER_LEN {
+                    return Err(ClientError::TransformTooShort { len: msg.len() });
+                }
+                let (hdr, body) = msg.split_at_mut(TRANSFORM_HEADER_LEN);
+                let mut header = [0u8; TRANSFORM_HEADER_LEN];
+                header.copy_from_slice(hdr);
+                let got = smb_crypto::transform::session_id(&header);
+                let key = self
+                    .session
+                    .as_ref()
+                    .filter(|s| s.id == got)
+                    .and_then(|s| s.open.as_ref())
+                    .ok_or(ClientError::UnknownTransformSession { got })?;
+                open_message(key, &header, body).map_err(ClientError::Decrypt)?;
+                self.receive_chain(body, true)
+            }
+            _ => Err(ClientError::NotSmb2),
+        }
+    }
+
+    fn receive_chain(&mut self, msg: &mut [u8], encrypted: bool) -> Result<Vec<Completion>, ClientError> {
+        let mut lens = Vec::new();
+        for pdu in Compound::new(msg) {
+            lens.push(pdu.map_err(ClientError::wire("compound chain"))?.len());
+        }
+        // Check every PDU before acting on any, so a tampered compound changes nothing.
+        let mut start = 0;
+        let mut headers = Vec::with_capacity(lens.len());
+        for &len in &lens {
+            let pdu = &mut msg[start..start + len];
+            headers.push(self.check(pdu, encrypted)?);
+            start += len;
+        }
+        let mut out = Vec::new();
+        let mut start = 0;
+        for (len, (header, pending)) in lens.into_iter().zip(headers) {
+            let pdu = &mut msg[start..start + len];
+            start += len;
+            self.credits.grant(header.credits);
+            if header.is_async() && header.nt_status() == NtStatus::PENDING {
+                // Interim response: the final one comes later under the same MessageId.
+                continue;
+            }
+            self.pending.remove(&header.message_id);
+            if let Some(c) = self.complete(pdu, &header, pending)? {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+
+    /// MS-SMB2 3.2.5.1: the response must answer a request we sent, and carry the protection its
+    /// session requires.
+    fn check(&self, pdu: &mut [u8], encrypted: bool) -> Result<(Header, Pending), ClientError> {
+        let header = Header::parse(pdu).map_err(ClientError::wire("SMB2 header"))?;
+        let message_id = header.message_id;
+        if !header.is_response() {
+            return Err(ClientError::UnexpectedResponse { message_id });
+        }
+        let pending = *self.pending.get(&message_id).ok_or(ClientError::UnexpectedResponse { message_id })?;
+        if pending.command != header.command {
+            return Err(ClientError::UnexpectedResponse { message_id });
+        }
+        let command = header.command;
+        let Some(session) = self.session.as_ref().filter(|s| s.id == header.session_id) else {
+            // NEGOTIATE and SESSION_SETUP legs before keys: the preauth hash protects them, and the
+            // final leg's signature is checked when it completes.
+            if encrypted || pending.encrypted {
+                return Err(ClientError::UnencryptedResponse { command, message_id });
+            }
+            return Ok((header, pending));
+        };
+        if encrypted {
+            return Ok((header, pending));
+        }
+        if pending.encrypted {
+            return Err(ClientError::UnencryptedResponse { command, message_id });
+        }
+        let interim = header.is_async() && header.nt_status() == NtStatus::PENDING;
+        if header.is_signed() {
+            let key = session.signing.as_ref().ok_or(ClientError::BadSignature { command, message_id })?;
+            key.verify_in_place(pdu).map_err(|_| ClientError::BadSignature { command, message_id })?;
+        } else if (pending.signed || session.signing_required) && !interim {
+            return Err(ClientError::UnsignedResponse { command, message_id });
+        }
+        Ok((header, pending))
+    }
+
+    fn complete(
+        &mut self,
+        pdu: &mut [u8],
+        header: &Header,
+        pending: Pending,
+    ) -> Result<Option<Completion>, ClientError> {
+        let request = RequestId(header.message_id);
+        let status = header.nt_status();
+        match header.command {
+            Command::NEGOTIATE => return self.on_negotiate(pdu, header).map(Some),
+            Command::SESSION_SETUP => return self.on_session_setup(pdu, header, request),
+            _ => {}
+        }
+        if status.is_error() {
+            return Ok(Some(Completion::Error { request, command: header.command, status }));
+        }
+        let c = match header.command {
+            Command::TREE_CONNECT => {
+                let rsp =
+                    TreeConnectResponse::parse(pdu).map_err(ClientError::wire("TREE_CONNECT response"))?;
+                let tree = header.tree_id().unwrap_or(0);
+                self.trees.insert(tree, rsp.share_flags & share_flags::ENCRYPT_DATA != 0);
+                Completion::TreeConnected { request, tree: TreeHandle(tree), share_flags: rsp.share_flags }
+            }
+            Command::TREE_DISCONNECT => {
+                self.trees.remove(&pending.tree);
+                Completion::TreeDisconnected { request }
+            }
+            Command::CREATE => {
+                let rsp = CreateResponse::parse(pdu).map_err(ClientError::wire("CREATE response"))?;
+                let file = FileHandle { tree: TreeHandle(pending.tree), file_id: rsp.file_id };
+                Completion::Created {
+                    request,
+                    file,
+                    info: CreateInfo { action: rsp.create_action, info: rsp.info },
+                }
+            }
+            Command::READ => {
+                let rsp = ReadResponse::parse(pdu).map_err(ClientError::wire("READ response"))?;
+                Completion::Read { request, data: rsp.data.to_vec() }
+            }
+            Command::WRITE => {
+                let rsp = WriteResponse::parse(pdu).map_err(ClientError::wire("WRITE response"))?;
+                Completion::Written { request, count: rsp.count }
+            }
+            Command::CLOSE => {
+                CloseResponse::parse(pdu).map_err(ClientError::wire("CLOSE response"))?;
+                Completion::Closed { request, file_id: pending.file.unwrap_or_default() }
+            }
+            Command::LOGOFF => {
+                self.session = None;
+                self.trees.clear();
+                self.phase = Phase::LoggedOff;
+                Completion::LoggedOff { request }
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(c))
+    }
+
+    /// MS-SMB2 3.2.5.2 receiving the NEGOTIATE response.
+    fn on_negotiate(&mut self, pdu: &[u8], header: &Header) -> Result<Completion, ClientError> {
+        if self.phase != Phase::Negotiating {
+            return Err(ClientError::WrongState { op: "NEGOTIATE response", state: self.phase.name() });
+        }
+        let status = header.nt_status();
+        if status != NtStatus::SUCCESS {
+            self.phase = Phase::Failed;
+            return Ok(Completion::Error {
+                request: RequestId(header.message_id),
+                command: Command::NEGOTIATE,
+                status,
+            });
+        }
+        match self.negotiated_from(pdu) {
+            Ok(c) => Ok(c),
+            Err(e) => {
+                self.phase = Phase::Failed;
+                Err(e)
+            }
+        }
+    }
+
+    fn negotiated_from(&mut self, pdu: &[u8]) -> Result<Completion, ClientError> {
+        let rsp = NegotiateResponse::parse(pdu).map_err(ClientError::wire("NEGOTIATE response"))?;
+        let dialect = rsp.dialect_revision;
+        if let Some(lowest) = self.cfg.lowest_dialect() {
+            if dialect.0 < lowest.0 {
+                return Err(ClientError::DialectDowngrade { got: dialect, lowest });
+            }
+        }
+        if !self.cfg.dialects.contains(&dialect) {
+            return Err(ClientError::DialectNotOffered { got: dialect });
+        }
+        let bad = |detail| ClientError::BadNegotiate { detail };
+        let mut cipher = None;
+        let mut signing = match dialect {
+            Dialect::SMB_2_0_2 | Dialect::SMB_2_1 => SigningAlgorithm::HmacSha256,
+            _ => SigningAlgorithm::AesCmac,
+        };
+        if dialect == Dialect::SMB_3_1_1 {
+            let mut saw_preauth = false;
+            for ctx in rsp.contexts.iter() {
+                match ctx.decode().map_err(ClientError::wire("negotiate context"))? {
+                    ContextData::PreauthIntegrity(p) => {
+                        if p.hash_algorithms.len() != 1
+                            || p.hash_algorithms.first() != Some(HashAlgorithm::SHA512)
+                        {
+                            return Err(bad("preauth hash algorithm is not SHA-512"));
+                        }
+                        saw_preauth = true;
+                    }
+                    ContextData::Encryption(e) => {
+                        let id = e.ciphers.first().ok_or(bad("empty ENCRYPTION_CAPABILITIES"))?;
+                        if e.ciphers.len() != 1 {
+                            return Err(bad("more than one cipher chosen"));
+                        }
+                        if id != CipherId::NONE {
+                            let c = Cipher::from_id(id.0).filter(|c| self.cfg.ciphers.contains(c));
+                            cipher = Some(c.ok_or(bad("server chose a cipher that was not offered"))?);
+                        }
+                    }
+                    ContextData::Signing(s) => {
+                        let id = s.algorithms.first().ok_or(bad("empty SIGNING_CAPABILITIES"))?;
+                        let a = SigningAlgorithm::from_id(id.0).filter(|a| self.cfg.signing.contains(a));
+                        signing = a.ok_or(bad("server chose a signing algorithm that was not offered"))?;
+                    }
+                    _ => {}
+                }
+            }
+            if !saw_preauth {
+                return Err(bad("3.1.1 response without PREAUTH_INTEGRITY_CAPABILITIES"));
+            }
+            let hash = PreauthHash::new(self.cfg.backend).updated(&self.negotiate_request).updated(pdu);
+            self.connection_hash = Some(hash);
+        } else if dialect.0 >= Dialect::SMB_3_0.0
+            && rsp.capabilities & capabilities::ENCRYPTION != 0
+            && self.cfg.ciphers.contains(&Cipher::Aes128Ccm)
+        {
+            cipher = Some(Cipher::Aes128Ccm);
+        }
+        if self.cfg.require_privacy {
+            if dialect.0 < Dialect::SMB_3_0.0 {
+                return Err(ClientError::PrivacyUnavailable {
+                    reason: "the negotiated dialect predates encryption",
+                });
+            }
+            if cipher.is_none() {
+                return Err(ClientError::PrivacyUnavailable {
+                    reason: "no cipher in common with the server",
+                });
+            }
+        }
+        self.negotiated = Some(Negotiated {
+            dialect,
+            cipher,
+            signing,
+            server_signing_required: rsp.security_mode & security_mode::SIGNING_REQUIRED != 0,
+            large_mtu: rsp.capabilities & capabilities::LARGE_MTU != 0,
+            max_read: rsp.max_read_size,
+            max_write: rsp.max_write_size,
+        });
+        self.phase = Phase::Negotiated;
+        Ok(Completion::Negotiated { dialect, cipher, signing })
+    }
+
+    /// MS-SMB2 3.2.5.3 receiving a SESSION_SETUP response.
+    fn on_session_setup(
+        &mut self,
+        pdu: &mut [u8],
+        header: &Header,
+        request: RequestId,
+    ) -> Result<Option<Completion>, ClientError> {
+        if self.phase != Phase::SettingUp {
+            return Err(ClientError::WrongState { op: "SESSION_SETUP response", state: self.phase.name() });
+        }
+        let status = header.nt_status();
+        if status == NtStatus::MORE_PROCESSING_REQUIRED {
+            let rsp =
+                SessionSetupResponse::parse(pdu).map_err(ClientError::wire("SESSION_SETUP response"))?;
+            let setup = self
+                .setup
+                .as_mut()
+                .ok_or(ClientError::WrongState { op: "SESSION_SETUP", state: "no exchange" })?;
+            setup.session_id = header.session_id;
+            if let Some(h) = &mut setup.hash {
+                h.update(pdu);
+            }
+            let token = match setup.initiator.step(rsp.security_buffer) {
+                Ok(t) => t,
+                Err(e) => return Err(self.fail_setup(e.into())),
+            };
+            let (request, bytes) = self.session_setup_leg(&token)?;
+            return Ok(Some(Completion::MoreAuth { request, bytes }));
+        }
+        if status != NtStatus::SUCCESS {
+            self.setup = None;
+            self.phase = Phase::Negotiated;
+            return Ok(Some(Completion::Error { request, command: Command::SESSION_SETUP, status }));
+        }
+        match self.establish(pdu, header) {
+            Ok(c) => Ok(Some(c)),
+            Err(e) => Err(self.fail_setup(e)),
+        }
+    }
+
+    fn fail_setup(&mut self, e: ClientError) -> ClientError {
+        self.setup = None;
+        self.phase = Phase::Negotiated;
+        e
+    }
+
+    /// Derives the session's keys (MS-SMB2 3.2.5.3.1), checks the server's signature on the final
+    /// response, and sets the session's signing and encryption policy.
+    fn establish(&mut self, pdu: &mut [u8], header: &Header) -> Result<Completion, ClientError> {
+        let n = self
+            .negotiated
+            .as_ref()
+            .ok_or(ClientError::WrongState { op: "SESSION_SETUP", state: "not negotiated" })?;
+        let mut setup =
+            self.setup.take().ok_or(ClientError::WrongState { op: "SESSION_SETUP", state: "no exchange" })?;
+        let rsp = SessionSetupResponse::parse(pdu).map_err(ClientError::wire("SESSION_SETUP response"))?;
+        let flags_ = rsp.session_flags;
+        let token = rsp.security_buffer.to_vec();
+        let backend = self.cfg.backend;
+        let anonymous = flags_ & (session_flags::IS_NULL | session_flags::IS_GUEST) != 0;
+        let key = setup.initiator.session_key().map(|k| k.as_bytes().to_vec());
+        let (signing, seal, open) = match (anonymous, key) {
+            (false, Some(mut key)) => {
+                let keys = if n.dialect.0 >= Dialect::SMB_3_0.0 {
+                    let input = match &setup.hash {
+                        Some(h) => KdfInput::Smb311(h),
+                        None => KdfInput::Smb30,
+                    };
+                    let bits = n.cipher.map_or(128, Cipher::key_bits);
+                    Some(SessionKeys::derive(backend, input, &key, &key, bits))
+                } else {
+                    None
+                };
+                let signing = match &keys {
+                    Some(k) => SigningKey::new(backend, n.signing, k.signing.as_bytes()),
+                    None => {
+                        let mut k16 = [0u8; 16];
+                        let m = key.len().min(16);
+                        k16[..m].copy_from_slice(&key[..m]);
+                        SigningKey::new(backend, SigningAlgorithm::HmacSha256, &k16)
+                    }
+                }
+                .map_err(ClientError::crypto("signing key"))?;
+                key.iter_mut().for_each(|b| *b = 0);
+                let (seal, open) = match (&keys, n.cipher) {
+                    (Some(k), Some(c)) => (
+                        Some((
+                            AeadKey::new(backend, c, k.c2s_cipher.as_bytes())
+                                .map_err(ClientError::crypto("C2S key"))?,
+                            NonceSequence::new(0).map_err(ClientError::crypto("nonce"))?,
+                        )),
+                        Some(
+                            AeadKey::new(backend, c, k.s2c_cipher.as_bytes())
+                                .map_err(ClientError::crypto("S2C key"))?,
+                        ),
+                    ),
+                    _ => (None, None),
+                };
+                (Some(signing), seal, open)
+            }
+            _ => (None, None, None),
+        };
+        // MS-SMB2 3.2.5.3.1: the final response of a 3.1.1 session is signed; an unsigned one could
+        // have come from anyone who saw the exchange.
+        match &signing {
+            Some(k) => {
+                if !header.is_signed() {
+                    if n.dialect == Dialect::SMB_3_1_1 {
+                        return Err(ClientError::UnsignedSessionSetup);
+                    }
+                } else {
+                    k.verify_in_place(pdu).map_err(|_| ClientError::BadSignature {
+                        command: Command::SESSION_SETUP,
+                        message_id: header.message_id,
+                    })?;
+                }
+            }
+            None => {
+                if self.cfg.require_privacy || self.cfg.require_signing {
+                    return Err(ClientError::PrivacyUnavailable {
+                        reason: "anonymous or guest session has no keys",
+                    });
+                }
+            }
+        }
+        setup.initiator.finish(&token)?;
+        let encrypt_data = flags_ & session_flags::ENCRYPT_DATA != 0 || self.cfg.require_privacy;
+        if encrypt_data && seal.is_none() {
+            return Err(ClientError::PrivacyUnavailable {
+                reason: "encryption required but no session key to encrypt with",
+            });
+        }
+        let signing_required = signing.is_some() && (self.cfg.require_signing || n.server_signing_required);
+        let session_id = header.session_id;
+        self.session = Some(Session { id: session_id, signing, signing_required, encrypt_data, seal, open });
+        self.phase = Phase::LoggedOn;
+        Ok(Completion::LoggedOn { session_id, encrypted: encrypt_data, signed: signing_required })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn() -> ClientConnection {
+        ClientConnection::new(ClientConfig::default(), [1; 16], [2; 32])
+    }
+
+    #[test]
+    fn calls_out_of_order_are_refused() {
+        let mut c = conn();
+        assert!(matches!(c.tree_connect(r"\\s\x"), Err(ClientError::WrongState { op: "tree_connect", .. })));
+        let req = c.negotiate().unwrap();
+        assert_eq!(Header::parse(&req).unwrap().command, Command::NEGOTIATE);
+        assert!(matches!(c.negotiate(), Err(ClientError::WrongState { op: "negotiate", .. })));
+        assert_eq!(c.credits_available(), 0, "NEGOTIATE used the one initial credit");
+    }
+
+    #[test]
+    fn foreign_bytes_and_unknown_responses_are_refused() {
+        let mut c = conn();
+        c.negotiate().unwrap();
+        assert!(matches!(c.receive(&mut [0u8; 80]), Err(ClientError::NotSmb2)));
+        let mut short = [0u8; 60];
+        short[..4].copy_from_slice(&[0xFD, b'S', b'M', b'B']);
+        assert!(matches!(c.receive(&mut short), Err(ClientError::TransformTooShort { len: 60 })));
+        let mut h = Header::request(Command::NEGOTIATE, 9, 0, 0);
+        h.flags |= 1;
+        let mut rsp = pdu_to_vec(&h, &Logoff);
+        assert!(matches!(c.receive(&mut rsp), Err(ClientError::UnexpectedResponse { message_id: 9 })));
+        let mut transform = vec![0u8; TRANSFORM_HEADER_LEN + HEADER_LEN];
+        transform[..4].copy_from_slice(&[0xFD, b'S', b'M', b'B']);
+        assert!(matches!(c.receive(&mut transform), Err(ClientError::UnknownTransformSession { got: 0 })));
+    }
+}
