@@ -15,6 +15,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::connection::Connection;
 use crate::error::EngineError;
+use crate::handle::{WakeLink, WakeState};
 use crate::reactor::{Command, WAKER};
 use crate::shutdown::ShutdownHandle;
 use crate::stats::ReactorCounters;
@@ -27,6 +28,8 @@ const RETRY_AFTER: Duration = Duration::from_millis(100);
 pub(crate) struct ReactorLink {
     pub(crate) commands: Sender<Command>,
     pub(crate) waker: Arc<Waker>,
+    /// Where the reactor's [`crate::ConnectionHandle`]s send their wakes.
+    pub(crate) wakes: Arc<WakeLink>,
     pub(crate) counters: Arc<ReactorCounters>,
 }
 
@@ -48,7 +51,7 @@ impl Dispatcher {
         &self,
         socket: TcpStream,
         peer: SocketAddr,
-        handler: Option<Box<dyn Connection>>,
+        handler: Option<(Box<dyn Connection>, Arc<WakeState>)>,
     ) -> Result<usize, EngineError> {
         let n = self.links.len();
         let first = self.next.fetch_add(1, Relaxed) % n;

@@ -26,6 +26,15 @@ pub trait Connection: Send {
         Flow::Continue
     }
 
+    /// The connection's [`crate::ConnectionHandle`] was woken (once for any number of wakes since the
+    /// last call): take the requests the application queued for this connection and append them to
+    /// `out`. Called on the owning reactor, only while the connection is open, and also when `out`
+    /// is over `EngineConfig::max_outbox_bytes` (check [`Outbox::queued_bytes`] to hold back).
+    fn on_wake(&mut self, out: &mut Outbox) -> Flow {
+        let _ = out;
+        Flow::Continue
+    }
+
     /// The connection is gone (peer closed, error, shutdown): release files etc. Called exactly once
     /// for every handler the engine created or adopted.
     fn on_close(&mut self) {}

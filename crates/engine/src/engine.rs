@@ -2,6 +2,7 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -11,6 +12,7 @@ use crate::acceptor::{Acceptor, Dispatcher, ReactorLink};
 use crate::config::EngineConfig;
 use crate::connection::{Connection, ConnectionFactory};
 use crate::error::EngineError;
+use crate::handle::{wake_queue_len, ConnectionHandle, WakeLink, WakeState};
 use crate::reactor::{Reactor, WAKER};
 use crate::shutdown::ShutdownHandle;
 use crate::stats::{ReactorCounters, ReactorStats};
@@ -61,9 +63,13 @@ impl Engine {
                 Waker::new(poll.registry(), WAKER).map_err(|e| EngineError::io("eventfd", None, e))?,
             );
             let (tx, rx) = crossbeam_channel::bounded(HANDOFF_QUEUE);
-            links.push(ReactorLink { commands: tx, waker, counters: Arc::default() });
+            let (wake_tx, wake_rx) =
+                crossbeam_channel::bounded(wake_queue_len(cfg.max_connections_per_reactor));
+            let wakes =
+                Arc::new(WakeLink { queue: wake_tx, overflow: AtomicBool::new(false), waker: waker.clone() });
+            links.push(ReactorLink { commands: tx, waker, wakes, counters: Arc::default() });
             polls.push(poll);
-            receivers.push(rx);
+            receivers.push((rx, wake_rx));
         }
         let acceptor_poll = if mio_listeners.is_empty() {
             None
@@ -87,12 +93,13 @@ impl Engine {
             counters,
             threads: Vec::new(),
         };
-        for (i, (poll, rx)) in polls.into_iter().zip(receivers).enumerate() {
+        for (i, (poll, (rx, wake_rx))) in polls.into_iter().zip(receivers).enumerate() {
             let core = core_ids.get(i % core_ids.len().max(1)).copied();
             let reactor = Reactor::new(
                 i,
                 poll,
                 rx,
+                (wake_rx, dispatcher.links[i].wakes.clone()),
                 factory.clone(),
                 engine.counters[i].clone(),
                 shutdown.clone(),
@@ -125,10 +132,10 @@ impl Engine {
 
     /// Connects to `addr` (blocking the calling thread for the TCP handshake only) and hands the
     /// connection, driven by `conn`, to the least-loaded reactor. The handler speaks first from
-    /// [`Connection::on_start`] (e.g. an SMB2 NEGOTIATE). On error `conn` is dropped without
-    /// `on_close`. (Application threads submitting requests to a running client connection are a
-    /// later issue.)
-    pub fn connect(&self, addr: SocketAddr, conn: Box<dyn Connection>) -> io::Result<()> {
+    /// [`Connection::on_start`] (e.g. an SMB2 NEGOTIATE). The returned handle lets application
+    /// threads wake the handler ([`Connection::on_wake`]) to send what they queued for it. On error
+    /// `conn` is dropped without `on_close`.
+    pub fn connect(&self, addr: SocketAddr, conn: Box<dyn Connection>) -> io::Result<ConnectionHandle> {
         if self.shutdown.is_requested() {
             return Err(EngineError::ShuttingDown.into());
         }
@@ -136,8 +143,14 @@ impl Engine {
             std::net::TcpStream::connect(addr).map_err(|e| EngineError::io("connect", Some(addr), e))?;
         socket.set_nodelay(true).map_err(|e| EngineError::io("TCP_NODELAY", Some(addr), e))?;
         socket.set_nonblocking(true).map_err(|e| EngineError::io("set_nonblocking", Some(addr), e))?;
-        self.dispatcher.dispatch(mio::net::TcpStream::from_std(socket), addr, Some(conn))?;
-        Ok(())
+        let state = WakeState::new();
+        let reactor = self.dispatcher.dispatch(
+            mio::net::TcpStream::from_std(socket),
+            addr,
+            Some((conn, state.clone())),
+        )?;
+        let link = self.dispatcher.links[reactor].wakes.clone();
+        Ok(ConnectionHandle::new(state, link, reactor))
     }
 
     /// Graceful: stop accepting, answer the messages already received, let outboxes drain (for at

@@ -40,6 +40,10 @@ pub enum EngineError {
     /// The engine is shutting down and takes no new connections.
     #[error("the engine is shutting down")]
     ShuttingDown,
+
+    /// A `ConnectionHandle` was woken after its connection closed (or its reactor stopped).
+    #[error("the connection on reactor {reactor} is closed; nothing to wake")]
+    ConnectionClosed { reactor: usize },
 }
 
 impl EngineError {
@@ -54,7 +58,7 @@ impl From<EngineError> for io::Error {
             EngineError::Io { source, .. } => source.kind(),
             EngineError::Frame { .. } | EngineError::OutgoingTooLarge { .. } => io::ErrorKind::InvalidData,
             EngineError::AtCapacity { .. } => io::ErrorKind::WouldBlock,
-            EngineError::ShuttingDown => io::ErrorKind::NotConnected,
+            EngineError::ShuttingDown | EngineError::ConnectionClosed { .. } => io::ErrorKind::NotConnected,
             EngineError::HandlerPanicked { .. }
             | EngineError::ReactorPanicked { .. }
             | EngineError::AcceptorPanicked => io::ErrorKind::Other,

@@ -19,6 +19,11 @@
 //! holds more than [`EngineConfig::max_outbox_bytes`] is not read (nor its buffered messages
 //! delivered) until the peer drains it, so a peer that never reads costs a bounded amount of memory.
 //!
+//! Application threads: [`Engine::connect`] returns a [`ConnectionHandle`]; its `wake` makes the
+//! owning reactor call [`Connection::on_wake`], where the handler drains requests the application
+//! queued in a bounded channel of the handler's own. Answers go back the same way, so the request
+//! path crosses threads only through bounded queues.
+//!
 //! Polling ([`PollMode`]): `Busy` never sleeps, `Adaptive` (default) spins briefly after activity then
 //! blocks in epoll, `Interrupt` always blocks.
 //!
@@ -53,6 +58,7 @@ mod config;
 mod connection;
 mod engine;
 mod error;
+mod handle;
 mod input;
 mod outbox;
 mod reactor;
@@ -64,6 +70,7 @@ pub use config::{EngineConfig, PollMode, DEFAULT_MAX_MESSAGE};
 pub use connection::{Connection, ConnectionFactory, Flow};
 pub use engine::Engine;
 pub use error::EngineError;
+pub use handle::ConnectionHandle;
 pub use outbox::Outbox;
 pub use shutdown::ShutdownHandle;
 pub use stats::ReactorStats;

@@ -3,13 +3,17 @@
 //! their buffers and their handlers are touched by this thread only; new channels arrive over a
 //! bounded crossbeam queue with a mio [`Waker`] to interrupt a blocking poll.
 //!
-//! One turn of the loop: poll epoll (timeout per [`PollMode`]) → adopt handed-over sockets → drive
-//! every channel with a readiness event → drive channels left with work from the last turn.
+//! Application threads reach a connection the same way: its `ConnectionHandle` queues the connection
+//! on a second bounded queue (see `handle.rs`) and wakes the reactor, which calls `on_wake`.
+//!
+//! One turn of the loop: poll epoll (timeout per [`PollMode`]) → adopt handed-over sockets and
+//! deliver wakes → drive every channel with a readiness event → drive channels left with work from
+//! the last turn.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,6 +24,7 @@ use mio::{Events, Interest, Poll, Token};
 use crate::config::{EngineConfig, PollMode};
 use crate::connection::{Connection, ConnectionFactory};
 use crate::error::EngineError;
+use crate::handle::{WakeLink, WakeState, CLOSED, UNADOPTED};
 use crate::shutdown::ShutdownHandle;
 use crate::stats::{bump, ReactorCounters};
 use crate::tcp_channel::{Limits, Progress, TcpChannel};
@@ -33,14 +38,18 @@ const READ_BUDGET: usize = 16;
 /// What other threads ask of a reactor.
 pub(crate) enum Command {
     /// Own this connected, non-blocking socket. `handler` is `None` for accepted sockets (the reactor
-    /// asks the factory) and `Some` for outgoing ones (`Engine::connect`).
-    Adopt { socket: TcpStream, peer: SocketAddr, handler: Option<Box<dyn Connection>> },
+    /// asks the factory) and `Some` for outgoing ones (`Engine::connect`), with the state their
+    /// `ConnectionHandle`s share with this reactor.
+    Adopt { socket: TcpStream, peer: SocketAddr, handler: Option<(Box<dyn Connection>, Arc<WakeState>)> },
 }
 
 pub(crate) struct Reactor {
     pub(crate) index: usize,
     pub(crate) poll: Poll,
     pub(crate) commands: Receiver<Command>,
+    /// Connections whose handles were woken; `wake_link.overflow` says some did not fit.
+    wakes: Receiver<Arc<WakeState>>,
+    wake_link: Arc<WakeLink>,
     pub(crate) factory: Arc<dyn ConnectionFactory>,
     pub(crate) counters: Arc<ReactorCounters>,
     pub(crate) shutdown: ShutdownHandle,
@@ -62,6 +71,7 @@ impl Reactor {
         index: usize,
         poll: Poll,
         commands: Receiver<Command>,
+        (wakes, wake_link): (Receiver<Arc<WakeState>>, Arc<WakeLink>),
         factory: Arc<dyn ConnectionFactory>,
         counters: Arc<ReactorCounters>,
         shutdown: ShutdownHandle,
@@ -72,6 +82,8 @@ impl Reactor {
             index,
             poll,
             commands,
+            wakes,
+            wake_link,
             factory,
             counters,
             shutdown,
@@ -127,7 +139,10 @@ impl Reactor {
             let active = !events.is_empty() || !self.ready.is_empty();
             for event in events.iter() {
                 match event.token() {
-                    WAKER => self.take_commands(),
+                    WAKER => {
+                        self.take_commands();
+                        self.take_wakes();
+                    }
                     Token(i) => self.drive(i),
                 }
             }
@@ -162,7 +177,46 @@ impl Reactor {
         }
     }
 
-    fn adopt(&mut self, mut socket: TcpStream, peer: SocketAddr, handler: Option<Box<dyn Connection>>) {
+    /// Delivers the wakes queued so far (later ones come with their own waker event), then, if the
+    /// queue overflowed, every raised flag.
+    fn take_wakes(&mut self) {
+        for _ in 0..self.wakes.len() {
+            let Ok(state) = self.wakes.try_recv() else { break };
+            // Written by this thread only; CLOSED is stored before a slot is reused, so a live index
+            // is this connection's.
+            let i = state.token.load(Relaxed);
+            if i != CLOSED && i != UNADOPTED && state.pending.swap(false, SeqCst) {
+                self.wake_channel(i);
+            }
+        }
+        if self.wake_link.overflow.swap(false, SeqCst) {
+            for i in 0..self.channels.len() {
+                let pending = self.channels[i]
+                    .as_ref()
+                    .and_then(|ch| ch.wake.as_ref())
+                    .is_some_and(|w| w.pending.swap(false, SeqCst));
+                if pending {
+                    self.wake_channel(i);
+                }
+            }
+        }
+    }
+
+    /// Runs the handler's `on_wake`, then sends what it queued.
+    fn wake_channel(&mut self, i: usize) {
+        let Some(ch) = self.channels.get_mut(i).and_then(Option::as_mut) else { return };
+        match ch.wake() {
+            Ok(()) => self.drive(i),
+            Err(e) => self.close(i, Some(e)),
+        }
+    }
+
+    fn adopt(
+        &mut self,
+        mut socket: TcpStream,
+        peer: SocketAddr,
+        handler: Option<(Box<dyn Connection>, Arc<WakeState>)>,
+    ) {
         if self.draining {
             self.refuse(peer, handler, EngineError::ShuttingDown);
             return;
@@ -177,10 +231,10 @@ impl Reactor {
             self.refuse(peer, handler, EngineError::io("epoll register", Some(peer), e));
             return;
         }
-        let handler = match handler {
-            Some(h) => h,
+        let (handler, wake) = match handler {
+            Some((h, wake)) => (h, Some(wake)),
             None => match catch_unwind(AssertUnwindSafe(|| self.factory.accept(peer, self.index))) {
-                Ok(h) => h,
+                Ok(h) => (h, None),
                 Err(_) => {
                     let _ = self.poll.registry().deregister(&mut socket);
                     if i < self.channels.len() {
@@ -191,8 +245,8 @@ impl Reactor {
                 }
             },
         };
-        let mut ch = TcpChannel::new(socket, peer, handler, self.cfg.max_message);
-        let started = ch.start();
+        let mut ch = TcpChannel::new(socket, peer, handler, wake, self.cfg.max_message);
+        let mut started = ch.start();
         if i == self.channels.len() {
             self.channels.push(Some(ch));
         } else {
@@ -201,6 +255,16 @@ impl Reactor {
         self.open += 1;
         bump(&self.counters.connections_total, 1);
         tracing::debug!(reactor = self.index, %peer, "connection adopted");
+        if let (Ok(()), Some(ch)) = (&started, self.channels[i].as_mut()) {
+            // Publish the token before looking at the flag; a handle raises the flag before looking
+            // at the token (SeqCst both), so a wake made before adoption is seen by one of the two.
+            if let Some(w) = &ch.wake {
+                w.token.store(i, SeqCst);
+                if w.pending.swap(false, SeqCst) {
+                    started = ch.wake();
+                }
+            }
+        }
         match started {
             // Bytes may already be waiting; the edge for them may have fired before registration.
             Ok(()) => self.drive(i),
@@ -209,9 +273,15 @@ impl Reactor {
     }
 
     /// A handed-over connection this reactor will not own after all.
-    fn refuse(&self, peer: SocketAddr, handler: Option<Box<dyn Connection>>, why: EngineError) {
+    fn refuse(
+        &self,
+        peer: SocketAddr,
+        handler: Option<(Box<dyn Connection>, Arc<WakeState>)>,
+        why: EngineError,
+    ) {
         tracing::warn!(reactor = self.index, %peer, error = %why, "connection dropped before adoption");
-        if let Some(mut h) = handler {
+        if let Some((mut h, wake)) = handler {
+            wake.mark_closed();
             let _ = catch_unwind(AssertUnwindSafe(|| h.on_close()));
         }
         self.counters.connections.fetch_sub(1, Relaxed);
@@ -239,6 +309,9 @@ impl Reactor {
         self.free.push(i);
         self.open -= 1;
         let _ = self.poll.registry().deregister(&mut ch.socket);
+        if let Some(w) = &ch.wake {
+            w.mark_closed();
+        }
         let (peer, reactor) = (ch.peer, self.index);
         match &why {
             None => tracing::debug!(reactor, %peer, "connection closed"),

@@ -10,11 +10,13 @@
 use std::io;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 
 use mio::net::TcpStream;
 
 use crate::connection::{Connection, Flow};
 use crate::error::EngineError;
+use crate::handle::WakeState;
 use crate::input::{InputBuffer, Next};
 use crate::outbox::Outbox;
 use crate::stats::{bump, ReactorCounters};
@@ -63,6 +65,8 @@ pub(crate) struct TcpChannel {
     backlog: bool,
     /// Already in the reactor's ready queue.
     pub(crate) queued: bool,
+    /// Shared with the connection's `ConnectionHandle`s; `None` for accepted connections.
+    pub(crate) wake: Option<Arc<WakeState>>,
 }
 
 impl TcpChannel {
@@ -70,6 +74,7 @@ impl TcpChannel {
         socket: TcpStream,
         peer: SocketAddr,
         handler: Box<dyn Connection>,
+        wake: Option<Arc<WakeState>>,
         max_message: usize,
     ) -> TcpChannel {
         TcpChannel {
@@ -82,6 +87,7 @@ impl TcpChannel {
             eof: false,
             backlog: false,
             queued: false,
+            wake,
         }
     }
 
@@ -94,6 +100,25 @@ impl TcpChannel {
             return Err(e);
         }
         if flow == Flow::Close {
+            self.state = State::Draining;
+        }
+        Ok(())
+    }
+
+    /// The handle was woken: let the handler queue what the application asked for. Not called once
+    /// the connection is draining (after Close, end of input, or shutdown).
+    pub(crate) fn wake(&mut self) -> Result<(), EngineError> {
+        if self.state != State::Open {
+            return Ok(());
+        }
+        let (handler, outbox) = (&mut self.handler, &mut self.outbox);
+        let flow = catch_unwind(AssertUnwindSafe(|| handler.on_wake(outbox)))
+            .map_err(|_| EngineError::HandlerPanicked { peer: self.peer, during: "on_wake" })?;
+        if let Some(e) = self.outbox.take_error() {
+            return Err(e);
+        }
+        if flow == Flow::Close {
+            self.backlog = false;
             self.state = State::Draining;
         }
         Ok(())

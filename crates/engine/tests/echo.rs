@@ -141,9 +141,12 @@ fn outgoing_connections_run_on_reactors() {
     let client = Engine::start(vec![], factory, config(1, PollMode::default())).unwrap();
     assert!(client.local_addrs().is_empty());
     let (tx, rx) = crossbeam_channel::bounded(4);
-    client.connect(addr, Box::new(Hello(tx))).unwrap();
+    let handle = client.connect(addr, Box::new(Hello(tx))).unwrap();
     assert_eq!(rx.recv_timeout(TIMEOUT).unwrap(), b"hello from a client");
     assert_eq!(rx.recv_timeout(TIMEOUT).unwrap(), b"closed");
+    // The handle is marked before on_close runs.
+    assert!(handle.is_closed());
+    assert!(handle.wake().is_err());
     eventually("server sees the close", || seen.closed.load(SeqCst) == 1);
     client.shutdown().unwrap();
     server.shutdown().unwrap();
