@@ -1,0 +1,304 @@
+//! The reactor side of a client connection: an [`engine::Connection`] that owns the sans-I/O
+//! [`ClientConnection`], logs on by itself, then turns requests queued by application threads into
+//! SMB2 messages and routes each completion back to the thread that asked.
+//!
+//! It runs on a reactor thread, so it never blocks: requests come in through a bounded channel
+//! (drained in `on_wake` and after every message), answers go out with `try_send` on the caller's
+//! own one-slot channel. A request that does not fit the credit window waits in a bounded local
+//! queue and is sent when a response grants more credits, so the server never sees a MessageId
+//! outside its window.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender};
+use engine::{Connection, Flow, Outbox};
+use smb_auth::NtlmInitiator;
+use smb_client_proto::{ClientConnection, Completion, FileHandle, RequestId, TreeHandle};
+use smb_wire::create::CreateDisposition;
+use smb_wire::negotiate::{capabilities, NegotiateResponse};
+use smb_wire::status::NtStatus;
+
+type ProtoError = smb_client_proto::ClientError;
+
+/// Requests taken from the channel but not yet sent, at most; the rest stay in the (bounded) channel.
+const MAX_WAITING: usize = 256;
+/// Requests are held back while this many bytes wait for the socket.
+const OUTBOX_HOLD: usize = 16 << 20;
+/// Without LARGE_MTU a READ or WRITE carries at most 64 KiB (MS-SMB2 3.2.4.1.5).
+const SMALL_MTU: u32 = 64 << 10;
+
+/// One operation an application thread asks of the connection.
+#[derive(Debug)]
+pub(crate) enum Op {
+    TreeConnect { unc: String },
+    Create { tree: TreeHandle, path: String, access: u32, disposition: CreateDisposition, options: u32 },
+    Read { file: FileHandle, offset: u64, len: u32 },
+    Write { file: FileHandle, offset: u64, data: Vec<u8> },
+    Close { file: FileHandle },
+}
+
+/// Why a request got no completion.
+#[derive(Debug, Clone)]
+pub(crate) enum Failure {
+    /// The connection closed before the answer came.
+    Closed,
+    /// The protocol layer refused the request or the connection.
+    Protocol(Arc<ProtoError>),
+    /// Logon ended with this status.
+    Status(NtStatus),
+}
+
+pub(crate) type Reply = Result<Completion, Failure>;
+
+/// A queued operation and where its answer goes.
+#[derive(Debug)]
+pub(crate) struct Request {
+    pub op: Op,
+    pub reply: Sender<Reply>,
+}
+
+/// What logon settled that the application side needs: the largest READ and WRITE payloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Limits {
+    pub max_read: u32,
+    pub max_write: u32,
+}
+
+pub(crate) type LogonReply = Result<Limits, Failure>;
+
+/// The handler the engine runs for one client connection.
+pub(crate) struct Driver {
+    conn: ClientConnection,
+    initiator: Option<NtlmInitiator>,
+    logon: Option<Sender<LogonReply>>,
+    limits: Option<Limits>,
+    requests: Receiver<Request>,
+    waiting: VecDeque<Request>,
+    inflight: HashMap<RequestId, Sender<Reply>>,
+}
+
+impl Driver {
+    pub(crate) fn new(
+        conn: ClientConnection,
+        initiator: NtlmInitiator,
+        logon: Sender<LogonReply>,
+        requests: Receiver<Request>,
+    ) -> Driver {
+        Driver {
+            conn,
+            initiator: Some(initiator),
+            logon: Some(logon),
+            limits: None,
+            requests,
+            waiting: VecDeque::new(),
+            inflight: HashMap::new(),
+        }
+    }
+
+    /// Fails everything outstanding with `why`, and stops taking requests (dropping the channel's
+    /// receiver makes queued and later sends fail on the application side).
+    fn fail_all(&mut self, why: Failure) {
+        if let Some(logon) = self.logon.take() {
+            let _ = logon.try_send(Err(why.clone()));
+        }
+        for (_, reply) in self.inflight.drain() {
+            let _ = reply.try_send(Err(why.clone()));
+        }
+        let requests = std::mem::replace(&mut self.requests, crossbeam_channel::never());
+        // The channel keeps buffered requests while the application holds its sender: answer them.
+        for req in self.waiting.drain(..).chain(requests.try_iter()) {
+            let _ = req.reply.try_send(Err(why.clone()));
+        }
+    }
+
+    fn fatal(&mut self, e: ProtoError) -> Flow {
+        self.fail_all(Failure::Protocol(Arc::new(e)));
+        Flow::Close
+    }
+
+    /// MaxReadSize / MaxWriteSize of the NEGOTIATE response, read before the protocol layer consumes
+    /// it (it keeps them private).
+    fn note_limits(&mut self, msg: &[u8]) {
+        if self.limits.is_some() || !msg.starts_with(&[0xFE, b'S', b'M', b'B']) {
+            return;
+        }
+        if let Ok(rsp) = NegotiateResponse::parse(msg) {
+            let cap = if rsp.capabilities & capabilities::LARGE_MTU != 0 { u32::MAX } else { SMALL_MTU };
+            self.limits =
+                Some(Limits { max_read: rsp.max_read_size.min(cap), max_write: rsp.max_write_size.min(cap) });
+        }
+    }
+
+    fn complete(&mut self, c: Completion, out: &mut Outbox) -> Flow {
+        match c {
+            Completion::Negotiated { .. } => {
+                let Some(initiator) = self.initiator.take() else { return Flow::Continue };
+                match self.conn.session_setup(initiator) {
+                    Ok(bytes) => out.push(&bytes),
+                    Err(e) => return self.fatal(e),
+                }
+            }
+            Completion::MoreAuth { bytes, .. } => out.push(&bytes),
+            Completion::LoggedOn { .. } => {
+                let limits = self.limits.unwrap_or(Limits { max_read: SMALL_MTU, max_write: SMALL_MTU });
+                if let Some(logon) = self.logon.take() {
+                    let _ = logon.try_send(Ok(limits));
+                }
+            }
+            Completion::Error { request, status, .. } if !self.inflight.contains_key(&request) => {
+                // NEGOTIATE or SESSION_SETUP refused: logon is over.
+                self.fail_all(Failure::Status(status));
+                return Flow::Close;
+            }
+            other => {
+                if let Some(request) = request_of(&other) {
+                    if let Some(reply) = self.inflight.remove(&request) {
+                        let _ = reply.try_send(Ok(other));
+                    }
+                }
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Moves requests from the channel to the local queue, then sends what the credits allow.
+    fn pump(&mut self, out: &mut Outbox) {
+        while self.waiting.len() < MAX_WAITING {
+            match self.requests.try_recv() {
+                Ok(req) => self.waiting.push_back(req),
+                Err(_) => break,
+            }
+        }
+        while let Some(req) = self.waiting.front() {
+            if out.queued_bytes() > OUTBOX_HOLD {
+                break;
+            }
+            match build(&mut self.conn, &req.op) {
+                Ok((id, bytes)) => {
+                    out.push(&bytes);
+                    if let Some(req) = self.waiting.pop_front() {
+                        self.inflight.insert(id, req.reply);
+                    }
+                }
+                // Responses to what is in flight will grant more; with nothing in flight none will.
+                Err(ProtoError::NoCredits { .. }) if !self.inflight.is_empty() => break,
+                Err(e) => {
+                    if let Some(req) = self.waiting.pop_front() {
+                        let _ = req.reply.try_send(Err(Failure::Protocol(Arc::new(e))));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Builds the request message for `op` (nothing is taken from the credit window on error).
+fn build(conn: &mut ClientConnection, op: &Op) -> Result<(RequestId, Vec<u8>), ProtoError> {
+    match op {
+        Op::TreeConnect { unc } => conn.tree_connect(unc),
+        Op::Create { tree, path, access, disposition, options } => {
+            conn.create(*tree, path, *access, *disposition, *options)
+        }
+        Op::Read { file, offset, len } => conn.read(*file, *offset, *len),
+        Op::Write { file, offset, data } => conn.write(*file, *offset, data),
+        Op::Close { file } => conn.close(*file),
+    }
+}
+
+/// The request a completion answers (logon steps answer none the application made).
+fn request_of(c: &Completion) -> Option<RequestId> {
+    match c {
+        Completion::TreeConnected { request, .. }
+        | Completion::Created { request, .. }
+        | Completion::Read { request, .. }
+        | Completion::Written { request, .. }
+        | Completion::Closed { request, .. }
+        | Completion::TreeDisconnected { request }
+        | Completion::LoggedOff { request }
+        | Completion::Error { request, .. }
+        | Completion::MoreAuth { request, .. } => Some(*request),
+        Completion::Negotiated { .. } | Completion::LoggedOn { .. } => None,
+    }
+}
+
+impl Connection for Driver {
+    fn on_start(&mut self, out: &mut Outbox) -> Flow {
+        match self.conn.negotiate() {
+            Ok(bytes) => {
+                out.push(&bytes);
+                Flow::Continue
+            }
+            Err(e) => self.fatal(e),
+        }
+    }
+
+    fn on_message(&mut self, msg: &mut [u8], out: &mut Outbox) -> Flow {
+        self.note_limits(msg);
+        let completions = match self.conn.receive(msg) {
+            Ok(c) => c,
+            Err(e) => return self.fatal(e),
+        };
+        for c in completions {
+            if self.complete(c, out) == Flow::Close {
+                return Flow::Close;
+            }
+        }
+        if self.logon.is_none() {
+            self.pump(out);
+        }
+        Flow::Continue
+    }
+
+    fn on_wake(&mut self, out: &mut Outbox) -> Flow {
+        // Before logon completes the protocol layer would refuse requests; they wait in the channel.
+        if self.logon.is_none() {
+            self.pump(out);
+        }
+        Flow::Continue
+    }
+
+    fn on_close(&mut self) {
+        self.fail_all(Failure::Closed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smb_client_proto::ClientConfig;
+
+    fn driver() -> (Driver, Sender<Request>, Receiver<LogonReply>) {
+        let conn = ClientConnection::new(ClientConfig::default(), [1; 16], [2; 32]);
+        let init = NtlmInitiator::new("u", "p", "", "WS", [3; 24], 0, true);
+        let (logon_tx, logon_rx) = crossbeam_channel::bounded(1);
+        let (req_tx, req_rx) = crossbeam_channel::bounded(4);
+        (Driver::new(conn, init, logon_tx, req_rx), req_tx, logon_rx)
+    }
+
+    #[test]
+    fn close_before_logon_fails_the_logon_and_refuses_requests() {
+        let (mut d, req_tx, logon_rx) = driver();
+        let mut out = Outbox::new();
+        assert_eq!(d.on_start(&mut out), Flow::Continue);
+        assert_eq!(out.messages().count(), 1, "NEGOTIATE queued");
+        let (reply_tx, reply_rx) = crossbeam_channel::bounded(1);
+        req_tx.send(Request { op: Op::TreeConnect { unc: r"\\h\s".into() }, reply: reply_tx }).unwrap();
+        assert_eq!(d.on_wake(&mut out), Flow::Continue);
+        assert_eq!(out.messages().count(), 1, "nothing sent before logon");
+        d.on_close();
+        assert!(matches!(logon_rx.try_recv(), Ok(Err(Failure::Closed))));
+        assert!(matches!(reply_rx.try_recv(), Ok(Err(Failure::Closed))), "queued request answered");
+        let (reply_tx, _r) = crossbeam_channel::bounded(1);
+        assert!(req_tx.send(Request { op: Op::TreeConnect { unc: "x".into() }, reply: reply_tx }).is_err());
+    }
+
+    #[test]
+    fn garbage_from_the_server_fails_the_connection() {
+        let (mut d, _req_tx, logon_rx) = driver();
+        let mut out = Outbox::new();
+        d.on_start(&mut out);
+        assert_eq!(d.on_message(&mut [0u8; 70], &mut out), Flow::Close);
+        assert!(matches!(logon_rx.try_recv(), Ok(Err(Failure::Protocol(_)))));
+    }
+}

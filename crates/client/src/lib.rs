@@ -1,0 +1,33 @@
+//! # client: the blocking SMB 3.1.1 client for application threads
+//!
+//! What it is for: letting ordinary threads read and write files on an SMB server with plain
+//! blocking calls, while the connection itself runs on the engine's reactors. A [`Client`] starts a
+//! client-only [`engine::Engine`], connects, negotiates and logs on (NTLM) through the sans-I/O
+//! [`smb_client_proto::ClientConnection`]; [`Tree`] and [`File`] then queue operations to the
+//! connection through a bounded channel plus a wake, and wait on a one-slot channel for the answer.
+//! Large reads and writes are cut into chunks of at most the negotiated size (1 MiB at most), with
+//! several in flight; the connection sends each only when the credit window allows.
+//!
+//! What it must not do: block a reactor (the driver only `try_send`s), wait without a bound (every
+//! wait has [`ClientOptions::timeout`]), or touch SMB bytes itself (the protocol crate does).
+//!
+//! ```no_run
+//! use client::{Client, ClientOptions, OpenMode};
+//! let addr = "127.0.0.1:445".parse().unwrap();
+//! let c = Client::connect(addr, "alice", "secret", ClientOptions::default())?;
+//! let tree = c.tree("data")?;
+//! let f = tree.open("hello.txt", OpenMode::Write)?;
+//! f.write_at(0, b"hello")?;
+//! f.close()?;
+//! # Ok::<(), client::ClientError>(())
+//! ```
+
+mod client;
+mod driver;
+pub mod error;
+pub mod options;
+
+pub use client::{Client, File, Tree};
+pub use error::ClientError;
+pub use options::{ClientOptions, OpenMode};
+pub use smb_crypto::Cipher;

@@ -1,0 +1,40 @@
+//! What the caller chooses: connection policy and how a file is opened.
+
+use smb_crypto::Cipher;
+use std::time::Duration;
+
+/// Settings of one [`crate::Client`].
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Encrypt everything and refuse a server that cannot.
+    pub require_privacy: bool,
+    /// Ciphers offered, best first (empty: this client cannot encrypt).
+    pub ciphers: Vec<Cipher>,
+    /// Sign every request that is not encrypted, and require signed answers.
+    pub require_signing: bool,
+    /// Reactor threads of the client's engine.
+    pub reactors: usize,
+    /// How long any one blocking call waits for the server.
+    pub timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            require_privacy: false,
+            ciphers: vec![Cipher::Aes128Gcm, Cipher::Aes256Gcm, Cipher::Aes128Ccm, Cipher::Aes256Ccm],
+            require_signing: true,
+            reactors: 1,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// How [`crate::Tree::open`] opens a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// An existing file, for reading.
+    Read,
+    /// Create the file, or truncate an existing one; for reading and writing.
+    Write,
+}

@@ -1,0 +1,171 @@
+//! The blocking client against the real smbdx server, started in process on 127.0.0.1:0 with
+//! tempdir shares.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use client::{Client, ClientError, ClientOptions, OpenMode};
+use server::config::{ServeConfig, ShareConfig};
+use server::serve::Server;
+use sha2::{Digest, Sha256};
+use smb_wire::tree_connect::share_flags::ENCRYPT_DATA;
+
+struct Rig {
+    server: Server,
+    addr: SocketAddr,
+    dir: tempfile::TempDir,
+}
+
+/// A server with share `data` (EncryptData) and share `plain`, both under one tempdir.
+fn rig() -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, plain) = (dir.path().join("data"), dir.path().join("plain"));
+    std::fs::create_dir(&data).unwrap();
+    std::fs::create_dir(&plain).unwrap();
+    let cfg = ServeConfig {
+        listen: vec!["127.0.0.1:0".into()],
+        shares: vec![
+            ShareConfig::parse(&format!("data={},encrypt-data", data.display())).unwrap(),
+            ShareConfig::parse(&format!("plain={}", plain.display())).unwrap(),
+        ],
+        users: vec!["alice:secret".into()],
+        reactors: Some(1),
+        ..Default::default()
+    };
+    let server = Server::start(&cfg).unwrap();
+    let addr = server.local_addrs()[0];
+    Rig { server, addr, dir }
+}
+
+fn random_bytes(n: usize) -> Vec<u8> {
+    let mut v = vec![0u8; n];
+    getrandom::fill(&mut v).unwrap();
+    v
+}
+
+fn sha(b: &[u8]) -> [u8; 32] {
+    Sha256::digest(b).into()
+}
+
+#[test]
+fn eight_mib_round_trip_on_an_encrypted_share() {
+    let rig = rig();
+    let c = Client::connect(rig.addr, "alice", "secret", ClientOptions::default()).unwrap();
+    let tree = c.tree("data").unwrap();
+    assert_ne!(tree.share_flags() & ENCRYPT_DATA, 0, "share announced EncryptData");
+    let data = random_bytes(8 << 20);
+    let f = tree.open("big.bin", OpenMode::Write).unwrap();
+    assert_eq!(f.write_at(0, &data).unwrap(), data.len());
+    f.close().unwrap();
+    assert_eq!(sha(&std::fs::read(rig.dir.path().join("data/big.bin")).unwrap()), sha(&data));
+
+    let f = tree.open("big.bin", OpenMode::Read).unwrap();
+    assert_eq!(f.size_at_open(), data.len() as u64);
+    let mut back = vec![0u8; data.len() + 4096];
+    assert_eq!(f.read_at(0, &mut back).unwrap(), data.len(), "short at end of file");
+    assert_eq!(sha(&back[..data.len()]), sha(&data));
+    // An unaligned read in the middle, and one past the end.
+    let mut mid = vec![0u8; 3 << 20];
+    assert_eq!(f.read_at(12345, &mut mid).unwrap(), mid.len());
+    assert_eq!(mid, data[12345..12345 + mid.len()]);
+    assert_eq!(f.read_at(data.len() as u64 + 10, &mut mid).unwrap(), 0);
+    f.close().unwrap();
+    drop((tree, c));
+    rig.server.shutdown().unwrap();
+}
+
+#[test]
+fn require_privacy_works_against_a_plain_share() {
+    let rig = rig();
+    let opts = ClientOptions { require_privacy: true, ..ClientOptions::default() };
+    let c = Client::connect(rig.addr, "alice", "secret", opts).unwrap();
+    let tree = c.tree("plain").unwrap();
+    assert_eq!(tree.share_flags() & ENCRYPT_DATA, 0);
+    let data = random_bytes(300_000);
+    let f = tree.open("sub.bin", OpenMode::Write).unwrap();
+    f.write_at(0, &data).unwrap();
+    let mut back = vec![0u8; data.len()];
+    assert_eq!(f.read_at(0, &mut back).unwrap(), data.len());
+    assert_eq!(back, data);
+    f.close().unwrap();
+    assert_eq!(std::fs::read(rig.dir.path().join("plain/sub.bin")).unwrap(), data);
+    drop((tree, c));
+    rig.server.shutdown().unwrap();
+}
+
+#[test]
+fn a_wrong_password_is_a_logon_failure() {
+    let rig = rig();
+    let r = Client::connect(rig.addr, "alice", "wrong", ClientOptions::default());
+    assert!(matches!(&r, Err(ClientError::LogonFailure { user }) if user == "alice"), "{:?}", r.err());
+    rig.server.shutdown().unwrap();
+}
+
+#[test]
+fn a_client_that_cannot_encrypt_is_denied_the_encrypted_share() {
+    let rig = rig();
+    let opts = ClientOptions { ciphers: vec![], ..ClientOptions::default() };
+    let c = Client::connect(rig.addr, "alice", "secret", opts).unwrap();
+    let r = c.tree("data");
+    assert!(matches!(&r, Err(ClientError::AccessDenied { target, .. }) if target == "data"), "{:?}", r.err());
+    assert!(c.tree("plain").is_ok(), "the plain share is still open to it");
+    let r = c.tree("nope");
+    assert!(matches!(&r, Err(ClientError::NoSuchShare { share }) if share == "nope"), "{:?}", r.err());
+    drop(c);
+    rig.server.shutdown().unwrap();
+}
+
+#[test]
+fn opening_a_missing_file_is_not_found() {
+    let rig = rig();
+    let c = Client::connect(rig.addr, "alice", "secret", ClientOptions::default()).unwrap();
+    let tree = c.tree("data").unwrap();
+    let r = tree.open("no/such.txt", OpenMode::Read);
+    assert!(matches!(&r, Err(ClientError::NotFound { target }) if target == "no/such.txt"), "{:?}", r.err());
+    let r = tree.open("absent.txt", OpenMode::Read);
+    assert!(matches!(&r, Err(ClientError::NotFound { .. })), "{:?}", r.err());
+    drop((tree, c));
+    rig.server.shutdown().unwrap();
+}
+
+#[test]
+fn server_shutdown_mid_session_is_a_clean_error() {
+    let rig = rig();
+    let opts = ClientOptions { timeout: Duration::from_secs(20), ..ClientOptions::default() };
+    let c = Client::connect(rig.addr, "alice", "secret", opts).unwrap();
+    let tree = c.tree("data").unwrap();
+    let f = tree.open("x.bin", OpenMode::Write).unwrap();
+    f.write_at(0, b"before").unwrap();
+    rig.server.shutdown().unwrap();
+    let t = Instant::now();
+    let mut buf = [0u8; 16];
+    let r = f.read_at(0, &mut buf);
+    assert!(matches!(r, Err(ClientError::ConnectionClosed { op: "read" })), "{r:?}");
+    assert!(matches!(f.close(), Err(ClientError::ConnectionClosed { op: "close" })));
+    assert!(matches!(tree.open("y", OpenMode::Read), Err(ClientError::ConnectionClosed { .. })));
+    assert!(t.elapsed() < Duration::from_secs(10), "took {:?}", t.elapsed());
+}
+
+#[test]
+fn threads_share_one_client() {
+    let rig = rig();
+    let c = Client::connect(rig.addr, "alice", "secret", ClientOptions::default()).unwrap();
+    let tree = c.tree("data").unwrap();
+    std::thread::scope(|s| {
+        for i in 0..4 {
+            let tree = &tree;
+            s.spawn(move || {
+                let data = random_bytes((1 << 20) + i * 777);
+                let name = format!("t{i}.bin");
+                let f = tree.open(&name, OpenMode::Write).unwrap();
+                f.write_at(0, &data).unwrap();
+                let mut back = vec![0u8; data.len()];
+                assert_eq!(f.read_at(0, &mut back).unwrap(), data.len());
+                assert_eq!(sha(&back), sha(&data), "thread {i}");
+                f.close().unwrap();
+            });
+        }
+    });
+    drop((tree, c));
+    rig.server.shutdown().unwrap();
+}
