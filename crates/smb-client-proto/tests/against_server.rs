@@ -3,7 +3,7 @@
 //! handler, so every key, signature and seal the client makes is checked by an independent
 //! implementation and vice versa.
 
-use smb_auth::{AcceptStep, NtlmAcceptor, NtlmInitiator, UserDb};
+use smb_auth::{NtlmInitiator, UserDb};
 use smb_client_proto::*;
 use smb_crypto::{Backend, Cipher};
 use smb_session::*;
@@ -25,33 +25,8 @@ use std::sync::Arc;
 
 const NOW: u64 = 133_000_000_000_000_000;
 
-struct Ntlm(Arc<UserDb>);
-struct Exchange(NtlmAcceptor);
-impl Authenticator for Exchange {
-    fn step(&mut self, token: &[u8]) -> Result<AuthStep, AuthFailure> {
-        match self.0.step(token) {
-            Ok(AcceptStep::Continue { token }) => Ok(AuthStep::Continue(token)),
-            Ok(AcceptStep::Done { token, session_key, user, anonymous, .. }) => {
-                Ok(AuthStep::Done { token, session_key: session_key.as_bytes().to_vec(), user, anonymous })
-            }
-            Err(_) => Err(AuthFailure::LogonFailure { user: None }),
-        }
-    }
-}
-impl AuthFactory for Ntlm {
-    fn new_exchange(&mut self) -> Box<dyn Authenticator> {
-        Box::new(Exchange(NtlmAcceptor::new(
-            Arc::clone(&self.0),
-            "SRV",
-            "SRV",
-            [1, 2, 3, 4, 5, 6, 7, 8],
-            NOW,
-        )))
-    }
-    fn negotiate_token(&self) -> Vec<u8> {
-        smb_auth::spnego_server_init_token()
-    }
-}
+// The server's own NTLM adapter (real acceptor, random challenge) answers the client under test.
+use server::auth::NtlmAuth as Ntlm;
 
 /// Shares "plain" and "secret" (EncryptData), files kept in memory.
 #[derive(Default)]
@@ -152,7 +127,7 @@ impl Rig {
             server: ServerConnection::new(
                 Arc::new(server_cfg),
                 MemFiles::default(),
-                Ntlm(Arc::new(db)),
+                Ntlm::new(Arc::new(db), "SRV"),
                 [9; 32],
             ),
             raw: Vec::new(),

@@ -464,14 +464,13 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             }
         };
         related.failed = if status.is_error() { Some(status) } else { None };
-        related.previous = Some(Prev {
-            session_id: header.session_id,
-            tree_id: if header.command == Command::TREE_CONNECT && status == NtStatus::SUCCESS {
-                u32::from_le_bytes(body_pdu[36..40].try_into().unwrap_or_default())
-            } else {
-                header.tree_id().unwrap_or(0)
-            },
-        });
+        // A successful TREE_CONNECT placed its new TreeId in the (not yet written) header area.
+        let tree_id = if header.command == Command::TREE_CONNECT && status == NtStatus::SUCCESS {
+            u32::from_le_bytes(body_pdu[36..40].try_into().unwrap_or_default())
+        } else {
+            header.tree_id().unwrap_or(0)
+        };
+        related.previous = Some(Prev { session_id: header.session_id, tree_id });
         if header.command == Command::CREATE && !status.is_error() && body_pdu.len() >= HEADER_LEN + 80 {
             related.file_id = Some(FileId {
                 persistent: u64::from_le_bytes(
@@ -487,12 +486,6 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             related.setup_session.unwrap_or(header.session_id)
         } else {
             header.session_id
-        };
-        // A successful TREE_CONNECT placed its new TreeId in the (not yet written) header area.
-        let tree_id = if header.command == Command::TREE_CONNECT && status == NtStatus::SUCCESS {
-            u32::from_le_bytes(body_pdu[36..40].try_into().unwrap_or_default())
-        } else {
-            header.tree_id().unwrap_or(0)
         };
         self.finish_header(&mut body_pdu, &header, status, granted, session_id, tree_id);
 
