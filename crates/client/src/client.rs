@@ -1,7 +1,6 @@
 //! The application side: [`Client`], [`Tree`] and [`File`] queue operations for the connection's
 //! driver and wait (boundedly) for its answers.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,39 +8,37 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, SendTimeoutError, Sender};
 use engine::{Connection, ConnectionHandle, Engine, EngineConfig, Flow, Outbox};
 use smb_auth::NtlmInitiator;
-use smb_client_proto::{ClientConfig, ClientConnection, Completion, FileHandle, TreeHandle};
-use smb_wire::create::{access_mask as access, create_options, CreateDisposition};
-use smb_wire::status::NtStatus;
+use smb_client_proto::{ClientConfig, ClientConnection, Completion};
 
 use crate::driver::{Driver, Failure, Limits, LogonReply, Op, Reply, Request};
 use crate::error::ClientError;
-use crate::options::{ClientOptions, OpenMode};
+use crate::metadata::UNIX_EPOCH_FILETIME;
+use crate::options::ClientOptions;
+use crate::tree::Tree;
 
 /// Requests queued for the driver and not yet taken, at most (a full queue blocks the caller).
 const REQUEST_QUEUE: usize = 64;
 /// Largest READ/WRITE chunk, whatever the server allows.
 const MAX_CHUNK: u32 = 1 << 20;
-/// Chunks of one `read_at`/`write_at` in flight at once.
-const WINDOW: usize = 8;
 /// How often a waiting caller checks whether the connection has closed.
 const CLOSED_POLL: Duration = Duration::from_millis(100);
-/// FILETIME of 1970-01-01 (100 ns ticks since 1601).
-const UNIX_EPOCH_FILETIME: u64 = 116_444_736_000_000_000;
 
 /// What every handle of one connection shares. The engine goes with the last handle.
-struct Shared {
+pub(crate) struct Shared {
+    /// The session encrypts every message (server EncryptData or `require_privacy`).
+    pub(crate) encrypted: bool,
     requests: Sender<Request>,
     handle: ConnectionHandle,
     host: String,
     timeout: Duration,
-    read_chunk: u32,
-    write_chunk: u32,
+    pub(crate) read_chunk: u32,
+    pub(crate) write_chunk: u32,
     _engine: Engine,
 }
 
 impl Shared {
     /// Queues `op` and wakes the driver; the answer arrives on the returned receiver.
-    fn submit(&self, op: Op, name: &'static str) -> Result<Receiver<Reply>, ClientError> {
+    pub(crate) fn submit(&self, op: Op, name: &'static str) -> Result<Receiver<Reply>, ClientError> {
         let (tx, rx) = bounded(1);
         match self.requests.send_timeout(Request { op, reply: tx }, self.timeout) {
             Ok(()) => {}
@@ -55,7 +52,7 @@ impl Shared {
     }
 
     /// Waits for the answer to one request; an error status becomes its typed error.
-    fn wait(
+    pub(crate) fn wait(
         &self,
         rx: &Receiver<Reply>,
         name: &'static str,
@@ -84,7 +81,7 @@ impl Shared {
         }
     }
 
-    fn call(&self, op: Op, name: &'static str, target: &str) -> Result<Completion, ClientError> {
+    pub(crate) fn call(&self, op: Op, name: &'static str, target: &str) -> Result<Completion, ClientError> {
         let rx = self.submit(op, name)?;
         self.wait(&rx, name, target)
     }
@@ -151,6 +148,7 @@ impl Client {
             Engine::start(vec![], factory, cfg).map_err(|source| ClientError::Connect { addr, source })?;
         let proto = ClientConfig {
             ciphers: opts.ciphers.clone(),
+            dialects: opts.dialects.clone(),
             require_privacy: opts.require_privacy,
             require_signing: opts.require_signing,
             ..ClientConfig::default()
@@ -172,8 +170,9 @@ impl Client {
             }
             Err(RecvTimeoutError::Disconnected) => return Err(ClientError::ConnectionClosed { op: "logon" }),
         };
-        let Limits { max_read, max_write } = limits;
+        let Limits { max_read, max_write, encrypted } = limits;
         let shared = Shared {
+            encrypted,
             requests: req_tx,
             handle,
             host: addr.ip().to_string(),
@@ -185,160 +184,30 @@ impl Client {
         Ok(Client { shared: Arc::new(shared) })
     }
 
+    /// Whether every message of this session is encrypted (the server's EncryptData, or
+    /// [`ClientOptions::require_privacy`]). Shares with SMB2_SHAREFLAG_ENCRYPT_DATA are encrypted
+    /// even when this is false.
+    pub fn session_encrypted(&self) -> bool {
+        self.shared.encrypted
+    }
+
+    /// Ends the session (LOGOFF) and waits for the server to confirm; the connection closes when the
+    /// last handle is dropped.
+    pub fn logoff(self) -> Result<(), ClientError> {
+        match self.shared.call(Op::Logoff, "logoff", "")? {
+            Completion::LoggedOff { .. } => Ok(()),
+            _ => Err(ClientError::Unexpected { op: "logoff" }),
+        }
+    }
+
     /// Connects to share `share` of this server (TREE_CONNECT to `\\host\share`).
     pub fn tree(&self, share: &str) -> Result<Tree, ClientError> {
         let unc = format!(r"\\{}\{}", self.shared.host, share);
         match self.shared.call(Op::TreeConnect { unc }, "tree connect", share)? {
             Completion::TreeConnected { tree, share_flags, .. } => {
-                Ok(Tree { shared: self.shared.clone(), tree, share_flags })
+                Ok(Tree::new(self.shared.clone(), tree, share_flags))
             }
             _ => Err(ClientError::Unexpected { op: "tree connect" }),
-        }
-    }
-}
-
-/// A connected share.
-pub struct Tree {
-    shared: Arc<Shared>,
-    tree: TreeHandle,
-    share_flags: u32,
-}
-
-impl Tree {
-    /// The ShareFlags the server announced (e.g. SMB2_SHAREFLAG_ENCRYPT_DATA).
-    pub fn share_flags(&self) -> u32 {
-        self.share_flags
-    }
-
-    /// Opens `path` (relative to the share root; `/` or `\` separated) as `mode` says.
-    ///
-    /// Errors: [`ClientError::NotFound`] for a missing file in [`OpenMode::Read`],
-    /// [`ClientError::AccessDenied`], and those of every call.
-    pub fn open(&self, path: &str, mode: OpenMode) -> Result<File, ClientError> {
-        let name = path.trim_start_matches(['/', '\\']).replace('/', "\\");
-        let read = access::FILE_READ_DATA | access::FILE_READ_ATTRIBUTES | access::SYNCHRONIZE;
-        let (access, disposition) = match mode {
-            OpenMode::Read => (read, CreateDisposition::OPEN),
-            OpenMode::Write => (
-                read | access::FILE_WRITE_DATA | access::FILE_APPEND_DATA | access::FILE_WRITE_ATTRIBUTES,
-                CreateDisposition::OVERWRITE_IF,
-            ),
-        };
-        let op = Op::Create {
-            tree: self.tree,
-            path: name,
-            access,
-            disposition,
-            options: create_options::NON_DIRECTORY_FILE,
-        };
-        match self.shared.call(op, "open", path)? {
-            Completion::Created { file, info, .. } => Ok(File {
-                shared: self.shared.clone(),
-                file,
-                path: path.to_string(),
-                size: info.info.end_of_file,
-                open: true,
-            }),
-            _ => Err(ClientError::Unexpected { op: "open" }),
-        }
-    }
-}
-
-/// An open file. Dropping it without [`File::close`] closes it without waiting for the answer.
-pub struct File {
-    shared: Arc<Shared>,
-    file: FileHandle,
-    path: String,
-    size: u64,
-    open: bool,
-}
-
-impl File {
-    /// The file's size when it was opened.
-    pub fn size_at_open(&self) -> u64 {
-        self.size
-    }
-
-    /// Reads up to `buf.len()` bytes at `offset`, in chunks of at most the negotiated READ size with
-    /// several in flight; returns how many were read (fewer at end of file, 0 at or past it).
-    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, ClientError> {
-        let chunk = self.shared.read_chunk as usize;
-        let mut inflight: VecDeque<(usize, usize, Receiver<Reply>)> = VecDeque::new();
-        let mut next = 0usize;
-        let mut total = 0usize;
-        let mut eof = false;
-        while (!eof && next < buf.len()) || !inflight.is_empty() {
-            while !eof && next < buf.len() && inflight.len() < WINDOW {
-                let len = chunk.min(buf.len() - next);
-                let op = Op::Read { file: self.file, offset: offset + next as u64, len: len as u32 };
-                inflight.push_back((next, len, self.shared.submit(op, "read")?));
-                next += len;
-            }
-            let Some((at, len, rx)) = inflight.pop_front() else { break };
-            match self.shared.wait(&rx, "read", &self.path) {
-                Ok(Completion::Read { data, .. }) if data.len() <= len => {
-                    if !eof {
-                        buf[at..at + data.len()].copy_from_slice(&data);
-                        total += data.len();
-                        eof = data.len() < len;
-                    }
-                }
-                Ok(_) => return Err(ClientError::Unexpected { op: "read" }),
-                Err(ClientError::Status { status: NtStatus::END_OF_FILE, .. }) => eof = true,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(total)
-    }
-
-    /// Writes all of `data` at `offset`, in chunks of at most the negotiated WRITE size with several
-    /// in flight; returns `data.len()`.
-    pub fn write_at(&self, offset: u64, data: &[u8]) -> Result<usize, ClientError> {
-        let chunk = self.shared.write_chunk as usize;
-        let mut inflight: VecDeque<(usize, usize, Receiver<Reply>)> = VecDeque::new();
-        let mut next = 0usize;
-        while next < data.len() || !inflight.is_empty() {
-            while next < data.len() && inflight.len() < WINDOW {
-                let len = chunk.min(data.len() - next);
-                let op = Op::Write {
-                    file: self.file,
-                    offset: offset + next as u64,
-                    data: data[next..next + len].to_vec(),
-                };
-                inflight.push_back((next, len, self.shared.submit(op, "write")?));
-                next += len;
-            }
-            let Some((at, len, rx)) = inflight.pop_front() else { break };
-            match self.shared.wait(&rx, "write", &self.path)? {
-                Completion::Written { count, .. } if count as usize == len => {}
-                Completion::Written { count, .. } => {
-                    return Err(ClientError::ShortWrite {
-                        offset: offset + at as u64,
-                        written: count as usize,
-                        asked: len,
-                    })
-                }
-                _ => return Err(ClientError::Unexpected { op: "write" }),
-            }
-        }
-        Ok(data.len())
-    }
-
-    /// Closes the file and waits for the server to confirm.
-    pub fn close(mut self) -> Result<(), ClientError> {
-        self.open = false;
-        match self.shared.call(Op::Close { file: self.file }, "close", &self.path)? {
-            Completion::Closed { .. } => Ok(()),
-            _ => Err(ClientError::Unexpected { op: "close" }),
-        }
-    }
-}
-
-impl Drop for File {
-    fn drop(&mut self) {
-        if self.open {
-            // Best effort: the answer is not awaited, and a closed connection has closed it anyway.
-            let _ = self.shared.submit(Op::Close { file: self.file }, "close");
         }
     }
 }
@@ -352,7 +221,7 @@ mod tests {
         fn check<T: Send + Sync>() {}
         check::<Client>();
         check::<Tree>();
-        check::<File>();
+        check::<crate::File>();
     }
 
     #[test]

@@ -16,7 +16,8 @@ use engine::{Connection, Flow, Outbox};
 use smb_auth::NtlmInitiator;
 use smb_client_proto::{ClientConnection, Completion, FileHandle, RequestId, TreeHandle};
 use smb_wire::create::CreateDisposition;
-use smb_wire::negotiate::{capabilities, NegotiateResponse};
+use smb_wire::info::FileInfoClass;
+use smb_wire::query_info::InfoType;
 use smb_wire::status::NtStatus;
 
 type ProtoError = smb_client_proto::ClientError;
@@ -25,8 +26,6 @@ type ProtoError = smb_client_proto::ClientError;
 const MAX_WAITING: usize = 256;
 /// Requests are held back while this many bytes wait for the socket.
 const OUTBOX_HOLD: usize = 16 << 20;
-/// Without LARGE_MTU a READ or WRITE carries at most 64 KiB (MS-SMB2 3.2.4.1.5).
-const SMALL_MTU: u32 = 64 << 10;
 
 /// One operation an application thread asks of the connection.
 #[derive(Debug)]
@@ -36,6 +35,11 @@ pub(crate) enum Op {
     Read { file: FileHandle, offset: u64, len: u32 },
     Write { file: FileHandle, offset: u64, data: Vec<u8> },
     Close { file: FileHandle },
+    Flush { file: FileHandle },
+    QueryDirectory { file: FileHandle, class: FileInfoClass, pattern: String, flags: u8, output_len: u32 },
+    QueryInfo { file: FileHandle, info_type: InfoType, class: u8, output_len: u32 },
+    SetInfo { file: FileHandle, info_type: InfoType, class: u8, buffer: Vec<u8> },
+    Logoff,
 }
 
 /// Why a request got no completion.
@@ -63,19 +67,28 @@ pub(crate) struct Request {
 pub(crate) struct Limits {
     pub max_read: u32,
     pub max_write: u32,
+    /// The session encrypts every message.
+    pub encrypted: bool,
 }
 
 pub(crate) type LogonReply = Result<Limits, Failure>;
+
+/// The first TREE_CONNECT of a 3.0.x session, held back until VALIDATE_NEGOTIATE_INFO confirms
+/// the negotiation: nothing is handed to the application over an unconfirmed connection.
+struct Validation {
+    reply: Sender<Reply>,
+    connected: Completion,
+}
 
 /// The handler the engine runs for one client connection.
 pub(crate) struct Driver {
     conn: ClientConnection,
     initiator: Option<NtlmInitiator>,
     logon: Option<Sender<LogonReply>>,
-    limits: Option<Limits>,
     requests: Receiver<Request>,
     waiting: VecDeque<Request>,
     inflight: HashMap<RequestId, Sender<Reply>>,
+    validation: Option<Validation>,
 }
 
 impl Driver {
@@ -89,10 +102,10 @@ impl Driver {
             conn,
             initiator: Some(initiator),
             logon: Some(logon),
-            limits: None,
             requests,
             waiting: VecDeque::new(),
             inflight: HashMap::new(),
+            validation: None,
         }
     }
 
@@ -104,6 +117,9 @@ impl Driver {
         }
         for (_, reply) in self.inflight.drain() {
             let _ = reply.try_send(Err(why.clone()));
+        }
+        if let Some(v) = self.validation.take() {
+            let _ = v.reply.try_send(Err(why.clone()));
         }
         let requests = std::mem::replace(&mut self.requests, crossbeam_channel::never());
         // The channel keeps buffered requests while the application holds its sender: answer them.
@@ -117,19 +133,6 @@ impl Driver {
         Flow::Close
     }
 
-    /// MaxReadSize / MaxWriteSize of the NEGOTIATE response, read before the protocol layer consumes
-    /// it (it keeps them private).
-    fn note_limits(&mut self, msg: &[u8]) {
-        if self.limits.is_some() || !msg.starts_with(&[0xFE, b'S', b'M', b'B']) {
-            return;
-        }
-        if let Ok(rsp) = NegotiateResponse::parse(msg) {
-            let cap = if rsp.capabilities & capabilities::LARGE_MTU != 0 { u32::MAX } else { SMALL_MTU };
-            self.limits =
-                Some(Limits { max_read: rsp.max_read_size.min(cap), max_write: rsp.max_write_size.min(cap) });
-        }
-    }
-
     fn complete(&mut self, c: Completion, out: &mut Outbox) -> Flow {
         match c {
             Completion::Negotiated { .. } => {
@@ -140,16 +143,36 @@ impl Driver {
                 }
             }
             Completion::MoreAuth { bytes, .. } => out.push(&bytes),
-            Completion::LoggedOn { .. } => {
-                let limits = self.limits.unwrap_or(Limits { max_read: SMALL_MTU, max_write: SMALL_MTU });
+            Completion::LoggedOn { encrypted, .. } => {
+                let limits = Limits {
+                    max_read: self.conn.max_read_size().unwrap_or(65536),
+                    max_write: self.conn.max_write_size().unwrap_or(65536),
+                    encrypted,
+                };
                 if let Some(logon) = self.logon.take() {
                     let _ = logon.try_send(Ok(limits));
                 }
             }
             Completion::Error { request, status, .. } if !self.inflight.contains_key(&request) => {
-                // NEGOTIATE or SESSION_SETUP refused: logon is over.
+                // NEGOTIATE or SESSION_SETUP refused, or VALIDATE_NEGOTIATE_INFO failed: the
+                // connection is not to be trusted.
                 self.fail_all(Failure::Status(status));
                 return Flow::Close;
+            }
+            Completion::TreeConnected { request, tree, .. }
+                if self.conn.needs_validation() && self.validation.is_none() =>
+            {
+                let Some(reply) = self.inflight.remove(&request) else { return Flow::Continue };
+                match self.conn.validate_negotiate(tree) {
+                    Ok((_, bytes)) => out.push(&bytes),
+                    Err(e) => return self.fatal(e),
+                }
+                self.validation = Some(Validation { reply, connected: c });
+            }
+            Completion::Validated { .. } => {
+                if let Some(v) = self.validation.take() {
+                    let _ = v.reply.try_send(Ok(v.connected));
+                }
             }
             other => {
                 if let Some(request) = request_of(&other) {
@@ -203,6 +226,15 @@ fn build(conn: &mut ClientConnection, op: &Op) -> Result<(RequestId, Vec<u8>), P
         Op::Read { file, offset, len } => conn.read(*file, *offset, *len),
         Op::Write { file, offset, data } => conn.write(*file, *offset, data),
         Op::Close { file } => conn.close(*file),
+        Op::Flush { file } => conn.flush(*file),
+        Op::QueryDirectory { file, class, pattern, flags, output_len } => {
+            conn.query_directory(*file, *class, pattern, *flags, *output_len)
+        }
+        Op::QueryInfo { file, info_type, class, output_len } => {
+            conn.query_info(*file, *info_type, *class, *output_len)
+        }
+        Op::SetInfo { file, info_type, class, buffer } => conn.set_info(*file, *info_type, *class, buffer),
+        Op::Logoff => conn.logoff(),
     }
 }
 
@@ -216,6 +248,11 @@ fn request_of(c: &Completion) -> Option<RequestId> {
         | Completion::Closed { request, .. }
         | Completion::TreeDisconnected { request }
         | Completion::LoggedOff { request }
+        | Completion::Flushed { request }
+        | Completion::DirectoryListed { request, .. }
+        | Completion::InfoQueried { request, .. }
+        | Completion::InfoSet { request }
+        | Completion::Validated { request }
         | Completion::Error { request, .. }
         | Completion::MoreAuth { request, .. } => Some(*request),
         Completion::Negotiated { .. } | Completion::LoggedOn { .. } => None,
@@ -234,7 +271,6 @@ impl Connection for Driver {
     }
 
     fn on_message(&mut self, msg: &mut [u8], out: &mut Outbox) -> Flow {
-        self.note_limits(msg);
         let completions = match self.conn.receive(msg) {
             Ok(c) => c,
             Err(e) => return self.fatal(e),

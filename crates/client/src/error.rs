@@ -26,6 +26,16 @@ pub enum ClientError {
     /// The file or directory does not exist (STATUS_OBJECT_NAME_NOT_FOUND and its kin).
     #[error("not found: {target:?}")]
     NotFound { target: String },
+    /// The name is taken (STATUS_OBJECT_NAME_COLLISION): mkdir of an existing directory, rename
+    /// onto an existing name without replace, a create-new of an existing file.
+    #[error("already exists: {target:?}")]
+    Exists { target: String },
+    /// The directory is not empty (STATUS_DIRECTORY_NOT_EMPTY).
+    #[error("directory not empty: {target:?}")]
+    NotEmpty { target: String },
+    /// A file was named where a directory is needed, or the other way round.
+    #[error("{target:?} is {}", if *.is_dir { "a directory" } else { "not a directory" })]
+    WrongKind { target: String, is_dir: bool },
     /// The share does not exist (STATUS_BAD_NETWORK_NAME).
     #[error("no such share: {share:?}")]
     NoSuchShare { share: String },
@@ -45,6 +55,16 @@ pub enum ClientError {
     /// The server wrote fewer bytes than asked without an error status.
     #[error("short write at offset {offset}: {written} of {asked} bytes")]
     ShortWrite { offset: u64, written: usize, asked: usize },
+    /// A structure in the server's answer does not parse.
+    #[error("malformed {what} from the server: {source}")]
+    Malformed {
+        what: &'static str,
+        #[source]
+        source: smb_wire::WireError,
+    },
+    /// The server sent more of something than this client holds.
+    #[error("more than {max} {what}")]
+    TooMany { what: &'static str, max: usize },
     /// The server's answer does not match the request (e.g. more bytes read than asked).
     #[error("unexpected answer to {op}")]
     Unexpected { op: &'static str },
@@ -61,6 +81,10 @@ impl ClientError {
                 ClientError::NotFound { target }
             }
             NtStatus::BAD_NETWORK_NAME => ClientError::NoSuchShare { share: target },
+            NtStatus::OBJECT_NAME_COLLISION => ClientError::Exists { target },
+            NtStatus::DIRECTORY_NOT_EMPTY => ClientError::NotEmpty { target },
+            NtStatus::FILE_IS_A_DIRECTORY => ClientError::WrongKind { target, is_dir: true },
+            NtStatus::NOT_A_DIRECTORY => ClientError::WrongKind { target, is_dir: false },
             _ => ClientError::Status { op, target, status },
         }
     }

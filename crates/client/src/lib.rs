@@ -25,9 +25,15 @@
 mod client;
 mod driver;
 pub mod error;
+mod file;
+pub mod metadata;
 pub mod options;
+mod tree;
 
-pub use client::{Client, File, Tree};
+pub use client::Client;
 pub use error::ClientError;
+pub use file::File;
+pub use metadata::{DirEntry, Metadata};
 pub use options::{ClientOptions, OpenMode};
 pub use smb_crypto::Cipher;
+pub use tree::Tree;

@@ -1,6 +1,7 @@
 //! What the caller chooses: connection policy and how a file is opened.
 
 use smb_crypto::Cipher;
+pub use smb_wire::negotiate::Dialect;
 use std::time::Duration;
 
 /// Settings of one [`crate::Client`].
@@ -10,6 +11,9 @@ pub struct ClientOptions {
     pub require_privacy: bool,
     /// Ciphers offered, best first (empty: this client cannot encrypt).
     pub ciphers: Vec<Cipher>,
+    /// Dialects offered. 3.1.1 is preferred; 3.0.2 and 3.0 are accepted, with the negotiation then
+    /// confirmed by FSCTL_VALIDATE_NEGOTIATE_INFO. The lowest one listed is the downgrade floor.
+    pub dialects: Vec<Dialect>,
     /// Sign every request that is not encrypted, and require signed answers.
     pub require_signing: bool,
     /// Reactor threads of the client's engine.
@@ -23,6 +27,7 @@ impl Default for ClientOptions {
         ClientOptions {
             require_privacy: false,
             ciphers: vec![Cipher::Aes128Gcm, Cipher::Aes256Gcm, Cipher::Aes128Ccm, Cipher::Aes256Ccm],
+            dialects: vec![Dialect::SMB_3_1_1, Dialect::SMB_3_0_2, Dialect::SMB_3_0],
             require_signing: true,
             reactors: 1,
             timeout: Duration::from_secs(30),
@@ -37,4 +42,6 @@ pub enum OpenMode {
     Read,
     /// Create the file, or truncate an existing one; for reading and writing.
     Write,
+    /// Create the file; fail with [`crate::ClientError::Exists`] if it is there already.
+    CreateNew,
 }

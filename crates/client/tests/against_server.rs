@@ -169,3 +169,69 @@ fn threads_share_one_client() {
     drop((tree, c));
     rig.server.shutdown().unwrap();
 }
+
+#[test]
+fn path_operations_list_stat_mkdir_rename_remove() {
+    let rig = rig();
+    let c = Client::connect(rig.addr, "alice", "secret", ClientOptions::default()).unwrap();
+    assert!(c.session_encrypted() || c.tree("data").unwrap().encrypted());
+    let tree = c.tree("plain").unwrap();
+    let root = rig.dir.path().join("plain");
+
+    tree.mkdir("dir").unwrap();
+    assert!(root.join("dir").is_dir());
+    assert!(matches!(tree.mkdir("dir"), Err(ClientError::Exists { .. })));
+    let f = tree.open("dir/a.txt", OpenMode::Write).unwrap();
+    f.write_at(0, b"hello world").unwrap();
+    f.flush().unwrap();
+    assert_eq!(f.size().unwrap(), 11);
+    f.close().unwrap();
+    assert!(matches!(tree.open("dir/a.txt", OpenMode::CreateNew), Err(ClientError::Exists { .. })));
+
+    let st = tree.stat("dir/a.txt").unwrap();
+    assert!(st.is_file());
+    assert_eq!(st.size, 11);
+    assert!(tree.stat("dir").unwrap().is_dir());
+    assert!(tree.stat("").unwrap().is_dir(), "the share root");
+    assert!(matches!(tree.stat("nope"), Err(ClientError::NotFound { .. })));
+
+    let names: Vec<(String, bool, u64)> = {
+        let mut v: Vec<_> = tree
+            .list("dir")
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.name, e.metadata.is_dir(), e.metadata.size))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names, vec![("a.txt".to_string(), false, 11)]);
+    // Enough entries to need several QUERY_DIRECTORY rounds of 64 KiB.
+    for i in 0..1500 {
+        std::fs::write(root.join(format!("dir/file-with-a-longish-name-{i:05}.bin")), b"x").unwrap();
+    }
+    assert_eq!(tree.list("dir").unwrap().len(), 1501);
+    assert!(tree.list("").unwrap().iter().any(|e| e.name == "dir" && e.metadata.is_dir()));
+    assert!(matches!(tree.list("dir/a.txt"), Err(ClientError::WrongKind { is_dir: false, .. })));
+
+    tree.rename("dir/a.txt", "b.txt", false).unwrap();
+    assert_eq!(std::fs::read(root.join("b.txt")).unwrap(), b"hello world");
+    assert!(!root.join("dir/a.txt").exists());
+    std::fs::write(root.join("c.txt"), b"c").unwrap();
+    assert!(matches!(tree.rename("c.txt", "b.txt", false), Err(ClientError::Exists { .. })));
+    tree.rename("c.txt", "b.txt", true).unwrap();
+    assert_eq!(std::fs::read(root.join("b.txt")).unwrap(), b"c");
+
+    assert!(matches!(tree.remove_dir("dir"), Err(ClientError::NotEmpty { .. })));
+    assert!(matches!(tree.remove_file("dir"), Err(ClientError::WrongKind { is_dir: true, .. })));
+    for e in tree.list("dir").unwrap() {
+        tree.remove_file(&format!("dir/{}", e.name)).unwrap();
+    }
+    tree.remove_dir("dir").unwrap();
+    tree.remove_file("b.txt").unwrap();
+    assert_eq!(std::fs::read_dir(&root).unwrap().count(), 0);
+    assert!(matches!(tree.remove_file("b.txt"), Err(ClientError::NotFound { .. })));
+    drop(tree);
+    c.logoff().unwrap();
+    rig.server.shutdown().unwrap();
+}

@@ -74,6 +74,27 @@ pub enum Completion {
     TreeDisconnected {
         request: RequestId,
     },
+    Flushed {
+        request: RequestId,
+    },
+    /// A QUERY_DIRECTORY answer: a chain of entries in the class asked for
+    /// (`smb_wire::info::dir`).
+    DirectoryListed {
+        request: RequestId,
+        entries: Vec<u8>,
+    },
+    /// A QUERY_INFO answer: the class's buffer (`smb_wire::info`).
+    InfoQueried {
+        request: RequestId,
+        output: Vec<u8>,
+    },
+    InfoSet {
+        request: RequestId,
+    },
+    /// The server confirmed the negotiation (FSCTL_VALIDATE_NEGOTIATE_INFO).
+    Validated {
+        request: RequestId,
+    },
     LoggedOff {
         request: RequestId,
     },

@@ -18,7 +18,11 @@ use smb_wire::close::{CloseRequest, CloseResponse};
 use smb_wire::create::{
     share_access, CreateDisposition, CreateRequest, CreateResponse, ImpersonationLevel, OplockLevel,
 };
+use smb_wire::flush::{FlushRequest, FlushResponse};
+use smb_wire::fsctl::{CtlCode, Dialects, ValidateNegotiateInfoRequest, ValidateNegotiateInfoResponse};
 use smb_wire::header::{Command, Header, HEADER_LEN};
+use smb_wire::info::FileInfoClass;
+use smb_wire::ioctl::{ioctl_flags, IoctlRequest, IoctlResponse};
 use smb_wire::logoff::Logoff;
 use smb_wire::negotiate::{capabilities, security_mode, Dialect, NegotiateRequest, NegotiateResponse};
 use smb_wire::negotiate_context::{
@@ -26,11 +30,14 @@ use smb_wire::negotiate_context::{
     PreauthIntegrityCapabilities, SigningAlgorithm as WireSigning, SigningCapabilities, U16List,
 };
 use smb_wire::pdu::{pdu_to_vec, EncodeDyn};
+use smb_wire::query_directory::{QueryDirectoryRequest, QueryDirectoryResponse};
+use smb_wire::query_info::{InfoType, QueryInfoRequest, QueryInfoResponse};
 use smb_wire::read::{ReadRequest, ReadResponse};
 use smb_wire::session_setup::{session_flags, SessionSetupRequest, SessionSetupResponse};
+use smb_wire::set_info::{SetInfoRequest, SetInfoResponse};
 use smb_wire::status::NtStatus;
 use smb_wire::tree_connect::{share_flags, TreeConnectRequest, TreeConnectResponse, TreeDisconnect};
-use smb_wire::types::{utf16le, FileId, Utf16};
+use smb_wire::types::{utf16le, FileId, Guid, Utf16};
 use smb_wire::write::{WriteRequest, WriteResponse};
 use smb_wire::Compound;
 use std::collections::HashMap;
@@ -74,6 +81,10 @@ struct Negotiated {
     large_mtu: bool,
     max_read: u32,
     max_write: u32,
+    /// What FSCTL_VALIDATE_NEGOTIATE_INFO must see again (MS-SMB2 3.2.5.14.12).
+    server_guid: Guid,
+    server_capabilities: u32,
+    server_security_mode: u16,
 }
 
 /// MS-SMB2 3.2.1.3 Session, once established.
@@ -123,6 +134,10 @@ pub struct ClientConnection {
     session: Option<Session>,
     /// Connected trees: TreeId → must encrypt.
     trees: HashMap<u32, bool>,
+    /// Capabilities the NEGOTIATE request announced (validated again on 3.0.x).
+    capabilities: u32,
+    /// FSCTL_VALIDATE_NEGOTIATE_INFO has confirmed the negotiation (or the dialect needs none).
+    validated: bool,
 }
 
 impl ClientConnection {
@@ -141,6 +156,8 @@ impl ClientConnection {
             setup: None,
             session: None,
             trees: HashMap::new(),
+            capabilities: 0,
+            validated: false,
         }
     }
 
@@ -162,6 +179,31 @@ impl ClientConnection {
     /// The established session's id.
     pub fn session_id(&self) -> Option<u64> {
         self.session.as_ref().map(|s| s.id)
+    }
+
+    /// The largest READ payload one request may ask for (MaxReadSize; 64 KiB without LARGE_MTU).
+    pub fn max_read_size(&self) -> Option<u32> {
+        self.negotiated.as_ref().map(|n| if n.large_mtu { n.max_read } else { n.max_read.min(65536) })
+    }
+
+    /// The largest WRITE payload one request may carry (MaxWriteSize; 64 KiB without LARGE_MTU).
+    pub fn max_write_size(&self) -> Option<u32> {
+        self.negotiated.as_ref().map(|n| if n.large_mtu { n.max_write } else { n.max_write.min(65536) })
+    }
+
+    /// Whether the session encrypts every request (EncryptData or `require_privacy`).
+    pub fn session_encrypted(&self) -> bool {
+        self.session.as_ref().is_some_and(|s| s.encrypt_data)
+    }
+
+    /// MS-SMB2 3.2.5.5: a 3.0/3.0.2 connection has no preauth hash, so after logon the client asks
+    /// the server to confirm the negotiation with FSCTL_VALIDATE_NEGOTIATE_INFO before trusting it.
+    /// True until [`Self::validate_negotiate`] has been answered correctly.
+    pub fn needs_validation(&self) -> bool {
+        !self.validated
+            && self.phase == Phase::LoggedOn
+            && matches!(self.dialect(), Some(Dialect::SMB_3_0 | Dialect::SMB_3_0_2))
+            && self.session.as_ref().is_some_and(|s| s.signing.is_some())
     }
 
     fn expect(&self, phase: Phase, op: &'static str) -> Result<(), ClientError> {
@@ -210,6 +252,7 @@ impl ClientConnection {
         if self.cfg.ciphers.contains(&Cipher::Aes128Ccm) {
             caps |= capabilities::ENCRYPTION;
         }
+        self.capabilities = caps;
         let req = NegotiateRequest {
             security_mode: self.security_mode(),
             capabilities: caps,
@@ -338,6 +381,108 @@ impl ClientConnection {
         self.send(Command::CLOSE, file.tree.0, 1, &req, Some(file.file_id))
     }
 
+    /// MS-SMB2 3.2.4.4 FLUSH: the server answers once the file's data is on stable storage.
+    pub fn flush(&mut self, file: FileHandle) -> Result<(RequestId, Vec<u8>), ClientError> {
+        self.expect(Phase::LoggedOn, "flush")?;
+        self.known_tree(file.tree)?;
+        let req = FlushRequest { file_id: file.file_id };
+        self.send(Command::FLUSH, file.tree.0, 1, &req, Some(file.file_id))
+    }
+
+    /// MS-SMB2 3.2.4.17 QUERY_DIRECTORY of the open directory `file`: entries of `class` matching
+    /// `pattern`, at most `output_len` bytes of them. STATUS_NO_MORE_FILES ends the listing.
+    pub fn query_directory(
+        &mut self,
+        file: FileHandle,
+        class: FileInfoClass,
+        pattern: &str,
+        flags: u8,
+        output_len: u32,
+    ) -> Result<(RequestId, Vec<u8>), ClientError> {
+        self.expect(Phase::LoggedOn, "query_directory")?;
+        self.known_tree(file.tree)?;
+        let charge = self.transact_charge("query_directory", output_len)?;
+        let name = utf16le(pattern);
+        let req = QueryDirectoryRequest {
+            file_information_class: class,
+            flags,
+            file_index: 0,
+            file_id: file.file_id,
+            file_name: Utf16::new(&name, "pattern").map_err(ClientError::wire("FileName"))?,
+            output_buffer_length: output_len,
+        };
+        self.send(Command::QUERY_DIRECTORY, file.tree.0, charge, &req, Some(file.file_id))
+    }
+
+    /// MS-SMB2 3.2.4.14 QUERY_INFO of `class` (a file or filesystem class, per `info_type`).
+    pub fn query_info(
+        &mut self,
+        file: FileHandle,
+        info_type: InfoType,
+        class: u8,
+        output_len: u32,
+    ) -> Result<(RequestId, Vec<u8>), ClientError> {
+        self.expect(Phase::LoggedOn, "query_info")?;
+        self.known_tree(file.tree)?;
+        let charge = self.transact_charge("query_info", output_len)?;
+        let req = QueryInfoRequest {
+            info_type,
+            file_info_class: class,
+            output_buffer_length: output_len,
+            file_id: file.file_id,
+            ..QueryInfoRequest::default()
+        };
+        self.send(Command::QUERY_INFO, file.tree.0, charge, &req, Some(file.file_id))
+    }
+
+    /// MS-SMB2 3.2.4.15 SET_INFO: `buffer` is the encoded class (rename, disposition, end of file, ...).
+    pub fn set_info(
+        &mut self,
+        file: FileHandle,
+        info_type: InfoType,
+        class: u8,
+        buffer: &[u8],
+    ) -> Result<(RequestId, Vec<u8>), ClientError> {
+        self.expect(Phase::LoggedOn, "set_info")?;
+        self.known_tree(file.tree)?;
+        let charge = self.transact_charge("set_info", u32::try_from(buffer.len()).unwrap_or(u32::MAX))?;
+        let req = SetInfoRequest {
+            info_type,
+            file_info_class: class,
+            buffer,
+            additional_information: 0,
+            file_id: file.file_id,
+        };
+        self.send(Command::SET_INFO, file.tree.0, charge, &req, Some(file.file_id))
+    }
+
+    /// MS-SMB2 3.2.5.5 / 3.2.4.20.1: FSCTL_VALIDATE_NEGOTIATE_INFO on `tree`, repeating what this
+    /// client's NEGOTIATE said; the (signed) answer must repeat what the server's said.
+    pub fn validate_negotiate(&mut self, tree: TreeHandle) -> Result<(RequestId, Vec<u8>), ClientError> {
+        self.expect(Phase::LoggedOn, "validate_negotiate")?;
+        self.known_tree(tree)?;
+        let mut dialects: Vec<u16> = self.cfg.dialects.iter().map(|d| d.0).collect();
+        dialects.sort_unstable();
+        dialects.dedup();
+        let input = ValidateNegotiateInfoRequest {
+            capabilities: self.capabilities,
+            guid: self.client_guid,
+            security_mode: self.security_mode(),
+            dialects: Dialects::from_slice(&dialects),
+        };
+        let input = smb_wire::Encode::to_vec(&input);
+        let req = IoctlRequest {
+            ctl_code: CtlCode::VALIDATE_NEGOTIATE_INFO,
+            file_id: FileId::ANY,
+            max_input_response: 0,
+            max_output_response: ValidateNegotiateInfoResponse::LEN as u32,
+            flags: ioctl_flags::IS_FSCTL,
+            input: &input,
+            output: &[],
+        };
+        self.send_protected(Command::IOCTL, tree.0, &req)
+    }
+
     pub fn logoff(&mut self) -> Result<(RequestId, Vec<u8>), ClientError> {
         self.expect(Phase::LoggedOn, "logoff")?;
         self.send(Command::LOGOFF, 0, 1, &Logoff, None)
@@ -361,6 +506,38 @@ impl ClientConnection {
             return Err(ClientError::TooLarge { what, len, max });
         }
         Ok(u16::try_from(len.div_ceil(65536).max(1)).unwrap_or(u16::MAX))
+    }
+
+    /// MS-SMB2 3.2.4.1.5 for QUERY_DIRECTORY, QUERY_INFO, SET_INFO: charged like I/O by the larger
+    /// of the request and response payloads, capped by MaxTransactSize's 64 KiB multiples.
+    fn transact_charge(&self, what: &'static str, len: u32) -> Result<u16, ClientError> {
+        let n =
+            self.negotiated.as_ref().ok_or(ClientError::WrongState { op: what, state: "not negotiated" })?;
+        let max = if n.large_mtu { 8 << 20 } else { 65536 };
+        if len > max {
+            return Err(ClientError::TooLarge { what, len: len as usize, max });
+        }
+        Ok(u16::try_from((len as usize).div_ceil(65536).max(1)).unwrap_or(u16::MAX))
+    }
+
+    /// VALIDATE_NEGOTIATE_INFO is signed whatever the session's signing policy (MS-SMB2 3.2.4.20.1),
+    /// or sealed when the session encrypts, so a man in the middle who altered the negotiation
+    /// cannot answer it.
+    fn send_protected(
+        &mut self,
+        command: Command,
+        tree: u32,
+        body: &dyn EncodeDyn,
+    ) -> Result<(RequestId, Vec<u8>), ClientError> {
+        if self.session.as_ref().is_some_and(|s| s.signing.is_none()) {
+            return Err(ClientError::WrongState { op: "validate_negotiate", state: "no signing key" });
+        }
+        let force = self.session.as_mut().map(|s| std::mem::replace(&mut s.signing_required, true));
+        let r = self.send(command, tree, 1, body, None);
+        if let (Some(s), Some(was)) = (self.session.as_mut(), force) {
+            s.signing_required = was;
+        }
+        r
     }
 
     /// Frames a request after logon: header, then seal or sign as policy says.
@@ -587,6 +764,28 @@ impl ClientConnection {
                 CloseResponse::parse(pdu).map_err(ClientError::wire("CLOSE response"))?;
                 Completion::Closed { request, file_id: pending.file.unwrap_or_default() }
             }
+            Command::FLUSH => {
+                FlushResponse::parse(pdu).map_err(ClientError::wire("FLUSH response"))?;
+                Completion::Flushed { request }
+            }
+            Command::QUERY_DIRECTORY => {
+                let rsp = QueryDirectoryResponse::parse(pdu)
+                    .map_err(ClientError::wire("QUERY_DIRECTORY response"))?;
+                Completion::DirectoryListed { request, entries: rsp.output.to_vec() }
+            }
+            Command::QUERY_INFO => {
+                let rsp = QueryInfoResponse::parse(pdu).map_err(ClientError::wire("QUERY_INFO response"))?;
+                Completion::InfoQueried { request, output: rsp.output.to_vec() }
+            }
+            Command::SET_INFO => {
+                SetInfoResponse::parse(pdu).map_err(ClientError::wire("SET_INFO response"))?;
+                Completion::InfoSet { request }
+            }
+            Command::IOCTL => {
+                let rsp = IoctlResponse::parse(pdu).map_err(ClientError::wire("IOCTL response"))?;
+                self.check_validation(header, &pending, &rsp)?;
+                Completion::Validated { request }
+            }
             Command::LOGOFF => {
                 self.session = None;
                 self.trees.clear();
@@ -596,6 +795,42 @@ impl ClientConnection {
             _ => return Ok(None),
         };
         Ok(Some(c))
+    }
+
+    /// MS-SMB2 3.2.5.14.12: the answer to VALIDATE_NEGOTIATE_INFO must be signed and repeat the
+    /// NEGOTIATE response; anything else means the negotiation was tampered with.
+    fn check_validation(
+        &mut self,
+        header: &Header,
+        pending: &Pending,
+        rsp: &IoctlResponse<'_>,
+    ) -> Result<(), ClientError> {
+        let n = self
+            .negotiated
+            .as_ref()
+            .ok_or(ClientError::WrongState { op: "IOCTL", state: "not negotiated" })?;
+        if rsp.ctl_code != CtlCode::VALIDATE_NEGOTIATE_INFO {
+            return Err(ClientError::UnexpectedResponse { message_id: header.message_id });
+        }
+        // check() has verified the signature or the seal; one of them must be there.
+        if !header.is_signed() && !pending.encrypted {
+            return Err(ClientError::UnsignedResponse {
+                command: Command::IOCTL,
+                message_id: header.message_id,
+            });
+        }
+        let got = ValidateNegotiateInfoResponse::parse(rsp.output)
+            .map_err(ClientError::wire("VALIDATE_NEGOTIATE_INFO response"))?;
+        if got.dialect != n.dialect.0
+            || got.guid != n.server_guid
+            || got.security_mode != n.server_security_mode
+            || got.capabilities != n.server_capabilities
+        {
+            self.phase = Phase::Failed;
+            return Err(ClientError::NegotiateTampered);
+        }
+        self.validated = true;
+        Ok(())
     }
 
     /// MS-SMB2 3.2.5.2 receiving the NEGOTIATE response.
@@ -679,6 +914,7 @@ impl ClientConnection {
         {
             cipher = Some(Cipher::Aes128Ccm);
         }
+        self.validated = !matches!(dialect, Dialect::SMB_3_0 | Dialect::SMB_3_0_2);
         if self.cfg.require_privacy {
             if dialect.0 < Dialect::SMB_3_0.0 {
                 return Err(ClientError::PrivacyUnavailable {
@@ -699,6 +935,9 @@ impl ClientConnection {
             large_mtu: rsp.capabilities & capabilities::LARGE_MTU != 0,
             max_read: rsp.max_read_size,
             max_write: rsp.max_write_size,
+            server_guid: rsp.server_guid,
+            server_capabilities: rsp.capabilities,
+            server_security_mode: rsp.security_mode,
         });
         self.phase = Phase::Negotiated;
         Ok(Completion::Negotiated { dialect, cipher, signing })

@@ -24,6 +24,10 @@ pub enum ClientError {
     /// The NEGOTIATE response is inconsistent with what was offered.
     #[error("invalid NEGOTIATE response: {detail}")]
     BadNegotiate { detail: &'static str },
+    /// FSCTL_VALIDATE_NEGOTIATE_INFO's answer differs from the NEGOTIATE response: someone altered
+    /// the negotiation (e.g. a downgrade). The connection must be dropped.
+    #[error("the server's VALIDATE_NEGOTIATE_INFO answer does not match the negotiation: tampered")]
+    NegotiateTampered,
     /// The final SESSION_SETUP response of a 3.x session was not signed.
     #[error("final SESSION_SETUP response is not signed")]
     UnsignedSessionSetup,

@@ -445,3 +445,50 @@ fn smb302_logs_on_with_the_30_kdf_and_encrypts_with_aes128_ccm() {
     let (_, req) = rig.client.write(file, 0, b"ccm").unwrap();
     assert!(matches!(rig.one(req), Completion::Written { count: 3, .. }));
 }
+
+#[test]
+fn smb302_validates_the_negotiation_and_detects_a_tampered_one() {
+    let server = || ServerConfig { dialects: vec![Dialect::SMB_3_0_2], ..ServerConfig::default() };
+    let cfg = || ClientConfig {
+        dialects: vec![Dialect::SMB_3_1_1, Dialect::SMB_3_0_2, Dialect::SMB_3_0],
+        ..client_cfg(&[Cipher::Aes128Gcm, Cipher::Aes128Ccm])
+    };
+    // Untouched: the server's signed answer repeats its NEGOTIATE response.
+    let mut rig = Rig::new(cfg(), server());
+    rig.logon();
+    assert!(rig.client.needs_validation());
+    let (tree, _) = rig.tree("plain");
+    let (_, req) = rig.client.validate_negotiate(tree).unwrap();
+    assert!(matches!(rig.one(req), Completion::Validated { .. }));
+    assert!(!rig.client.needs_validation());
+
+    // A man in the middle strips a capability from the NEGOTIATE response: 3.0.2 has no preauth
+    // hash, so only VALIDATE_NEGOTIATE_INFO can notice.
+    let mut rig = Rig::new(cfg(), server());
+    let req = rig.client.negotiate().unwrap();
+    let mut rsp = rig.serve(req).pop().unwrap();
+    let caps_at = smb_wire::HEADER_LEN + 24; // NEGOTIATE response: Capabilities
+    rsp[caps_at] &= !0x04; // SMB2_GLOBAL_CAP_LARGE_MTU
+    assert!(matches!(rig.client.receive(&mut rsp).unwrap()[..], [Completion::Negotiated { .. }]));
+    let init = NtlmInitiator::new("alice", "correct horse", "", "WS", [7; 24], NOW, true);
+    let mut req = rig.client.session_setup(init).unwrap();
+    loop {
+        match rig.one(req) {
+            Completion::MoreAuth { bytes, .. } => req = bytes,
+            Completion::LoggedOn { .. } => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    let (tree, _) = rig.tree("plain");
+    let (_, req) = rig.client.validate_negotiate(tree).unwrap();
+    assert!(matches!(rig.exchange(req), Err(ClientError::NegotiateTampered)));
+    assert!(rig.client.tree_connect(r"\\srv\plain").is_err(), "the connection is dead");
+}
+
+#[test]
+fn smb311_needs_no_validation() {
+    let mut rig = Rig::new(client_cfg(&[Cipher::Aes128Gcm]), ServerConfig::default());
+    rig.logon();
+    assert!(!rig.client.needs_validation());
+    assert_eq!(rig.client.max_read_size(), Some(ServerConfig::default().max_read_size));
+}

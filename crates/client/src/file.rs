@@ -1,0 +1,145 @@
+//! An open file: positional reads and writes, cut into chunks of at most the negotiated size with
+//! several in flight, so a large transfer is never one request at a time.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crossbeam_channel::Receiver;
+use smb_client_proto::{Completion, FileHandle};
+use smb_wire::info::file::FileStandardInformation;
+use smb_wire::query_info::InfoType;
+use smb_wire::status::NtStatus;
+
+use crate::client::Shared;
+use crate::driver::{Op, Reply};
+use crate::error::ClientError;
+
+/// Chunks of one `read_at`/`write_at` in flight at once.
+const WINDOW: usize = 8;
+
+/// An open file. Dropping it without [`File::close`] closes it without waiting for the answer.
+pub struct File {
+    shared: Arc<Shared>,
+    file: FileHandle,
+    path: String,
+    size: u64,
+    open: bool,
+}
+
+impl File {
+    pub(crate) fn new(shared: Arc<Shared>, file: FileHandle, path: String, size: u64) -> File {
+        File { shared, file, path, size, open: true }
+    }
+
+    /// The file's size when it was opened.
+    pub fn size_at_open(&self) -> u64 {
+        self.size
+    }
+
+    /// Reads up to `buf.len()` bytes at `offset`, in chunks of at most the negotiated READ size with
+    /// several in flight; returns how many were read (fewer at end of file, 0 at or past it).
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, ClientError> {
+        let chunk = self.shared.read_chunk as usize;
+        let mut inflight: VecDeque<(usize, usize, Receiver<Reply>)> = VecDeque::new();
+        let mut next = 0usize;
+        let mut total = 0usize;
+        let mut eof = false;
+        while (!eof && next < buf.len()) || !inflight.is_empty() {
+            while !eof && next < buf.len() && inflight.len() < WINDOW {
+                let len = chunk.min(buf.len() - next);
+                let op = Op::Read { file: self.file, offset: offset + next as u64, len: len as u32 };
+                inflight.push_back((next, len, self.shared.submit(op, "read")?));
+                next += len;
+            }
+            let Some((at, len, rx)) = inflight.pop_front() else { break };
+            match self.shared.wait(&rx, "read", &self.path) {
+                Ok(Completion::Read { data, .. }) if data.len() <= len => {
+                    if !eof {
+                        buf[at..at + data.len()].copy_from_slice(&data);
+                        total += data.len();
+                        eof = data.len() < len;
+                    }
+                }
+                Ok(_) => return Err(ClientError::Unexpected { op: "read" }),
+                Err(ClientError::Status { status: NtStatus::END_OF_FILE, .. }) => eof = true,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(total)
+    }
+
+    /// Writes all of `data` at `offset`, in chunks of at most the negotiated WRITE size with several
+    /// in flight; returns `data.len()`.
+    pub fn write_at(&self, offset: u64, data: &[u8]) -> Result<usize, ClientError> {
+        let chunk = self.shared.write_chunk as usize;
+        let mut inflight: VecDeque<(usize, usize, Receiver<Reply>)> = VecDeque::new();
+        let mut next = 0usize;
+        while next < data.len() || !inflight.is_empty() {
+            while next < data.len() && inflight.len() < WINDOW {
+                let len = chunk.min(data.len() - next);
+                let op = Op::Write {
+                    file: self.file,
+                    offset: offset + next as u64,
+                    data: data[next..next + len].to_vec(),
+                };
+                inflight.push_back((next, len, self.shared.submit(op, "write")?));
+                next += len;
+            }
+            let Some((at, len, rx)) = inflight.pop_front() else { break };
+            match self.shared.wait(&rx, "write", &self.path)? {
+                Completion::Written { count, .. } if count as usize == len => {}
+                Completion::Written { count, .. } => {
+                    return Err(ClientError::ShortWrite {
+                        offset: offset + at as u64,
+                        written: count as usize,
+                        asked: len,
+                    })
+                }
+                _ => return Err(ClientError::Unexpected { op: "write" }),
+            }
+        }
+        Ok(data.len())
+    }
+
+    /// The file's current size, asked of the server (QUERY_INFO FileStandardInformation).
+    pub fn size(&self) -> Result<u64, ClientError> {
+        let op = Op::QueryInfo {
+            file: self.file,
+            info_type: InfoType::FILE,
+            class: FileStandardInformation::CLASS.0,
+            output_len: 64,
+        };
+        match self.shared.call(op, "stat", &self.path)? {
+            Completion::InfoQueried { output, .. } => FileStandardInformation::parse(&output)
+                .map(|i| i.end_of_file)
+                .map_err(|source| ClientError::Malformed { what: "FileStandardInformation", source }),
+            _ => Err(ClientError::Unexpected { op: "stat" }),
+        }
+    }
+
+    /// Asks the server to put the file's data on stable storage (FLUSH) and waits until it has.
+    pub fn flush(&self) -> Result<(), ClientError> {
+        match self.shared.call(Op::Flush { file: self.file }, "flush", &self.path)? {
+            Completion::Flushed { .. } => Ok(()),
+            _ => Err(ClientError::Unexpected { op: "flush" }),
+        }
+    }
+
+    /// Closes the file and waits for the server to confirm.
+    pub fn close(mut self) -> Result<(), ClientError> {
+        self.open = false;
+        match self.shared.call(Op::Close { file: self.file }, "close", &self.path)? {
+            Completion::Closed { .. } => Ok(()),
+            _ => Err(ClientError::Unexpected { op: "close" }),
+        }
+    }
+}
+
+impl Drop for File {
+    fn drop(&mut self) {
+        if self.open {
+            // Best effort: the answer is not awaited, and a closed connection has closed it anyway.
+            let _ = self.shared.submit(Op::Close { file: self.file }, "close");
+        }
+    }
+}
