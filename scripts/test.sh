@@ -18,6 +18,7 @@ command -v c++ >/dev/null 2>&1 || need_pkgs+=(g++)   # libFuzzer is C++
 command -v make >/dev/null 2>&1 || need_pkgs+=(make)
 command -v pkg-config >/dev/null 2>&1 || need_pkgs+=(pkg-config)
 command -v smbclient >/dev/null 2>&1 || need_pkgs+=(smbclient)     # real-client interop tests
+command -v smbd >/dev/null 2>&1 || need_pkgs+=(samba)               # real-server tests of the client
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_pkgs+=(python3-venv)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -41,6 +42,12 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import smbprotocol' >/dev
   .venv/bin/pip install --quiet --disable-pip-version-check smbprotocol
 fi
 export SMBDX_INTEROP=1 SMBDX_PYTHON="$PWD/.venv/bin/python"
+# The client suite's private smbd maps its SMB user onto a Unix account it creates: root only.
+if [ "$(id -u)" = 0 ] && command -v smbd >/dev/null 2>&1; then
+  export SMBDX_SAMBA=1
+else
+  echo "note: not root or no smbd: the client tests against Samba will be skipped" >&2
+fi
 
 # --- static checks -------------------------------------------------------------------------------
 step "cargo fmt --check"

@@ -9,6 +9,8 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, SendTimeoutError, S
 use engine::{Connection, ConnectionHandle, Engine, EngineConfig, Flow, Outbox};
 use smb_auth::NtlmInitiator;
 use smb_client_proto::{ClientConfig, ClientConnection, Completion};
+use smb_crypto::{Cipher, SigningAlgorithm};
+use smb_wire::negotiate::Dialect;
 
 use crate::driver::{Driver, Failure, Limits, LogonReply, Op, Reply, Request};
 use crate::error::ClientError;
@@ -27,6 +29,9 @@ const CLOSED_POLL: Duration = Duration::from_millis(100);
 pub(crate) struct Shared {
     /// The session encrypts every message (server EncryptData or `require_privacy`).
     pub(crate) encrypted: bool,
+    dialect: Option<Dialect>,
+    cipher: Option<Cipher>,
+    signing: Option<SigningAlgorithm>,
     requests: Sender<Request>,
     handle: ConnectionHandle,
     host: String,
@@ -79,6 +84,10 @@ impl Shared {
             Err(RecvTimeoutError::Timeout) => Err(ClientError::Timeout { op: name, after: self.timeout }),
             Err(RecvTimeoutError::Disconnected) => Err(ClientError::ConnectionClosed { op: name }),
         }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.handle.is_closed()
     }
 
     pub(crate) fn call(&self, op: Op, name: &'static str, target: &str) -> Result<Completion, ClientError> {
@@ -149,6 +158,7 @@ impl Client {
         let proto = ClientConfig {
             ciphers: opts.ciphers.clone(),
             dialects: opts.dialects.clone(),
+            signing: opts.signing.clone(),
             require_privacy: opts.require_privacy,
             require_signing: opts.require_signing,
             ..ClientConfig::default()
@@ -170,9 +180,12 @@ impl Client {
             }
             Err(RecvTimeoutError::Disconnected) => return Err(ClientError::ConnectionClosed { op: "logon" }),
         };
-        let Limits { max_read, max_write, encrypted } = limits;
+        let Limits { max_read, max_write, encrypted, dialect, cipher, signing } = limits;
         let shared = Shared {
             encrypted,
+            dialect,
+            cipher,
+            signing,
             requests: req_tx,
             handle,
             host: addr.ip().to_string(),
@@ -189,6 +202,21 @@ impl Client {
     /// even when this is false.
     pub fn session_encrypted(&self) -> bool {
         self.shared.encrypted
+    }
+
+    /// The dialect negotiated.
+    pub fn dialect(&self) -> Option<Dialect> {
+        self.shared.dialect
+    }
+
+    /// The cipher negotiated (None: this connection cannot encrypt).
+    pub fn cipher(&self) -> Option<Cipher> {
+        self.shared.cipher
+    }
+
+    /// The signing algorithm negotiated.
+    pub fn signing(&self) -> Option<SigningAlgorithm> {
+        self.shared.signing
     }
 
     /// Ends the session (LOGOFF) and waits for the server to confirm; the connection closes when the

@@ -15,8 +15,10 @@ use crossbeam_channel::{Receiver, Sender};
 use engine::{Connection, Flow, Outbox};
 use smb_auth::NtlmInitiator;
 use smb_client_proto::{ClientConnection, Completion, FileHandle, RequestId, TreeHandle};
+use smb_crypto::{Cipher, SigningAlgorithm};
 use smb_wire::create::CreateDisposition;
 use smb_wire::info::FileInfoClass;
+use smb_wire::negotiate::Dialect;
 use smb_wire::query_info::InfoType;
 use smb_wire::status::NtStatus;
 
@@ -69,6 +71,9 @@ pub(crate) struct Limits {
     pub max_write: u32,
     /// The session encrypts every message.
     pub encrypted: bool,
+    pub dialect: Option<Dialect>,
+    pub cipher: Option<Cipher>,
+    pub signing: Option<SigningAlgorithm>,
 }
 
 pub(crate) type LogonReply = Result<Limits, Failure>;
@@ -148,6 +153,9 @@ impl Driver {
                     max_read: self.conn.max_read_size().unwrap_or(65536),
                     max_write: self.conn.max_write_size().unwrap_or(65536),
                     encrypted,
+                    dialect: self.conn.dialect(),
+                    cipher: self.conn.cipher(),
+                    signing: self.conn.signing(),
                 };
                 if let Some(logon) = self.logon.take() {
                     let _ = logon.try_send(Ok(limits));

@@ -101,6 +101,39 @@ impl File {
         Ok(data.len())
     }
 
+    /// Sends one READ of `len` bytes (at most the negotiated READ size) at `offset` and returns at
+    /// once; [`Pending::wait`] gives the bytes (fewer at end of file, none past it). With several
+    /// pending, the caller keeps a queue depth of its own (the benchmark does).
+    pub fn start_read(&self, offset: u64, len: u32) -> Result<Pending<Vec<u8>>, ClientError> {
+        let rx = self.shared.submit(Op::Read { file: self.file, offset, len }, "read")?;
+        Ok(Pending {
+            shared: self.shared.clone(),
+            rx,
+            op: "read",
+            target: self.path.clone(),
+            take: take_read,
+        })
+    }
+
+    /// Sends one WRITE of `data` (at most the negotiated WRITE size) at `offset` and returns at
+    /// once; [`Pending::wait`] gives the count the server wrote (it answers only once the data is
+    /// in the file).
+    pub fn start_write(&self, offset: u64, data: Vec<u8>) -> Result<Pending<u32>, ClientError> {
+        let rx = self.shared.submit(Op::Write { file: self.file, offset, data }, "write")?;
+        Ok(Pending {
+            shared: self.shared.clone(),
+            rx,
+            op: "write",
+            target: self.path.clone(),
+            take: take_written,
+        })
+    }
+
+    /// The largest READ and WRITE payloads one request may carry here.
+    pub fn max_io(&self) -> (u32, u32) {
+        (self.shared.read_chunk, self.shared.write_chunk)
+    }
+
     /// The file's current size, asked of the server (QUERY_INFO FileStandardInformation).
     pub fn size(&self) -> Result<u64, ClientError> {
         let op = Op::QueryInfo {
@@ -132,6 +165,51 @@ impl File {
             Completion::Closed { .. } => Ok(()),
             _ => Err(ClientError::Unexpected { op: "close" }),
         }
+    }
+}
+
+/// A request sent by [`File::start_read`] or [`File::start_write`], not yet waited for.
+pub struct Pending<T> {
+    shared: Arc<Shared>,
+    rx: Receiver<Reply>,
+    op: &'static str,
+    target: String,
+    take: fn(Completion) -> Option<T>,
+}
+
+impl<T> Pending<T> {
+    /// Waits (at most the client's timeout) for the answer.
+    pub fn wait(self) -> Result<T, ClientError> {
+        match self.shared.wait(&self.rx, self.op, &self.target) {
+            Ok(c) => (self.take)(c).ok_or(ClientError::Unexpected { op: self.op }),
+            Err(ClientError::Status { status: NtStatus::END_OF_FILE, .. }) if self.op == "read" => {
+                (self.take)(Completion::Read { request: smb_client_proto::RequestId(0), data: Vec::new() })
+                    .ok_or(ClientError::Unexpected { op: self.op })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The answer if it has come, without waiting; `Err(self)` while it has not.
+    pub fn try_wait(self) -> Result<Result<T, ClientError>, Self> {
+        if self.rx.is_empty() && !self.shared.is_closed() {
+            return Err(self);
+        }
+        Ok(self.wait())
+    }
+}
+
+fn take_read(c: Completion) -> Option<Vec<u8>> {
+    match c {
+        Completion::Read { data, .. } => Some(data),
+        _ => None,
+    }
+}
+
+fn take_written(c: Completion) -> Option<u32> {
+    match c {
+        Completion::Written { count, .. } => Some(count),
+        _ => None,
     }
 }
 

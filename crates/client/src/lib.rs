@@ -32,8 +32,9 @@ mod tree;
 
 pub use client::Client;
 pub use error::ClientError;
-pub use file::File;
+pub use file::{File, Pending};
 pub use metadata::{DirEntry, Metadata};
 pub use options::{ClientOptions, OpenMode};
-pub use smb_crypto::Cipher;
+pub use smb_crypto::{Cipher, SigningAlgorithm};
+pub use smb_wire::negotiate::Dialect;
 pub use tree::Tree;

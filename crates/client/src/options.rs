@@ -1,7 +1,7 @@
 //! What the caller chooses: connection policy and how a file is opened.
 
-use smb_crypto::Cipher;
-pub use smb_wire::negotiate::Dialect;
+use smb_crypto::{Cipher, SigningAlgorithm};
+use smb_wire::negotiate::Dialect;
 use std::time::Duration;
 
 /// Settings of one [`crate::Client`].
@@ -11,6 +11,8 @@ pub struct ClientOptions {
     pub require_privacy: bool,
     /// Ciphers offered, best first (empty: this client cannot encrypt).
     pub ciphers: Vec<Cipher>,
+    /// Signing algorithms offered for 3.1.1, best first (older dialects: AES-CMAC, HMAC-SHA256).
+    pub signing: Vec<SigningAlgorithm>,
     /// Dialects offered. 3.1.1 is preferred; 3.0.2 and 3.0 are accepted, with the negotiation then
     /// confirmed by FSCTL_VALIDATE_NEGOTIATE_INFO. The lowest one listed is the downgrade floor.
     pub dialects: Vec<Dialect>,
@@ -28,6 +30,7 @@ impl Default for ClientOptions {
             require_privacy: false,
             ciphers: vec![Cipher::Aes128Gcm, Cipher::Aes256Gcm, Cipher::Aes128Ccm, Cipher::Aes256Ccm],
             dialects: vec![Dialect::SMB_3_1_1, Dialect::SMB_3_0_2, Dialect::SMB_3_0],
+            signing: vec![SigningAlgorithm::AesGmac, SigningAlgorithm::AesCmac],
             require_signing: true,
             reactors: 1,
             timeout: Duration::from_secs(30),
@@ -42,6 +45,8 @@ pub enum OpenMode {
     Read,
     /// Create the file, or truncate an existing one; for reading and writing.
     Write,
+    /// An existing file, for reading and writing (nothing truncated).
+    ReadWrite,
     /// Create the file; fail with [`crate::ClientError::Exists`] if it is there already.
     CreateNew,
 }

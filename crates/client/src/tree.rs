@@ -100,6 +100,7 @@ impl Tree {
         let (access, disposition) = match mode {
             OpenMode::Read => (read, CreateDisposition::OPEN),
             OpenMode::Write => (write, CreateDisposition::OVERWRITE_IF),
+            OpenMode::ReadWrite => (write, CreateDisposition::OPEN),
             OpenMode::CreateNew => (write, CreateDisposition::CREATE),
         };
         let (handle, meta) =

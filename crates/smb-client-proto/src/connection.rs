@@ -176,6 +176,11 @@ impl ClientConnection {
         self.negotiated.as_ref().and_then(|n| n.cipher)
     }
 
+    /// The signing algorithm NEGOTIATE settled.
+    pub fn signing(&self) -> Option<SigningAlgorithm> {
+        self.negotiated.as_ref().map(|n| n.signing)
+    }
+
     /// The established session's id.
     pub fn session_id(&self) -> Option<u64> {
         self.session.as_ref().map(|s| s.id)
@@ -248,8 +253,9 @@ impl ClientConnection {
             NegotiateContextList::default()
         };
         let mut caps = capabilities::LARGE_MTU;
-        // 3.0.x learns encryption from CAP_ENCRYPTION (always AES-128-CCM); 3.1.1 from the context.
-        if self.cfg.ciphers.contains(&Cipher::Aes128Ccm) {
+        // CAP_ENCRYPTION says the client can encrypt at all. 3.0.x servers take it to mean
+        // AES-128-CCM; 3.1.1 servers (Samba among them) still look for it before the cipher context.
+        if !self.cfg.ciphers.is_empty() {
             caps |= capabilities::ENCRYPTION;
         }
         self.capabilities = caps;

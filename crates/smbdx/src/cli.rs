@@ -11,19 +11,193 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start a server on loopback in this process and benchmark it (read/write, 64 KiB and 1 MiB,
+    /// unencrypted, AES-128-GCM, AES-256-GCM) beside raw loopback TCP. Needs nothing installed.
+    Demo(DemoArgs),
     /// Serve shares over SMB 3.1.1 (TCP).
     Serve(ServeArgs),
-    /// Measure throughput next to an anchor measured in the same run.
-    Bench {
-        #[command(subcommand)]
-        what: BenchWhat,
-    },
+    /// List a remote directory: smbdx ls smb://[user@]host[:port]/share[/path]
+    Ls(PathArgs),
+    /// Show a remote file's or directory's attributes.
+    Stat(PathArgs),
+    /// Create a remote directory.
+    Mkdir(PathArgs),
+    /// Remove a remote file (-d: an empty directory, -r: a whole tree).
+    Rm(RmArgs),
+    /// Rename or move within one share: smbdx mv smb://host/share/a smb://host/share/b (or a bare path b).
+    Mv(MvArgs),
+    /// Copy between local and remote, either direction: smbdx cp [-r] SRC DST
+    Cp(CpArgs),
+    /// Measure throughput next to an anchor measured in the same run: `smbdx bench smb://host/share`
+    /// for SMB, `smbdx bench crypto` for the ciphers.
+    Bench(BenchArgs),
+}
+
+/// How to reach and log on to the server (every remote command takes these).
+///
+/// Exit codes: 0 success, 1 other failure, 2 bad usage, 3 cannot connect, 4 logon failure,
+/// 5 access denied (e.g. the share requires encryption), 6 not found, 7 already exists or not
+/// empty, 8 security refusal (privacy unavailable, tampered negotiation, bad signature),
+/// 9 local file error.
+#[derive(Debug, Clone, Args)]
+pub struct ConnArgs {
+    /// User, or DOMAIN\user (default: the URL's user, then SMBDX_USER). The password comes from
+    /// SMBDX_PASSWORD, --credentials-file, or a prompt; it is never taken from the command line.
+    #[arg(long, short = 'U')]
+    pub user: Option<String>,
+    /// smbclient-style file with `username =`, `password =` and `domain =` lines.
+    #[arg(long, short = 'A')]
+    pub credentials_file: Option<std::path::PathBuf>,
+    /// Encrypt everything, whatever the server asks, and refuse a server that cannot
+    /// (like New-SmbMapping -RequirePrivacy).
+    #[arg(long)]
+    pub require_privacy: bool,
+    /// Ciphers to offer, best first (aes-128-gcm, aes-256-gcm, aes-128-ccm, aes-256-ccm), or none.
+    #[arg(long, value_delimiter = ',')]
+    pub ciphers: Vec<String>,
+    /// Require signed answers on sessions that do not encrypt (on by default for SMB 3.x).
+    #[arg(long)]
+    pub require_signing: bool,
+    /// Seconds to wait for any one answer.
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct PathArgs {
+    /// smb://[user@]host[:port]/share[/path]
+    pub url: String,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    pub url: String,
+    /// Remove a directory and everything in it.
+    #[arg(short, long)]
+    pub recursive: bool,
+    /// Remove an empty directory.
+    #[arg(short, long)]
+    pub dir: bool,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MvArgs {
+    pub from: String,
+    /// A URL on the same share, or a share-relative path.
+    pub to: String,
+    /// Replace the target if it exists.
+    #[arg(short, long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// A local path or an smb:// URL.
+    pub src: String,
+    /// A local path or an smb:// URL (the other kind than SRC).
+    pub dst: String,
+    /// Copy directories and everything in them.
+    #[arg(short, long)]
+    pub recursive: bool,
+    /// No progress bar (it is shown only on a terminal anyway).
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Seconds per measured configuration (12 of them).
+    #[arg(long, default_value_t = 2.0)]
+    pub seconds: f64,
+    /// Requests in flight.
+    #[arg(long, default_value_t = 8)]
+    pub depth: usize,
+    /// Size of the test file.
+    #[arg(long, default_value = "256m", value_parser = parse_size)]
+    pub file_size: usize,
+}
+
+/// What a benchmark row does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IoOp {
+    Read,
+    Write,
+    /// Reads and writes alternating.
+    Mixed,
+}
+
+impl IoOp {
+    pub fn name(self) -> &'static str {
+        match self {
+            IoOp::Read => "read",
+            IoOp::Write => "write",
+            IoOp::Mixed => "mixed",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub what: Option<BenchWhat>,
+    #[command(flatten)]
+    pub smb: BenchSmbArgs,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum BenchWhat {
     /// SMB 3.x seal/open/sign throughput per cipher and backend, against memcpy of the same size.
     Crypto(CryptoBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchSmbArgs {
+    /// smb://[user@]host[:port]/share[/file] (default file: smbdx-bench.dat, removed afterwards).
+    pub url: Option<String>,
+    /// Operations, e.g. read,write.
+    #[arg(long, value_delimiter = ',', default_value = "read,write")]
+    pub op: Vec<IoOp>,
+    /// I/O sizes, 4k..8m.
+    #[arg(long, value_delimiter = ',', default_value = "64k,1m", value_parser = parse_size)]
+    pub size: Vec<usize>,
+    /// Requests in flight per thread.
+    #[arg(long, default_value_t = 8)]
+    pub depth: usize,
+    /// Threads, each with its own connection.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Seconds per configuration.
+    #[arg(long, default_value_t = 5.0)]
+    pub duration: f64,
+    /// Ciphers to measure, one row set each: aes-128-gcm, aes-256-gcm, aes-128-ccm, aes-256-ccm, none.
+    #[arg(long, value_delimiter = ',')]
+    pub cipher: Vec<String>,
+    /// Size of the test file (written before the runs).
+    #[arg(long, default_value = "1g", value_parser = parse_size)]
+    pub file_size: usize,
+    /// One JSON object per configuration instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// A server process on this host whose CPU time (with its children) is reported per GB.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Skip the raw loopback TCP anchor.
+    #[arg(long)]
+    pub no_anchor: bool,
+    /// Keep the test file afterwards.
+    #[arg(long)]
+    pub keep: bool,
+    #[command(flatten)]
+    pub conn: ConnArgs,
 }
 
 #[derive(Debug, Args)]
@@ -118,6 +292,30 @@ mod tests {
         assert_eq!(parse_size("1m"), Ok(1 << 20));
         assert_eq!(parse_size("123"), Ok(123));
         assert!(parse_size("x").is_err());
+    }
+
+    #[test]
+    fn bench_takes_a_url_or_the_crypto_subcommand() {
+        let c = Cli::try_parse_from(["smbdx", "bench", "crypto", "--json"]).unwrap();
+        assert!(matches!(c.command, Command::Bench(BenchArgs { what: Some(BenchWhat::Crypto(_)), .. })));
+        let c =
+            Cli::try_parse_from(["smbdx", "bench", "smb://h/s", "--op", "read", "--size", "4k,8m"]).unwrap();
+        let Command::Bench(b) = c.command else { panic!() };
+        assert!(b.what.is_none());
+        assert_eq!(b.smb.url.as_deref(), Some("smb://h/s"));
+        assert_eq!(b.smb.op, vec![IoOp::Read]);
+        assert_eq!(b.smb.size, vec![4096, 8 << 20]);
+    }
+
+    #[test]
+    fn remote_commands_take_connection_options() {
+        let c =
+            Cli::try_parse_from(["smbdx", "cp", "-r", "a", "smb://h/s/", "--require-privacy", "-U", "bob"])
+                .unwrap();
+        let Command::Cp(cp) = c.command else { panic!() };
+        assert!(cp.recursive && cp.conn.require_privacy);
+        assert_eq!(cp.conn.user.as_deref(), Some("bob"));
+        assert!(Cli::try_parse_from(["smbdx", "ls"]).is_err(), "a URL is required");
     }
 
     #[test]

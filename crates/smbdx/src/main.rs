@@ -1,16 +1,51 @@
 //! `smbdx`: the command line of the SMB 3.1.1 + SMB Direct engine.
 
 mod bench_crypto;
+mod bench_smb;
 mod cli;
+mod cp;
+mod cpu;
+mod credentials;
+mod demo;
+mod failure;
+mod fs_cmds;
+mod progress;
+mod remote;
 mod serve;
+mod tcp_anchor;
+mod url;
 
 use clap::Parser;
+use cli::{BenchWhat, Command};
+use failure::Failure;
 
 fn main() {
     let cli = cli::Cli::parse();
-    let code = match cli.command {
-        cli::Command::Bench { what: cli::BenchWhat::Crypto(args) } => bench_crypto::run(&args),
-        cli::Command::Serve(args) => serve::run(&args),
+    let result: Result<(), Failure> = match cli.command {
+        Command::Bench(b) => match b.what {
+            Some(BenchWhat::Crypto(args)) => exit_code(bench_crypto::run(&args)),
+            None if b.smb.url.is_some() => bench_smb::run(&b.smb),
+            None => Err(Failure::usage("bench needs an smb:// URL, or `crypto`")),
+        },
+        Command::Serve(args) => exit_code(serve::run(&args)),
+        Command::Demo(args) => demo::run(&args),
+        Command::Ls(a) => fs_cmds::ls(&a),
+        Command::Stat(a) => fs_cmds::stat(&a),
+        Command::Mkdir(a) => fs_cmds::mkdir(&a),
+        Command::Rm(a) => fs_cmds::rm(&a),
+        Command::Mv(a) => fs_cmds::mv(&a),
+        Command::Cp(a) => cp::run(&a),
     };
-    std::process::exit(code);
+    if let Err(f) = result {
+        eprintln!("smbdx: {f}");
+        std::process::exit(f.code);
+    }
+}
+
+/// Subcommands that report their own errors return only the code.
+fn exit_code(code: i32) -> Result<(), Failure> {
+    match code {
+        0 => Ok(()),
+        _ => std::process::exit(code),
+    }
 }

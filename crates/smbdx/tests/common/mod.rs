@@ -142,3 +142,6 @@ pub fn shares() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
     }
     (t, secure, open, local)
 }
+
+pub mod proxy;
+pub mod samba;

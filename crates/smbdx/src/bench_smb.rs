@@ -1,0 +1,487 @@
+//! `smbdx bench smb://…`: throughput, IOPS and latency of SMB reads and writes through the client
+//! library, one row per configuration (cipher × operation × size), in a table like perftest's or
+//! as JSON lines. Each row says what it measured: transport, cipher, sizes, queue depth, threads,
+//! and CPU seconds per GB on every side this process can see.
+//!
+//! Each thread has its own connection and keeps `depth` requests in flight on one file, at
+//! sequential offsets that wrap within the file. The file is written once per cipher before the
+//! timed runs, so reads read data that is really there.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use client::{Cipher, Client, ClientError, ClientOptions, OpenMode, Pending};
+
+use crate::cli::{BenchSmbArgs, IoOp};
+use crate::cpu;
+use crate::credentials;
+use crate::failure::{Failure, USAGE};
+use crate::remote;
+use crate::tcp_anchor;
+
+/// One configuration to measure.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub cipher: Option<Cipher>,
+    pub op: IoOp,
+    pub size: usize,
+    pub depth: usize,
+    pub threads: usize,
+    pub duration: Duration,
+}
+
+/// Where and as whom.
+pub struct Target {
+    pub addr: SocketAddr,
+    pub user: String,
+    pub password: String,
+    pub share: String,
+    /// The test file, share-relative.
+    pub path: String,
+    pub file_size: u64,
+    pub base: ClientOptions,
+    /// A local server process whose CPU time (with its children) is reported.
+    pub server_pid: Option<u32>,
+    /// The server runs inside this process (the demo): CPU is reported for both sides together.
+    pub in_process_server: bool,
+}
+
+/// One measured configuration.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub config: Config,
+    pub bytes: u64,
+    pub ios: u64,
+    pub seconds: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub p999_us: f64,
+    pub client_cpu_s_per_gb: f64,
+    pub server_cpu_s_per_gb: Option<f64>,
+}
+
+impl Row {
+    pub fn gbps(&self) -> f64 {
+        self.bytes as f64 / self.seconds / 1e9
+    }
+
+    pub fn iops(&self) -> f64 {
+        self.ios as f64 / self.seconds
+    }
+
+    pub fn cipher_name(&self) -> &'static str {
+        self.config.cipher.map_or("none", Cipher::name)
+    }
+}
+
+fn options(base: &ClientOptions, cipher: Option<Cipher>) -> ClientOptions {
+    match cipher {
+        // Encrypt whatever the share says: the row is labelled with the cipher it used.
+        Some(c) => ClientOptions { ciphers: vec![c], require_privacy: true, ..base.clone() },
+        None => ClientOptions { ciphers: Vec::new(), require_privacy: false, ..base.clone() },
+    }
+}
+
+fn connect(t: &Target, cipher: Option<Cipher>) -> Result<Client, ClientError> {
+    Client::connect(t.addr, &t.user, &t.password, options(&t.base, cipher))
+}
+
+/// Writes the test file (random bytes, `file_size` of them) so reads find real data.
+pub fn prepare(t: &Target, cipher: Option<Cipher>) -> Result<(), ClientError> {
+    let c = connect(t, cipher)?;
+    let tree = c.tree(&t.share)?;
+    let f = tree.open(&t.path, OpenMode::Write)?;
+    let mut chunk = vec![0u8; 8 << 20];
+    fill_noise(&mut chunk, 1);
+    let mut off = 0u64;
+    while off < t.file_size {
+        let n = chunk.len().min((t.file_size - off) as usize);
+        f.write_at(off, &chunk[..n])?;
+        off += n as u64;
+    }
+    f.close()
+}
+
+/// Incompressible filler (xorshift64*): benchmark data need not be secret, only not all zeros.
+fn fill_noise(buf: &mut [u8], seed: u64) {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    for chunk in buf.chunks_mut(8) {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        let v = x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes();
+        chunk.copy_from_slice(&v[..chunk.len()]);
+    }
+}
+
+/// What one thread measured.
+struct ThreadResult {
+    bytes: u64,
+    ios: u64,
+    latencies_ns: Vec<u64>,
+}
+
+fn run_thread(
+    t: &Target,
+    cfg: &Config,
+    index: usize,
+    start_gate: &std::sync::Barrier,
+) -> Result<ThreadResult, ClientError> {
+    let c = connect(t, cfg.cipher)?;
+    let tree = c.tree(&t.share)?;
+    let f = tree.open(&t.path, OpenMode::ReadWrite)?;
+    let size = cfg.size as u64;
+    let slots = (t.file_size / size).max(1);
+    // Threads start in different parts of the file.
+    let mut next_slot = (slots / cfg.threads as u64) * index as u64;
+    let mut payload = vec![0u8; cfg.size];
+    fill_noise(&mut payload, index as u64 + 2);
+    let mut inflight: std::collections::VecDeque<(Instant, Issued)> = std::collections::VecDeque::new();
+    let mut res = ThreadResult { bytes: 0, ios: 0, latencies_ns: Vec::with_capacity(1 << 16) };
+    let mut n = 0u64;
+    start_gate.wait();
+    let start = Instant::now();
+    let issue = |n: &mut u64, next_slot: &mut u64| -> Result<(Instant, Issued), ClientError> {
+        let offset = (*next_slot % slots) * size;
+        *next_slot += 1;
+        let write = match cfg.op {
+            IoOp::Read => false,
+            IoOp::Write => true,
+            IoOp::Mixed => *n % 2 == 1,
+        };
+        *n += 1;
+        let now = Instant::now();
+        Ok(if write {
+            (now, Issued::Write(f.start_write(offset, payload.clone())?))
+        } else {
+            (now, Issued::Read(f.start_read(offset, cfg.size as u32)?))
+        })
+    };
+    while start.elapsed() < cfg.duration || !inflight.is_empty() {
+        while inflight.len() < cfg.depth && start.elapsed() < cfg.duration {
+            inflight.push_back(issue(&mut n, &mut next_slot)?);
+        }
+        let Some((at, op)) = inflight.pop_front() else { break };
+        let got = match op {
+            Issued::Read(p) => p.wait()?.len(),
+            Issued::Write(p) => p.wait()? as usize,
+        };
+        if got != cfg.size {
+            return Err(ClientError::Unexpected { op: "benchmark I/O came back short" });
+        }
+        res.latencies_ns.push(at.elapsed().as_nanos() as u64);
+        res.bytes += got as u64;
+        res.ios += 1;
+    }
+    drop(f);
+    Ok(res)
+}
+
+enum Issued {
+    Read(Pending<Vec<u8>>),
+    Write(Pending<u32>),
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)] as f64 / 1000.0
+}
+
+/// Measures one configuration.
+pub fn measure(t: &Target, cfg: &Config) -> Result<Row, ClientError> {
+    let gate = std::sync::Barrier::new(cfg.threads + 1);
+    let cpu0 = cpu::own_seconds();
+    let srv0 = t.server_pid.and_then(|p| cpu::seconds(p, true));
+    let results = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..cfg.threads)
+            .map(|i| {
+                s.spawn({
+                    let gate = &gate;
+                    move || run_thread(t, cfg, i, gate)
+                })
+            })
+            .collect();
+        gate.wait();
+        let start = Instant::now();
+        let r: Vec<_> = handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or(Err(ClientError::Unexpected { op: "benchmark thread panicked" })))
+            .collect();
+        (r, start.elapsed())
+    });
+    let (results, elapsed) = results;
+    if t.server_pid.is_some() {
+        // A forked server (Samba) is reaped a moment after its client leaves: wait for its time.
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let cpu = cpu::own_seconds() - cpu0;
+    let srv = match (srv0, t.server_pid.and_then(|p| cpu::seconds(p, true))) {
+        (Some(a), Some(b)) => Some(b - a),
+        _ => None,
+    };
+    let mut lat = Vec::new();
+    let (mut bytes, mut ios) = (0, 0);
+    for r in results {
+        let r = r?;
+        bytes += r.bytes;
+        ios += r.ios;
+        lat.extend(r.latencies_ns);
+    }
+    lat.sort_unstable();
+    let gb = (bytes as f64 / 1e9).max(1e-9);
+    Ok(Row {
+        config: cfg.clone(),
+        bytes,
+        ios,
+        seconds: elapsed.as_secs_f64(),
+        p50_us: percentile(&lat, 0.50),
+        p99_us: percentile(&lat, 0.99),
+        p999_us: percentile(&lat, 0.999),
+        client_cpu_s_per_gb: cpu / gb,
+        server_cpu_s_per_gb: srv.map(|s| s / gb),
+    })
+}
+
+/// Prints the table header and the statement of what is measured.
+pub fn print_header(target: &str, t: &Target, anchor_gbps: Option<f64>) {
+    println!("# smbdx bench: SMB 3.1.1 over TCP to {target}, file {} ({} MiB)", t.path, t.file_size >> 20);
+    match anchor_gbps {
+        Some(a) => println!(
+            "# anchor: raw loopback TCP {a:.2} GB/s, measured in this run (1 MiB writes, one stream)"
+        ),
+        None => println!("# anchor: none (raw TCP can only be measured here for a loopback target)"),
+    }
+    let cpu = if t.in_process_server {
+        "CPU-s/GB: client and server together (one process)"
+    } else if t.server_pid.is_some() {
+        "CPU-s/GB: client (this process) and server (--server-pid and its children)"
+    } else {
+        "CPU-s/GB: client (this process); the server's is not visible from here"
+    };
+    println!("# {cpu}");
+    println!(
+        "{:<9} {:<11} {:<5} {:>7} {:>5} {:>3} {:>8} {:>9} {:>8} {:>8} {:>8} {:>9} {:>9} {:>7}",
+        "transport",
+        "cipher",
+        "op",
+        "size",
+        "depth",
+        "thr",
+        "GB/s",
+        "IOPS",
+        "p50 us",
+        "p99 us",
+        "p999 us",
+        "cli s/GB",
+        "srv s/GB",
+        "vs TCP"
+    );
+}
+
+pub fn size_label(size: usize) -> String {
+    if size >= 1 << 20 && size.is_multiple_of(1 << 20) {
+        format!("{}m", size >> 20)
+    } else if size >= 1 << 10 && size.is_multiple_of(1 << 10) {
+        format!("{}k", size >> 10)
+    } else {
+        size.to_string()
+    }
+}
+
+pub fn print_row(r: &Row, anchor_gbps: Option<f64>, json: bool) {
+    let c = &r.config;
+    let vs_tcp = anchor_gbps.map(|a| r.gbps() / a);
+    if json {
+        let v = serde_json::json!({
+            "transport": "tcp",
+            "cipher": r.cipher_name(),
+            "op": c.op.name(),
+            "size": c.size,
+            "depth": c.depth,
+            "threads": c.threads,
+            "seconds": r.seconds,
+            "bytes": r.bytes,
+            "ios": r.ios,
+            "gbps": r.gbps(),
+            "iops": r.iops(),
+            "p50_us": r.p50_us,
+            "p99_us": r.p99_us,
+            "p999_us": r.p999_us,
+            "client_cpu_s_per_gb": r.client_cpu_s_per_gb,
+            "server_cpu_s_per_gb": r.server_cpu_s_per_gb,
+            "anchor_tcp_gbps": anchor_gbps,
+            "vs_tcp": vs_tcp,
+        });
+        println!("{v}");
+        return;
+    }
+    let opt = |v: Option<f64>, p: usize| v.map_or("-".to_string(), |v| format!("{v:.p$}"));
+    println!(
+        "{:<9} {:<11} {:<5} {:>7} {:>5} {:>3} {:>8.3} {:>9.0} {:>8.0} {:>8.0} {:>8.0} {:>9.2} {:>9} {:>7}",
+        "tcp",
+        r.cipher_name(),
+        c.op.name(),
+        size_label(c.size),
+        c.depth,
+        c.threads,
+        r.gbps(),
+        r.iops(),
+        r.p50_us,
+        r.p99_us,
+        r.p999_us,
+        r.client_cpu_s_per_gb,
+        opt(r.server_cpu_s_per_gb, 2),
+        opt(vs_tcp, 2),
+    );
+}
+
+/// Runs every configuration against `t`: for each cipher, write the file, then each op and size.
+pub fn run_all(t: &Target, configs: &[Config], anchor: Option<f64>, json: bool) -> Result<Vec<Row>, Failure> {
+    let mut rows = Vec::new();
+    let mut prepared: Option<Option<Cipher>> = None;
+    for cfg in configs {
+        if prepared != Some(cfg.cipher) {
+            prepare(t, cfg.cipher).map_err(|e| Failure::client("bench: writing the test file", e))?;
+            prepared = Some(cfg.cipher);
+        }
+        let row = measure(t, cfg).map_err(|e| {
+            Failure::client(
+                &format!(
+                    "bench {} {} {}",
+                    cfg.cipher.map_or("none", Cipher::name),
+                    cfg.op.name(),
+                    size_label(cfg.size)
+                ),
+                e,
+            )
+        })?;
+        print_row(&row, anchor, json);
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// The configurations of a run: every cipher × op × size.
+pub fn plan(
+    ciphers: &[Option<Cipher>],
+    ops: &[IoOp],
+    sizes: &[usize],
+    depth: usize,
+    threads: usize,
+    duration: Duration,
+) -> Vec<Config> {
+    let mut v = Vec::new();
+    for &cipher in ciphers {
+        for &op in ops {
+            for &size in sizes {
+                v.push(Config { cipher, op, size, depth, threads, duration });
+            }
+        }
+    }
+    v
+}
+
+pub fn run(args: &BenchSmbArgs) -> Result<(), Failure> {
+    let url = remote::parse_url(args.url.as_deref().unwrap_or_default())?;
+    let base = remote::options(&args.conn)?;
+    let creds =
+        credentials::resolve(args.conn.user.as_deref(), args.conn.credentials_file.as_deref(), Some(&url))
+            .map_err(|e| Failure::new(USAGE, e.to_string()))?;
+    let addr = remote::resolve(&url)?;
+    let ciphers: Vec<Option<Cipher>> = if args.cipher.is_empty() {
+        vec![Some(Cipher::Aes128Gcm)]
+    } else {
+        args.cipher
+            .iter()
+            .map(|n| match n.as_str() {
+                "none" => Ok(None),
+                n => {
+                    Cipher::parse(n).map(Some).ok_or_else(|| Failure::usage(format!("unknown cipher {n:?}")))
+                }
+            })
+            .collect::<Result<_, _>>()?
+    };
+    let max_size = args.size.iter().copied().max().unwrap_or(1 << 20);
+    if max_size > 8 << 20 || args.size.contains(&0) {
+        return Err(Failure::usage("--size must be between 1 byte and 8 MiB"));
+    }
+    let file_size =
+        (args.file_size as u64).max(max_size as u64 * args.depth.max(1) as u64 * args.threads.max(1) as u64);
+    let path = if url.path.is_empty() { "smbdx-bench.dat".to_string() } else { url.path.clone() };
+    let t = Target {
+        addr,
+        user: creds.user.clone(),
+        password: creds.password.to_string(),
+        share: url.share.clone(),
+        path,
+        file_size,
+        base,
+        server_pid: args.server_pid,
+        in_process_server: false,
+    };
+    let anchor = if addr.ip().is_loopback() && !args.no_anchor {
+        Some(
+            tcp_anchor::loopback_bytes_per_sec(Duration::from_secs(2))
+                .map_err(|e| Failure::new(1, format!("TCP anchor: {e}")))?
+                / 1e9,
+        )
+    } else {
+        None
+    };
+    if !args.json {
+        print_header(&url.to_string(), &t, anchor);
+    }
+    let configs = plan(
+        &ciphers,
+        &args.op,
+        &args.size,
+        args.depth.max(1),
+        args.threads.max(1),
+        Duration::from_secs_f64(args.duration),
+    );
+    run_all(&t, &configs, anchor, args.json)?;
+    if !args.keep {
+        if let Ok(c) = connect(&t, ciphers[0]) {
+            let _ = c.tree(&t.share).and_then(|tree| tree.remove_file(&t.path));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_pick_from_sorted_latencies() {
+        let v: Vec<u64> = (1..=1000).map(|i| i * 1000).collect();
+        assert_eq!(percentile(&v, 0.5), 501.0);
+        assert_eq!(percentile(&v, 0.99), 990.0);
+        assert_eq!(percentile(&v, 0.999), 999.0);
+        assert_eq!(percentile(&[], 0.5), 0.0);
+    }
+
+    #[test]
+    fn sizes_label_like_the_flags() {
+        assert_eq!(size_label(65536), "64k");
+        assert_eq!(size_label(1 << 20), "1m");
+        assert_eq!(size_label(1000), "1000");
+    }
+
+    #[test]
+    fn the_plan_is_the_cross_product() {
+        let p = plan(
+            &[None, Some(Cipher::Aes128Gcm)],
+            &[IoOp::Read, IoOp::Write],
+            &[4096, 65536],
+            4,
+            1,
+            Duration::from_secs(1),
+        );
+        assert_eq!(p.len(), 8);
+        assert!(p.iter().all(|c| c.depth == 4));
+    }
+}

@@ -1,0 +1,91 @@
+//! Opening the session a command needs: resolve the URL's host, gather credentials, connect with
+//! the security options the user chose, connect the share.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+
+use client::{Cipher, Client, ClientOptions, Tree};
+
+use crate::cli::ConnArgs;
+use crate::credentials;
+use crate::failure::{Failure, CONNECT, USAGE};
+use crate::url::SmbUrl;
+
+/// Parses a `--ciphers` list: names as in `smbdx serve --ciphers`, or `none` for a client that
+/// cannot encrypt.
+pub fn parse_ciphers(list: &[String]) -> Result<Option<Vec<Cipher>>, Failure> {
+    if list.is_empty() {
+        return Ok(None);
+    }
+    if list.len() == 1 && list[0].eq_ignore_ascii_case("none") {
+        return Ok(Some(Vec::new()));
+    }
+    list.iter()
+        .map(|n| {
+            Cipher::parse(n).ok_or_else(|| {
+                Failure::usage(format!(
+                    "unknown cipher {n:?} (aes-128-gcm, aes-256-gcm, aes-128-ccm, aes-256-ccm, none)"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+pub fn options(args: &ConnArgs) -> Result<ClientOptions, Failure> {
+    let mut o = ClientOptions { require_privacy: args.require_privacy, ..ClientOptions::default() };
+    if let Some(c) = parse_ciphers(&args.ciphers)? {
+        o.ciphers = c;
+    }
+    if args.require_privacy && o.ciphers.is_empty() {
+        return Err(Failure::usage("--require-privacy needs a cipher; --ciphers none cannot encrypt"));
+    }
+    o.require_signing = args.require_signing || o.require_signing;
+    o.timeout = std::time::Duration::from_secs(args.timeout.max(1));
+    Ok(o)
+}
+
+pub fn resolve(url: &SmbUrl) -> Result<SocketAddr, Failure> {
+    let authority = url.authority();
+    authority
+        .to_socket_addrs()
+        .map_err(|e| Failure::new(CONNECT, format!("cannot resolve {}: {e}", url.host)))?
+        .next()
+        .ok_or_else(|| Failure::new(CONNECT, format!("{} has no address", url.host)))
+}
+
+/// Connects and logs on to `url`'s server.
+pub fn connect(url: &SmbUrl, args: &ConnArgs) -> Result<Client, Failure> {
+    let opts = options(args)?;
+    let creds = credentials::resolve(args.user.as_deref(), args.credentials_file.as_deref(), Some(url))
+        .map_err(|e| Failure::new(USAGE, e.to_string()))?;
+    let addr = resolve(url)?;
+    Client::connect(addr, &creds.user, &creds.password, opts)
+        .map_err(|e| Failure::client(&format!("connecting to {}", url.authority()), e))
+}
+
+/// Connects and connects `url`'s share.
+pub fn tree(url: &SmbUrl, args: &ConnArgs) -> Result<(Client, Tree), Failure> {
+    let c = connect(url, args)?;
+    let t = c.tree(&url.share).map_err(|e| Failure::client(&format!("share {}", url.share), e))?;
+    Ok((c, t))
+}
+
+pub fn parse_url(s: &str) -> Result<SmbUrl, Failure> {
+    SmbUrl::parse(s).map_err(|e| Failure::usage(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cipher_lists_parse() {
+        assert_eq!(parse_ciphers(&[]).unwrap(), None);
+        assert_eq!(parse_ciphers(&["none".into()]).unwrap(), Some(vec![]));
+        assert_eq!(
+            parse_ciphers(&["aes-256-gcm".into(), "aes-128-ccm".into()]).unwrap(),
+            Some(vec![Cipher::Aes256Gcm, Cipher::Aes128Ccm])
+        );
+        assert_eq!(parse_ciphers(&["rot13".into()]).unwrap_err().code, USAGE);
+    }
+}
