@@ -29,7 +29,7 @@ use smb_wire::negotiate_context::{
     CipherId, ContextData, EncryptionCapabilities, HashAlgorithm, NegotiateContextList,
     PreauthIntegrityCapabilities, SigningAlgorithm as WireSigning, SigningCapabilities, U16List,
 };
-use smb_wire::pdu::{pdu_to_vec, EncodeDyn};
+use smb_wire::pdu::{encode_pdu, pdu_len, EncodeDyn};
 use smb_wire::query_directory::{QueryDirectoryRequest, QueryDirectoryResponse};
 use smb_wire::query_info::{InfoType, QueryInfoRequest, QueryInfoResponse};
 use smb_wire::read::{ReadRequest, ReadResponse};
@@ -566,7 +566,10 @@ impl ClientConnection {
         }
         let sign = !encrypt && session.signing_required;
         let session_id = session.id;
-        let (id, mut pdu) = self.frame(command, tree, charge, body, file)?;
+        // A sealed message is built with room for its TRANSFORM_HEADER in front, so sealing works
+        // in place and the payload is copied once, into this buffer.
+        let room = if encrypt { TRANSFORM_HEADER_LEN } else { 0 };
+        let (id, mut msg) = self.frame_with_room(command, tree, charge, body, file, room)?;
         if let Some(p) = self.pending.get_mut(&id.0) {
             p.encrypted = encrypt;
             p.signed = sign;
@@ -576,11 +579,11 @@ impl ClientConnection {
         };
         if sign {
             if let Some(key) = &session.signing {
-                key.sign_in_place(&mut pdu).map_err(ClientError::crypto("signing a request"))?;
+                key.sign_in_place(&mut msg).map_err(ClientError::crypto("signing a request"))?;
             }
         }
         if !encrypt {
-            return Ok((id, pdu));
+            return Ok((id, msg));
         }
         let Some((key, nonces)) = session.seal.as_mut() else {
             return Err(ClientError::PrivacyUnavailable {
@@ -588,12 +591,10 @@ impl ClientConnection {
             });
         };
         let nonce = nonces.next_nonce().map_err(ClientError::crypto("nonce"))?;
-        let mut hdr = [0u8; TRANSFORM_HEADER_LEN];
-        seal_message(key, &nonce, session_id, &mut hdr, &mut pdu)
-            .map_err(ClientError::crypto("sealing a request"))?;
-        let mut msg = Vec::with_capacity(TRANSFORM_HEADER_LEN + pdu.len());
-        msg.extend_from_slice(&hdr);
-        msg.extend_from_slice(&pdu);
+        let (hdr, pdu) = msg.split_at_mut(TRANSFORM_HEADER_LEN);
+        let hdr: &mut [u8; TRANSFORM_HEADER_LEN] =
+            hdr.try_into().map_err(|_| ClientError::TransformTooShort { len: TRANSFORM_HEADER_LEN })?;
+        seal_message(key, &nonce, session_id, hdr, pdu).map_err(ClientError::crypto("sealing a request"))?;
         Ok((id, msg))
     }
 
@@ -605,6 +606,19 @@ impl ClientConnection {
         charge: u16,
         body: &dyn EncodeDyn,
         file: Option<FileId>,
+    ) -> Result<(RequestId, Vec<u8>), ClientError> {
+        self.frame_with_room(command, tree, charge, body, file, 0)
+    }
+
+    /// [`Self::frame`] with `room` zero bytes in front of the PDU (for a TRANSFORM_HEADER).
+    fn frame_with_room(
+        &mut self,
+        command: Command,
+        tree: u32,
+        charge: u16,
+        body: &dyn EncodeDyn,
+        file: Option<FileId>,
+        room: usize,
     ) -> Result<(RequestId, Vec<u8>), ClientError> {
         if self.pending.len() >= MAX_PENDING {
             return Err(ClientError::NoCredits { need: charge, have: 0 });
@@ -621,7 +635,8 @@ impl ClientConnection {
         // 2.0.2 has no multi-credit requests: CreditCharge stays 0 there.
         h.credit_charge = if self.dialect() == Some(Dialect::SMB_2_0_2) { 0 } else { charge.max(1) };
         h.credits = credit_request;
-        let pdu = pdu_to_vec(&h, body);
+        let mut pdu = vec![0u8; room + pdu_len(body)];
+        encode_pdu(&h, body, &mut pdu[room..]).map_err(ClientError::wire("request"))?;
         self.pending.insert(mid, Pending { command, tree, file, encrypted: false, signed: false });
         Ok((RequestId(mid), pdu))
     }
@@ -1117,7 +1132,7 @@ mod tests {
         assert!(matches!(c.receive(&mut short), Err(ClientError::TransformTooShort { len: 60 })));
         let mut h = Header::request(Command::NEGOTIATE, 9, 0, 0);
         h.flags |= 1;
-        let mut rsp = pdu_to_vec(&h, &Logoff);
+        let mut rsp = smb_wire::pdu::pdu_to_vec(&h, &Logoff);
         assert!(matches!(c.receive(&mut rsp), Err(ClientError::UnexpectedResponse { message_id: 9 })));
         let mut transform = vec![0u8; TRANSFORM_HEADER_LEN + HEADER_LEN];
         transform[..4].copy_from_slice(&[0xFD, b'S', b'M', b'B']);
