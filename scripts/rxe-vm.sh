@@ -21,6 +21,8 @@
 #   single: one VM (eth0 10.9.0.1/24 on an isolated qemu user network), rxe0.
 #
 # Options:
+#   --modules LIST      extra kernel modules to load in the VM, comma separated
+#                       (their dependencies come too), e.g. cifs for an SMB mount.
 #   --add PATH[:DEST]   put an extra file (e.g. a test binary) in the VM image,
 #                       at DEST (default /usr/local/bin/NAME, which is on PATH);
 #                       its shared libraries (per ldd) are added too. Repeatable.
@@ -108,6 +110,7 @@ parse_args() {
             --server)        [[ $# -ge 2 ]] || die "--server needs a command"; SERVER_CMD=$2; shift ;;
             --client)        [[ $# -ge 2 ]] || die "--client needs a command"; CLIENT_CMD=$2; shift ;;
             --add)           [[ $# -ge 2 ]] || die "--add needs a path"; add_file_arg "$2"; shift ;;
+            --modules)       [[ $# -ge 2 ]] || die "--modules needs a list"; MODULES+=(${2//,/ }); shift ;;
             --timeout)       TIMEOUT=${2:?}; shift ;;
             --client-delay)  CLIENT_DELAY=${2:?}; shift ;;
             --mem)           MEM=${2:?}; shift ;;

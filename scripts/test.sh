@@ -62,6 +62,23 @@ test_log=$(mktemp)
 trap 'rm -f "$test_log"' EXIT
 cargo test --workspace 2>&1 | tee "$test_log"
 
+# --- the Linux kernel client, in a VM ---------------------------------------------------------------
+# cifs.ko against smbdx serve (scripts/cifs-vm-test.sh); the VM needs root to install qemu and a kernel.
+if [ "$(id -u)" = 0 ] && [ "${SMBDX_VM_TESTS:-1}" != 0 ]; then
+  step "Linux kernel SMB3 client (cifs.ko in a qemu VM) against smbdx serve"
+  vm_log=$(mktemp)
+  if scripts/cifs-vm-test.sh >"$vm_log" 2>&1; then vm_rc=0; else vm_rc=$?; fi
+  vm_run_log=$(sed -n 's/.*single: .* (log: \(.*\))$/\1/p' "$vm_log" | tail -n1)
+  [ -n "$vm_run_log" ] && grep -a "CIFS-CHECK" "$vm_run_log" | sed 's/^/  /' || cat "$vm_log"
+  ok=$(grep -ac "CIFS-CHECK ok" "$vm_run_log" 2>/dev/null) || true
+  bad=$(grep -ac "CIFS-CHECK FAIL" "$vm_run_log" 2>/dev/null) || true
+  printf 'test result: kernel client. %d passed; %d failed\n' "${ok:-0}" "${bad:-0}" >>"$test_log"
+  if [ "$vm_rc" != 0 ] || [ "${ok:-0}" = 0 ]; then tail -n 40 "$vm_log"; echo "kernel client VM test failed" >&2; exit 1; fi
+  rm -f "$vm_log"
+else
+  echo "note: not root (or SMBDX_VM_TESTS=0): the VM tests are skipped" >&2
+fi
+
 # --- fuzz smoke ----------------------------------------------------------------------------------
 if [ "$FUZZ_SECONDS" != 0 ]; then
   step "fuzz smoke: ${FUZZ_SECONDS}s per decoder"
