@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use client::{Cipher, Client, ClientError, ClientOptions, OpenMode, SigningAlgorithm};
+use client::{Cipher, Client, ClientError, ClientOptions, Dialect, OpenMode, SigningAlgorithm};
 use common::proxy::Proxy;
 use common::samba::{self, Encrypt, Samba};
 use server::config::{ServeConfig, ShareConfig};
@@ -231,6 +231,22 @@ fn each_signing(ep: &Endpoint) {
     }
 }
 
+/// 3.1.1, 3.0.2 and 3.0 each on their own (the two older ones confirmed by
+/// VALIDATE_NEGOTIATE_INFO before the first tree is handed out), encrypted where the share says.
+fn each_dialect(ep: &Endpoint) {
+    for d in [Dialect::SMB_3_1_1, Dialect::SMB_3_0_2, Dialect::SMB_3_0] {
+        let client = ep.connect(ClientOptions { dialects: vec![d], ..ClientOptions::default() }).unwrap();
+        assert_eq!(client.dialect(), Some(d));
+        let tree = client.tree(&ep.share).unwrap();
+        let name = format!("dialect-{:x}.txt", d.0);
+        let f = tree.open(&name, OpenMode::Write).unwrap();
+        f.write_at(0, name.as_bytes()).unwrap();
+        f.close().unwrap();
+        assert_eq!(std::fs::read(ep.dir.join(&name)).unwrap(), name.as_bytes());
+        tree.remove_file(&name).unwrap();
+    }
+}
+
 const TRANSFORM: [u8; 4] = [0xFD, b'S', b'M', b'B'];
 const SESSION_SETUP: u16 = 1;
 
@@ -322,6 +338,7 @@ fn smbdx_each_cipher_and_signing() {
     let s = Smbdx::start();
     each_cipher(&s.enc);
     each_signing(&s.plain);
+    each_dialect(&s.enc);
 }
 
 #[test]
@@ -360,8 +377,10 @@ fn samba_each_cipher_and_signing() {
     }
     let enc = Samba::start(Encrypt::Required);
     each_cipher(&samba_endpoint(&enc));
+    each_dialect(&samba_endpoint(&enc));
     let plain = Samba::start(Encrypt::IfRequired);
     each_signing(&samba_endpoint(&plain));
+    each_dialect(&samba_endpoint(&plain));
 }
 
 #[test]
