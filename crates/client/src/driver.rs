@@ -32,15 +32,52 @@ const OUTBOX_HOLD: usize = 16 << 20;
 /// One operation an application thread asks of the connection.
 #[derive(Debug)]
 pub(crate) enum Op {
-    TreeConnect { unc: String },
-    Create { tree: TreeHandle, path: String, access: u32, disposition: CreateDisposition, options: u32 },
-    Read { file: FileHandle, offset: u64, len: u32 },
-    Write { file: FileHandle, offset: u64, data: Vec<u8> },
-    Close { file: FileHandle },
-    Flush { file: FileHandle },
-    QueryDirectory { file: FileHandle, class: FileInfoClass, pattern: String, flags: u8, output_len: u32 },
-    QueryInfo { file: FileHandle, info_type: InfoType, class: u8, output_len: u32 },
-    SetInfo { file: FileHandle, info_type: InfoType, class: u8, buffer: Vec<u8> },
+    TreeConnect {
+        unc: String,
+    },
+    Create {
+        tree: TreeHandle,
+        path: String,
+        access: u32,
+        disposition: CreateDisposition,
+        options: u32,
+    },
+    Read {
+        file: FileHandle,
+        offset: u64,
+        len: u32,
+    },
+    /// The payload already sits at `smb_client_proto::WRITE_PAYLOAD_AT` in `msg`.
+    Write {
+        file: FileHandle,
+        offset: u64,
+        msg: Vec<u8>,
+    },
+    Close {
+        file: FileHandle,
+    },
+    Flush {
+        file: FileHandle,
+    },
+    QueryDirectory {
+        file: FileHandle,
+        class: FileInfoClass,
+        pattern: String,
+        flags: u8,
+        output_len: u32,
+    },
+    QueryInfo {
+        file: FileHandle,
+        info_type: InfoType,
+        class: u8,
+        output_len: u32,
+    },
+    SetInfo {
+        file: FileHandle,
+        info_type: InfoType,
+        class: u8,
+        buffer: Vec<u8>,
+    },
     Logoff,
 }
 
@@ -201,13 +238,12 @@ impl Driver {
                 Err(_) => break,
             }
         }
-        while let Some(req) = self.waiting.front() {
+        while let Some(req) = self.waiting.front_mut() {
             if out.queued_bytes() > OUTBOX_HOLD {
                 break;
             }
-            match build(&mut self.conn, &req.op) {
-                Ok((id, bytes)) => {
-                    out.push(&bytes);
+            match send(&mut self.conn, &mut req.op, out) {
+                Ok(id) => {
                     if let Some(req) = self.waiting.pop_front() {
                         self.inflight.insert(id, req.reply);
                     }
@@ -224,15 +260,21 @@ impl Driver {
     }
 }
 
-/// Builds the request message for `op` (nothing is taken from the credit window on error).
-fn build(conn: &mut ClientConnection, op: &Op) -> Result<(RequestId, Vec<u8>), ProtoError> {
-    match op {
+/// Builds the request message for `op` and queues it (nothing is taken from the credit window, and
+/// nothing queued, on error).
+fn send(conn: &mut ClientConnection, op: &mut Op, out: &mut Outbox) -> Result<RequestId, ProtoError> {
+    let (id, bytes) = match op {
         Op::TreeConnect { unc } => conn.tree_connect(unc),
         Op::Create { tree, path, access, disposition, options } => {
             conn.create(*tree, path, *access, *disposition, *options)
         }
         Op::Read { file, offset, len } => conn.read(*file, *offset, *len),
-        Op::Write { file, offset, data } => conn.write(*file, *offset, data),
+        Op::Write { file, offset, msg } => {
+            // The payload is already in place: header and seal go around it, one copy to the outbox.
+            let (id, start) = conn.write_prebuilt(*file, *offset, msg)?;
+            out.push(&msg[start..]);
+            return Ok(id);
+        }
         Op::Close { file } => conn.close(*file),
         Op::Flush { file } => conn.flush(*file),
         Op::QueryDirectory { file, class, pattern, flags, output_len } => {
@@ -243,7 +285,9 @@ fn build(conn: &mut ClientConnection, op: &Op) -> Result<(RequestId, Vec<u8>), P
         }
         Op::SetInfo { file, info_type, class, buffer } => conn.set_info(*file, *info_type, *class, buffer),
         Op::Logoff => conn.logoff(),
-    }
+    }?;
+    out.push(&bytes);
+    Ok(id)
 }
 
 /// The request a completion answers (logon steps answer none the application made).

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crossbeam_channel::Receiver;
-use smb_client_proto::{Completion, FileHandle};
+use smb_client_proto::{Completion, FileHandle, WRITE_PAYLOAD_AT};
 use smb_wire::info::file::FileStandardInformation;
 use smb_wire::query_info::InfoType;
 use smb_wire::status::NtStatus;
@@ -80,7 +80,7 @@ impl File {
                 let op = Op::Write {
                     file: self.file,
                     offset: offset + next as u64,
-                    data: data[next..next + len].to_vec(),
+                    msg: message(&data[next..next + len]),
                 };
                 inflight.push_back((next, len, self.shared.submit(op, "write")?));
                 next += len;
@@ -118,8 +118,8 @@ impl File {
     /// Sends one WRITE of `data` (at most the negotiated WRITE size) at `offset` and returns at
     /// once; [`Pending::wait`] gives the count the server wrote (it answers only once the data is
     /// in the file).
-    pub fn start_write(&self, offset: u64, data: Vec<u8>) -> Result<Pending<u32>, ClientError> {
-        let rx = self.shared.submit(Op::Write { file: self.file, offset, data }, "write")?;
+    pub fn start_write(&self, offset: u64, data: &[u8]) -> Result<Pending<u32>, ClientError> {
+        let rx = self.shared.submit(Op::Write { file: self.file, offset, msg: message(data) }, "write")?;
         Ok(Pending {
             shared: self.shared.clone(),
             rx,
@@ -166,6 +166,15 @@ impl File {
             _ => Err(ClientError::Unexpected { op: "close" }),
         }
     }
+}
+
+/// The one copy of a payload on its way out: into a message buffer with room in front for the
+/// headers (and a TRANSFORM_HEADER), which the connection fills and seals around it in place.
+fn message(data: &[u8]) -> Vec<u8> {
+    let mut msg = Vec::with_capacity(WRITE_PAYLOAD_AT + data.len());
+    msg.resize(WRITE_PAYLOAD_AT, 0);
+    msg.extend_from_slice(data);
+    msg
 }
 
 /// A request sent by [`File::start_read`] or [`File::start_write`], not yet waited for.

@@ -42,6 +42,26 @@ use smb_wire::write::{WriteRequest, WriteResponse};
 use smb_wire::Compound;
 use std::collections::HashMap;
 
+/// Where [`ClientConnection::write_prebuilt`] expects the payload: after room for a
+/// TRANSFORM_HEADER, the SMB2 header and the fixed part of the WRITE request.
+pub const WRITE_PAYLOAD_AT: usize = TRANSFORM_HEADER_LEN + HEADER_LEN + WriteRequest::FIXED_LEN;
+
+/// The WRITE request without its payload (which lies in the caller's buffer right behind it).
+struct WriteHead<'a> {
+    req: WriteRequest<'a>,
+    len: usize,
+}
+
+impl smb_wire::Encode for WriteHead<'_> {
+    fn encoded_len_at(&self, at: usize) -> usize {
+        self.req.head_len_at(at, self.len)
+    }
+
+    fn encode(&self, w: &mut smb_wire::Writer<'_>) -> smb_wire::Result<()> {
+        self.req.encode_head(self.len, w).map(|_| ())
+    }
+}
+
 /// share_access for CREATE: let others read, write and delete (what Windows clients send).
 const SHARE_ALL: u32 = share_access::READ | share_access::WRITE | share_access::DELETE;
 /// Caps the outstanding requests tracked per connection (a caller cannot hold more credits anyway).
@@ -555,6 +575,52 @@ impl ClientConnection {
         body: &dyn EncodeDyn,
         file: Option<FileId>,
     ) -> Result<(RequestId, Vec<u8>), ClientError> {
+        let (encrypt, sign) = self.protection(tree)?;
+        // A sealed message is built with room for its TRANSFORM_HEADER in front, so sealing works
+        // in place and the payload is copied once, into this buffer.
+        let room = if encrypt { TRANSFORM_HEADER_LEN } else { 0 };
+        let mut msg = vec![0u8; room + pdu_len(body)];
+        let id = self.frame_into(command, tree, charge, body, file, &mut msg[room..])?;
+        self.protect(id, &mut msg, room, encrypt, sign)?;
+        Ok((id, msg))
+    }
+
+    /// MS-SMB2 3.2.4.7 WRITE of a payload the caller has already placed in `msg` at
+    /// [`WRITE_PAYLOAD_AT`] (everything before it is overwritten): the header and the fixed WRITE
+    /// body are written in front of it and the message signed or sealed in place, so the payload is
+    /// never copied here. Returns the request and where the message starts: send `msg[start..]`.
+    /// Nothing is taken from the credit window on error, and the payload is left as it was.
+    pub fn write_prebuilt(
+        &mut self,
+        file: FileHandle,
+        offset: u64,
+        msg: &mut [u8],
+    ) -> Result<(RequestId, usize), ClientError> {
+        self.expect(Phase::LoggedOn, "write")?;
+        self.known_tree(file.tree)?;
+        let len = msg.len().saturating_sub(WRITE_PAYLOAD_AT);
+        if len == 0 {
+            return Err(ClientError::BufferSize { expected: WRITE_PAYLOAD_AT + 1, got: msg.len() });
+        }
+        let charge = self.io_charge("write", len)?;
+        let (encrypt, sign) = self.protection(file.tree.0)?;
+        let head =
+            WriteHead { req: WriteRequest { offset, file_id: file.file_id, ..WriteRequest::default() }, len };
+        let pdu_at = TRANSFORM_HEADER_LEN;
+        let id = self.frame_into(
+            Command::WRITE,
+            file.tree.0,
+            charge,
+            &head,
+            Some(file.file_id),
+            &mut msg[pdu_at..WRITE_PAYLOAD_AT],
+        )?;
+        let start = self.protect(id, msg, pdu_at, encrypt, sign)?;
+        Ok((id, start))
+    }
+
+    /// How a request on `tree` is protected (MS-SMB2 3.2.4.1.8, 3.2.4.1.1): (encrypt, sign).
+    fn protection(&self, tree: u32) -> Result<(bool, bool), ClientError> {
         let session =
             self.session.as_ref().ok_or(ClientError::WrongState { op: "send", state: "no session" })?;
         let tree_encrypt = self.trees.get(&tree).copied().unwrap_or(false);
@@ -564,12 +630,20 @@ impl ClientConnection {
                 reason: "encryption required but the session has no key",
             });
         }
-        let sign = !encrypt && session.signing_required;
-        let session_id = session.id;
-        // A sealed message is built with room for its TRANSFORM_HEADER in front, so sealing works
-        // in place and the payload is copied once, into this buffer.
-        let room = if encrypt { TRANSFORM_HEADER_LEN } else { 0 };
-        let (id, mut msg) = self.frame_with_room(command, tree, charge, body, file, room)?;
+        Ok((encrypt, !encrypt && session.signing_required))
+    }
+
+    /// Signs or seals the request `id` whose PDU is `msg[pdu_at..]`, in place; a seal puts the
+    /// TRANSFORM_HEADER in the `TRANSFORM_HEADER_LEN` bytes before `pdu_at`. Returns where the
+    /// message to send starts.
+    fn protect(
+        &mut self,
+        id: RequestId,
+        msg: &mut [u8],
+        pdu_at: usize,
+        encrypt: bool,
+        sign: bool,
+    ) -> Result<usize, ClientError> {
         if let Some(p) = self.pending.get_mut(&id.0) {
             p.encrypted = encrypt;
             p.signed = sign;
@@ -579,23 +653,26 @@ impl ClientConnection {
         };
         if sign {
             if let Some(key) = &session.signing {
-                key.sign_in_place(&mut msg).map_err(ClientError::crypto("signing a request"))?;
+                key.sign_in_place(&mut msg[pdu_at..]).map_err(ClientError::crypto("signing a request"))?;
             }
         }
         if !encrypt {
-            return Ok((id, msg));
+            return Ok(pdu_at);
         }
+        let start = pdu_at
+            .checked_sub(TRANSFORM_HEADER_LEN)
+            .ok_or(ClientError::BufferSize { expected: TRANSFORM_HEADER_LEN, got: pdu_at })?;
         let Some((key, nonces)) = session.seal.as_mut() else {
             return Err(ClientError::PrivacyUnavailable {
                 reason: "encryption required but the session has no key",
             });
         };
         let nonce = nonces.next_nonce().map_err(ClientError::crypto("nonce"))?;
-        let (hdr, pdu) = msg.split_at_mut(TRANSFORM_HEADER_LEN);
+        let (hdr, pdu) = msg[start..].split_at_mut(TRANSFORM_HEADER_LEN);
         let hdr: &mut [u8; TRANSFORM_HEADER_LEN] =
-            hdr.try_into().map_err(|_| ClientError::TransformTooShort { len: TRANSFORM_HEADER_LEN })?;
-        seal_message(key, &nonce, session_id, hdr, pdu).map_err(ClientError::crypto("sealing a request"))?;
-        Ok((id, msg))
+            hdr.try_into().map_err(|_| ClientError::BufferSize { expected: TRANSFORM_HEADER_LEN, got: 0 })?;
+        seal_message(key, &nonce, session.id, hdr, pdu).map_err(ClientError::crypto("sealing a request"))?;
+        Ok(start)
     }
 
     /// Takes MessageIds for `charge` credits and encodes the PDU; records it as pending.
@@ -607,21 +684,27 @@ impl ClientConnection {
         body: &dyn EncodeDyn,
         file: Option<FileId>,
     ) -> Result<(RequestId, Vec<u8>), ClientError> {
-        self.frame_with_room(command, tree, charge, body, file, 0)
+        let mut pdu = vec![0u8; pdu_len(body)];
+        let id = self.frame_into(command, tree, charge, body, file, &mut pdu)?;
+        Ok((id, pdu))
     }
 
-    /// [`Self::frame`] with `room` zero bytes in front of the PDU (for a TRANSFORM_HEADER).
-    fn frame_with_room(
+    /// Takes MessageIds for `charge` credits, encodes header and body into `out` (exactly their
+    /// length), and records the request as pending.
+    fn frame_into(
         &mut self,
         command: Command,
         tree: u32,
         charge: u16,
         body: &dyn EncodeDyn,
         file: Option<FileId>,
-        room: usize,
-    ) -> Result<(RequestId, Vec<u8>), ClientError> {
+        out: &mut [u8],
+    ) -> Result<RequestId, ClientError> {
         if self.pending.len() >= MAX_PENDING {
             return Err(ClientError::NoCredits { need: charge, have: 0 });
+        }
+        if out.len() != pdu_len(body) {
+            return Err(ClientError::BufferSize { expected: pdu_len(body), got: out.len() });
         }
         let credit_request = self.credits.request_for(charge);
         let have = self.credits.available();
@@ -635,10 +718,9 @@ impl ClientConnection {
         // 2.0.2 has no multi-credit requests: CreditCharge stays 0 there.
         h.credit_charge = if self.dialect() == Some(Dialect::SMB_2_0_2) { 0 } else { charge.max(1) };
         h.credits = credit_request;
-        let mut pdu = vec![0u8; room + pdu_len(body)];
-        encode_pdu(&h, body, &mut pdu[room..]).map_err(ClientError::wire("request"))?;
+        encode_pdu(&h, body, out).map_err(ClientError::wire("request"))?;
         self.pending.insert(mid, Pending { command, tree, file, encrypted: false, signed: false });
-        Ok((RequestId(mid), pdu))
+        Ok(RequestId(mid))
     }
 
     /// Takes one received transport message (an SMB2 message, possibly compounded, or a transform)

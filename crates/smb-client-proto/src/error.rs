@@ -75,6 +75,9 @@ pub enum ClientError {
     /// An I/O size above what the server announced.
     #[error("{what} of {len} bytes exceeds the server's maximum of {max}")]
     TooLarge { what: &'static str, len: usize, max: u32 },
+    /// A caller-built message buffer of the wrong size (see `WRITE_PAYLOAD_AT`).
+    #[error("message buffer of {got} bytes where {expected} are needed")]
+    BufferSize { expected: usize, got: usize },
     /// A tree handle that is not (or no longer) connected.
     #[error("tree {tree_id} is not connected")]
     UnknownTree { tree_id: u32 },

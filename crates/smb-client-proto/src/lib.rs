@@ -27,5 +27,5 @@ pub mod error;
 
 pub use completion::{Completion, CreateInfo, FileHandle, RequestId, TreeHandle};
 pub use config::ClientConfig;
-pub use connection::ClientConnection;
+pub use connection::{ClientConnection, WRITE_PAYLOAD_AT};
 pub use error::ClientError;

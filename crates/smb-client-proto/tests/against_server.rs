@@ -492,3 +492,32 @@ fn smb311_needs_no_validation() {
     assert!(!rig.client.needs_validation());
     assert_eq!(rig.client.max_read_size(), Some(ServerConfig::default().max_read_size));
 }
+
+#[test]
+fn prebuilt_writes_land_sealed_and_signed() {
+    let mut rig = Rig::new(client_cfg(&[Cipher::Aes128Gcm]), ServerConfig::default());
+    rig.logon();
+    for (share, sealed) in [("secret", true), ("plain", false)] {
+        let (tree, _) = rig.tree(share);
+        let file = rig.open(tree, "pre.bin");
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7) as u8).collect();
+        let mut msg = vec![0u8; WRITE_PAYLOAD_AT];
+        msg.extend_from_slice(&data);
+        let before = msg.clone();
+        let (_, start) = rig.client.write_prebuilt(file, 5, &mut msg).unwrap();
+        assert_eq!(msg[start] == 0xFD, sealed, "{share}");
+        assert_eq!(msg[WRITE_PAYLOAD_AT..] == before[WRITE_PAYLOAD_AT..], !sealed, "sealed in place");
+        assert!(matches!(rig.one(msg[start..].to_vec()), Completion::Written { count: 200_000, .. }));
+        let (_, req) = rig.client.read(file, 5, 200_000).unwrap();
+        match rig.one(req) {
+            Completion::Read { data: back, .. } => assert_eq!(fnv1a(&back), fnv1a(&data)),
+            other => panic!("{other:?}"),
+        }
+    }
+    let (tree, _) = rig.tree("plain");
+    let file = rig.open(tree, "x");
+    assert!(matches!(
+        rig.client.write_prebuilt(file, 0, &mut [0; WRITE_PAYLOAD_AT]),
+        Err(ClientError::BufferSize { .. })
+    ));
+}

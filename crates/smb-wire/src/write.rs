@@ -35,7 +35,8 @@ pub struct WriteRequest<'a> {
 
 impl<'a> WriteRequest<'a> {
     pub const STRUCTURE_SIZE: u16 = 49;
-    const FIXED_LEN: usize = 48;
+    /// Bytes of the fixed part (StructureSize 49 less the Buffer byte it counts).
+    pub const FIXED_LEN: usize = 48;
 
     pub fn parse(pdu: &'a [u8]) -> Result<Self> {
         let mut r = Reader::at(pdu, HEADER_LEN)?;

@@ -152,7 +152,7 @@ fn run_thread(
         *n += 1;
         let now = Instant::now();
         Ok(if write {
-            (now, Issued::Write(f.start_write(offset, payload.clone())?))
+            (now, Issued::Write(f.start_write(offset, &payload)?))
         } else {
             (now, Issued::Read(f.start_read(offset, cfg.size as u32)?))
         })
