@@ -336,8 +336,7 @@ impl ClientConnection {
     }
 
     pub fn tree_disconnect(&mut self, tree: TreeHandle) -> Result<(RequestId, Vec<u8>), ClientError> {
-        self.expect(Phase::LoggedOn, "tree_disconnect")?;
-        self.known_tree(tree)?;
+        self.ready("tree_disconnect", tree)?;
         self.send(Command::TREE_DISCONNECT, tree.0, 1, &TreeDisconnect, None)
     }
 
@@ -350,8 +349,7 @@ impl ClientConnection {
         disposition: CreateDisposition,
         options: u32,
     ) -> Result<(RequestId, Vec<u8>), ClientError> {
-        self.expect(Phase::LoggedOn, "create")?;
-        self.known_tree(tree)?;
+        self.ready("create", tree)?;
         let name = utf16le(name);
         let req = CreateRequest {
             requested_oplock_level: OplockLevel::NONE,
@@ -373,8 +371,7 @@ impl ClientConnection {
         offset: u64,
         len: u32,
     ) -> Result<(RequestId, Vec<u8>), ClientError> {
-        self.expect(Phase::LoggedOn, "read")?;
-        self.known_tree(file.tree)?;
+        self.ready("read", file.tree)?;
         let charge = self.io_charge("read", len as usize)?;
         let req = ReadRequest {
             padding: 0x50,
@@ -393,24 +390,21 @@ impl ClientConnection {
         offset: u64,
         data: &[u8],
     ) -> Result<(RequestId, Vec<u8>), ClientError> {
-        self.expect(Phase::LoggedOn, "write")?;
-        self.known_tree(file.tree)?;
+        self.ready("write", file.tree)?;
         let charge = self.io_charge("write", data.len())?;
         let req = WriteRequest { offset, file_id: file.file_id, data, ..WriteRequest::default() };
         self.send(Command::WRITE, file.tree.0, charge, &req, Some(file.file_id))
     }
 
     pub fn close(&mut self, file: FileHandle) -> Result<(RequestId, Vec<u8>), ClientError> {
-        self.expect(Phase::LoggedOn, "close")?;
-        self.known_tree(file.tree)?;
+        self.ready("close", file.tree)?;
         let req = CloseRequest { flags: 0, file_id: file.file_id };
         self.send(Command::CLOSE, file.tree.0, 1, &req, Some(file.file_id))
     }
 
     /// MS-SMB2 3.2.4.4 FLUSH: the server answers once the file's data is on stable storage.
     pub fn flush(&mut self, file: FileHandle) -> Result<(RequestId, Vec<u8>), ClientError> {
-        self.expect(Phase::LoggedOn, "flush")?;
-        self.known_tree(file.tree)?;
+        self.ready("flush", file.tree)?;
         let req = FlushRequest { file_id: file.file_id };
         self.send(Command::FLUSH, file.tree.0, 1, &req, Some(file.file_id))
     }
@@ -425,8 +419,7 @@ impl ClientConnection {
         flags: u8,
         output_len: u32,
     ) -> Result<(RequestId, Vec<u8>), ClientError> {
-        self.expect(Phase::LoggedOn, "query_directory")?;
-        self.known_tree(file.tree)?;
+        self.ready("query_directory", file.tree)?;
         let charge = self.transact_charge("query_directory", output_len)?;
         let name = utf16le(pattern);
         let req = QueryDirectoryRequest {
@@ -448,8 +441,7 @@ impl ClientConnection {
         class: u8,
         output_len: u32,
     ) -> Result<(RequestId, Vec<u8>), ClientError> {
-        self.expect(Phase::LoggedOn, "query_info")?;
-        self.known_tree(file.tree)?;
+        self.ready("query_info", file.tree)?;
         let charge = self.transact_charge("query_info", output_len)?;
         let req = QueryInfoRequest {
             info_type,
@@ -469,8 +461,7 @@ impl ClientConnection {
         class: u8,
         buffer: &[u8],
     ) -> Result<(RequestId, Vec<u8>), ClientError> {
-        self.expect(Phase::LoggedOn, "set_info")?;
-        self.known_tree(file.tree)?;
+        self.ready("set_info", file.tree)?;
         let charge = self.transact_charge("set_info", u32::try_from(buffer.len()).unwrap_or(u32::MAX))?;
         let req = SetInfoRequest {
             info_type,
@@ -485,8 +476,7 @@ impl ClientConnection {
     /// MS-SMB2 3.2.5.5 / 3.2.4.20.1: FSCTL_VALIDATE_NEGOTIATE_INFO on `tree`, repeating what this
     /// client's NEGOTIATE said; the (signed) answer must repeat what the server's said.
     pub fn validate_negotiate(&mut self, tree: TreeHandle) -> Result<(RequestId, Vec<u8>), ClientError> {
-        self.expect(Phase::LoggedOn, "validate_negotiate")?;
-        self.known_tree(tree)?;
+        self.ready("validate_negotiate", tree)?;
         let mut dialects: Vec<u16> = self.cfg.dialects.iter().map(|d| d.0).collect();
         dialects.sort_unstable();
         dialects.dedup();
@@ -512,6 +502,12 @@ impl ClientConnection {
     pub fn logoff(&mut self) -> Result<(RequestId, Vec<u8>), ClientError> {
         self.expect(Phase::LoggedOn, "logoff")?;
         self.send(Command::LOGOFF, 0, 1, &Logoff, None)
+    }
+
+    /// Logged on, and `tree` connected: what every request on a tree needs.
+    fn ready(&self, op: &'static str, tree: TreeHandle) -> Result<(), ClientError> {
+        self.expect(Phase::LoggedOn, op)?;
+        self.known_tree(tree)
     }
 
     fn known_tree(&self, tree: TreeHandle) -> Result<(), ClientError> {
@@ -596,8 +592,7 @@ impl ClientConnection {
         offset: u64,
         msg: &mut [u8],
     ) -> Result<(RequestId, usize), ClientError> {
-        self.expect(Phase::LoggedOn, "write")?;
-        self.known_tree(file.tree)?;
+        self.ready("write", file.tree)?;
         let len = msg.len().saturating_sub(WRITE_PAYLOAD_AT);
         if len == 0 {
             return Err(ClientError::BufferSize { expected: WRITE_PAYLOAD_AT + 1, got: msg.len() });
