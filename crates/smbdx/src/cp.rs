@@ -173,7 +173,7 @@ fn download_tree(tree: &Tree, dir: &str, target: &Path, quiet: bool) -> Result<(
     let mut entries = tree.list(dir)?;
     entries.sort_by(|a, b| a.name.cmp(&b.name));
     for e in entries {
-        if e.name.contains(['/', '\\']) || e.name == "." || e.name == ".." {
+        if !is_plain_name(&e.name) {
             // A server naming an entry like a path is not followed out of the target directory.
             continue;
         }
@@ -186,6 +186,12 @@ fn download_tree(tree: &Tree, dir: &str, target: &Path, quiet: bool) -> Result<(
         }
     }
     Ok(())
+}
+
+/// A directory entry name that stays inside the directory it is joined to: not empty, not `.` or
+/// `..`, no separator and no NUL. A hostile server could name entries otherwise.
+fn is_plain_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
 }
 
 fn download_file(tree: &Tree, src: &str, target: &Path, quiet: bool) -> Result<(), CopyError> {
@@ -224,6 +230,14 @@ fn download_file(tree: &Tree, src: &str, target: &Path, quiet: bool) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entry_names_from_the_server_cannot_leave_the_target() {
+        for bad in ["", ".", "..", "../x", "a/b", "a\\b", "/etc", "nul\0byte"] {
+            assert!(!is_plain_name(bad), "{bad:?}");
+        }
+        assert!(is_plain_name("file.txt") && is_plain_name("..hidden") && is_plain_name("a b"));
+    }
 
     #[test]
     fn joins_share_paths() {
