@@ -3,7 +3,8 @@
 # benchmark). All encrypted with AES-128-GCM, loopback only, 1 GiB:
 #   1. raw loopback TCP (the anchor; `smbdx bench` measures it beside its rows),
 #   2. smbclient get/put of a 1 GiB file against a private Samba smbd (medians of REPEATS),
-#   3. `smbdx bench` (1 MiB reads and writes, depth 8) against the same Samba,
+#   3. `smbdx bench` (1 MiB reads and writes, depth 8) against the same Samba, and `smbdx cp` of
+#      the same file both ways (whole-file, like smbclient),
 #   4. `smbdx bench` against `smbdx serve`.
 # Prints GB/s of each and the ratios the issue asks for, plus CPU-s/GB of client and server.
 #
@@ -41,6 +42,22 @@ smbclient_gbps() { # port op -> median GB/s
   done | median
 }
 
+smbdx_cp_gbps() { # port op -> median GB/s of `smbdx cp` of the same file, the same way round
+  local port=$1 op=$2 t0 t1 r
+  for r in $(seq "$REPEATS"); do
+    t0=$(date +%s.%N)
+    if [ "$op" = put ]; then
+      SMBDX_PASSWORD=$PASS "$BIN" cp -q "$WORK/local/file.bin" "smb://$USER_NAME@127.0.0.1:$port/data/cp.bin" \
+        --require-privacy --ciphers aes-128-gcm
+    else
+      SMBDX_PASSWORD=$PASS "$BIN" cp -q "smb://$USER_NAME@127.0.0.1:$port/data/cp.bin" "$WORK/local/cp-down.bin" \
+        --require-privacy --ciphers aes-128-gcm
+    fi
+    t1=$(date +%s.%N)
+    echo "$gb / ($t1 - $t0)" | bc -l
+  done | median
+}
+
 bench_json() { # port server_pid -> JSON lines of smbdx bench
   SMBDX_PASSWORD=$PASS "$BIN" bench "smb://$USER_NAME@127.0.0.1:$1/data" --op read,write --size 1m \
     --depth "$DEPTH" --cipher aes-128-gcm --file-size "${SIZE_MIB}m" --duration "$DURATION" \
@@ -54,6 +71,9 @@ SPORT=$(free_port)
 samba_start "$WORK/samba" "$SPORT" "$WORK/samba-share" "$USER_NAME" "$PASS" required
 SC_PUT=$(smbclient_gbps "$SPORT" put)
 SC_GET=$(smbclient_gbps "$SPORT" get)
+CP_PUT=$(smbdx_cp_gbps "$SPORT" put)
+CP_GET=$(smbdx_cp_gbps "$SPORT" get)
+cmp -s "$WORK/local/file.bin" "$WORK/local/cp-down.bin" || { echo "smbdx cp: downloaded file differs" >&2; exit 1; }
 SAMBA_JSON=$(bench_json "$SPORT" "$SAMBA_PID")
 samba_stop
 
@@ -73,6 +93,8 @@ echo "# AES-128-GCM, loopback, ${SIZE_MIB} MiB; smbdx bench: 1 MiB I/O, depth $D
 printf '%-34s %8.3f GB/s\n' "raw loopback TCP (anchor)" "$TCP"
 printf '%-34s %8.3f GB/s\n' "smbclient put -> Samba" "$SC_PUT"
 printf '%-34s %8.3f GB/s\n' "smbclient get <- Samba" "$SC_GET"
+printf '%-34s %8.3f GB/s\n' "smbdx cp put -> Samba" "$CP_PUT"
+printf '%-34s %8.3f GB/s\n' "smbdx cp get <- Samba" "$CP_GET"
 for op in write read; do
   row "smbdx bench $op, Samba server" "$(field "$SAMBA_JSON" $op gbps)" \
     "$(fmt "$(field "$SAMBA_JSON" $op client_cpu_s_per_gb)")" "$(fmt "$(field "$SAMBA_JSON" $op server_cpu_s_per_gb)")"
@@ -87,5 +109,6 @@ XW=$(field "$SMBDX_JSON" write gbps); XR=$(field "$SMBDX_JSON" read gbps)
 echo
 echo "ratios (goal):"
 echo "  smbdx client vs smbclient, same Samba:   write $(ratio "$SW" "$SC_PUT")x  read $(ratio "$SR" "$SC_GET")x  (>= 1.5)"
+echo "    (whole-file smbdx cp vs smbclient:      put $(ratio "$CP_PUT" "$SC_PUT")x  get $(ratio "$CP_GET" "$SC_GET")x)"
 echo "  smbdx<->smbdx vs Samba<->smbclient:      write $(ratio "$XW" "$SC_PUT")x  read $(ratio "$XR" "$SC_GET")x  (>= 2)"
 echo "  smbdx<->smbdx vs raw loopback TCP:       write $(ratio "$XW" "$TCP")x  read $(ratio "$XR" "$TCP")x  (>= 0.7)"
