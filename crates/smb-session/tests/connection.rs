@@ -388,7 +388,8 @@ fn reads_are_sealed_and_sent_from_the_buffer_they_were_read_into() {
     c.logon(Cipher::Aes128Gcm);
     let mut tx = OwnedTx::default();
     // (share, offset, length, minimum count) -> the data expected back, or the error status.
-    let cases: [(&str, usize, usize, u32, Result<usize, NtStatus>); 6] = [
+    type Case = (&'static str, usize, usize, u32, Result<usize, NtStatus>);
+    let cases: [Case; 6] = [
         ("secret", 0, 131_072, 0, Ok(131_072)),
         ("secret", 4096, 131_072, 0, Ok(131_072)),
         ("secret", 200_000, 131_072, 0, Ok(FILE_LEN - 200_000)),
