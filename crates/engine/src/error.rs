@@ -16,6 +16,10 @@ pub enum EngineError {
     #[error("handler queued a {len}-byte message; Direct TCP carries at most {max} bytes", max = smb_wire::framing::MAX_FRAME_LEN)]
     OutgoingTooLarge { len: usize },
 
+    /// A handler passed `Outbox::push_owned` a range that is not inside its buffer.
+    #[error("handler queued bytes {start}..{end} of a {buf_len}-byte buffer")]
+    OwnedRangeOutside { start: usize, end: usize, buf_len: usize },
+
     /// A connection handler panicked in `during`; only its connection is closed.
     #[error("connection handler for {peer} panicked in {during}")]
     HandlerPanicked { peer: SocketAddr, during: &'static str },
@@ -56,7 +60,9 @@ impl From<EngineError> for io::Error {
     fn from(e: EngineError) -> io::Error {
         let kind = match &e {
             EngineError::Io { source, .. } => source.kind(),
-            EngineError::Frame { .. } | EngineError::OutgoingTooLarge { .. } => io::ErrorKind::InvalidData,
+            EngineError::Frame { .. }
+            | EngineError::OutgoingTooLarge { .. }
+            | EngineError::OwnedRangeOutside { .. } => io::ErrorKind::InvalidData,
             EngineError::AtCapacity { .. } => io::ErrorKind::WouldBlock,
             EngineError::ShuttingDown | EngineError::ConnectionClosed { .. } => io::ErrorKind::NotConnected,
             EngineError::HandlerPanicked { .. }

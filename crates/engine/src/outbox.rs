@@ -1,11 +1,16 @@
 //! A connection's output queue: framed messages waiting for the socket to take them.
 //!
-//! One contiguous buffer with a write cursor, so a handler can build a response in place
-//! ([`Outbox::reserve`]) and the reactor writes it with one `write` per readiness. The reactor bounds
-//! it indirectly: it stops delivering messages (and reading) while the outbox holds more than
-//! `EngineConfig::max_outbox_bytes`.
+//! Small messages go into one contiguous buffer with a write cursor, so a handler can build a
+//! response in place ([`Outbox::reserve`]). Large ones (a sealed READ response of megabytes) are
+//! handed over as owned buffers ([`Outbox::push_owned`]) and written from where they lie with
+//! `writev`, between the contiguous bytes queued before and after them; once written they come back
+//! through [`Outbox::reclaim`] for reuse. The reactor bounds the whole indirectly: it stops delivering
+//! messages (and reading) while the outbox holds more than `EngineConfig::max_outbox_bytes`, owned
+//! buffers included.
 
-use std::io::{self, Write};
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, Write};
+use std::ops::Range;
 
 use smb_wire::framing::{frame_prefix, FRAME_PREFIX_LEN, MAX_FRAME_LEN};
 
@@ -13,6 +18,24 @@ use crate::error::EngineError;
 
 /// Below this much written data the cursor is left alone rather than moving the tail forward.
 const COMPACT_MIN: usize = 64 * 1024;
+
+/// Written owned buffers kept for [`Outbox::reclaim`]; more are freed.
+const SPARE_OWNED: usize = 4;
+
+/// Pieces handed to one `writev`: enough to cover a full outbox of large messages and the small ones
+/// between them, well under any kernel's IOV_MAX.
+const MAX_IOVECS: usize = 64;
+
+/// A message body the outbox owns but did not copy; its frame prefix sits in the contiguous buffer
+/// just before `at`.
+#[derive(Debug)]
+struct Owned {
+    /// Position in the contiguous buffer after which this body goes out.
+    at: usize,
+    buf: Vec<u8>,
+    /// What is still to be written of `buf`.
+    rest: Range<usize>,
+}
 
 /// Per-connection output queue of Direct TCP framed messages.
 #[derive(Debug, Default)]
@@ -25,6 +48,12 @@ pub struct Outbox {
     error: Option<EngineError>,
     /// Where an oversized [`Outbox::reserve`] writes, so that the call can still return a slice.
     scratch: Vec<u8>,
+    /// Owned message bodies in queue order (by `at`, then by insertion).
+    owned: VecDeque<Owned>,
+    /// Unwritten bytes of `owned`.
+    owned_bytes: usize,
+    /// Owned buffers already written, for [`Outbox::reclaim`].
+    spare: Vec<Vec<u8>>,
 }
 
 impl Outbox {
@@ -57,6 +86,33 @@ impl Outbox {
         }
     }
 
+    /// Appends one message, `buf[range]`, without copying it: the outbox keeps `buf` until the socket
+    /// has taken the message, then offers it back through [`Outbox::reclaim`]. Only the 4-byte prefix
+    /// is copied. An unframeable length behaves as in [`Outbox::push`]; a range outside `buf` is
+    /// reported the same way (a handler bug, the connection is closed).
+    pub fn push_owned(&mut self, buf: Vec<u8>, range: Range<usize>) {
+        let len = range.len();
+        if range.end > buf.len() || range.start > range.end {
+            let (start, end, buf_len) = (range.start, range.end, buf.len());
+            self.error.get_or_insert(EngineError::OwnedRangeOutside { start, end, buf_len });
+            return;
+        }
+        match frame_prefix(len) {
+            Ok(prefix) => {
+                self.buf.extend_from_slice(&prefix);
+                self.owned_bytes += len;
+                self.owned.push_back(Owned { at: self.buf.len(), buf, rest: range });
+            }
+            Err(_) => self.fail(len),
+        }
+    }
+
+    /// A buffer given to [`Outbox::push_owned`] that the socket has taken, for the handler to reuse
+    /// (its contents are the old message's). At most a few are kept.
+    pub fn reclaim(&mut self) -> Option<Vec<u8>> {
+        self.spare.pop()
+    }
+
     /// Zero-copy: reserve a message of `len` bytes (prefix written for you), fill it in place. The
     /// slice starts zeroed. An unframeable `len` behaves as in [`Outbox::push`].
     pub fn reserve(&mut self, len: usize) -> &mut [u8] {
@@ -72,9 +128,9 @@ impl Outbox {
         &mut self.buf[at + FRAME_PREFIX_LEN..]
     }
 
-    /// Bytes waiting for the socket, prefixes included.
+    /// Bytes waiting for the socket, prefixes and owned buffers included.
     pub fn queued_bytes(&self) -> usize {
-        self.buf.len() - self.head
+        self.buf.len() - self.head + self.owned_bytes
     }
 
     pub fn is_empty(&self) -> bool {
@@ -82,14 +138,19 @@ impl Outbox {
     }
 
     /// The queued messages without their prefixes, oldest first; for testing handlers without a
-    /// socket. A message already partly written to the socket is not listed.
+    /// socket. Call it before anything was written to the socket.
     pub fn messages(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        let mut rest = &self.buf[self.head..];
+        let mut pos = self.head;
+        let mut owned = self.owned.iter().peekable();
         std::iter::from_fn(move || {
-            let (prefix, tail) = rest.split_first_chunk::<FRAME_PREFIX_LEN>()?;
+            let prefix = self.buf.get(pos..)?.first_chunk::<FRAME_PREFIX_LEN>()?;
             let len = usize::from(prefix[1]) << 16 | usize::from(prefix[2]) << 8 | usize::from(prefix[3]);
-            let (msg, next) = tail.split_at_checked(len)?;
-            rest = next;
+            pos += FRAME_PREFIX_LEN;
+            if let Some(o) = owned.next_if(|o| o.at == pos) {
+                return Some(&o.buf[o.rest.clone()]);
+            }
+            let msg = self.buf.get(pos..pos + len)?;
+            pos += len;
             Some(msg)
         })
     }
@@ -99,6 +160,16 @@ impl Outbox {
         self.buf.clear();
         self.head = 0;
         self.error = None;
+        while let Some(o) = self.owned.pop_front() {
+            self.keep_spare(o.buf);
+        }
+        self.owned_bytes = 0;
+    }
+
+    fn keep_spare(&mut self, buf: Vec<u8>) {
+        if self.spare.len() < SPARE_OWNED {
+            self.spare.push(buf);
+        }
     }
 
     /// The handler's misuse, if any, taken once.
@@ -115,11 +186,18 @@ impl Outbox {
     /// bytes were written. `WouldBlock` is not an error here: it just ends the burst.
     pub(crate) fn write_to(&mut self, w: &mut impl Write) -> io::Result<usize> {
         let mut written = 0;
-        while self.head < self.buf.len() {
-            match w.write(&self.buf[self.head..]) {
+        while !self.is_empty() {
+            let r = if self.owned.is_empty() {
+                w.write(&self.buf[self.head..])
+            } else {
+                let mut iov = [IoSlice::new(&[]); MAX_IOVECS];
+                let n = self.gather(&mut iov);
+                w.write_vectored(&iov[..n])
+            };
+            match r {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
-                    self.head += n;
+                    self.advance(n);
                     written += n;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -127,15 +205,66 @@ impl Outbox {
                 Err(e) => return Err(e),
             }
         }
-        if self.head == self.buf.len() {
+        if self.is_empty() {
             self.buf.clear();
             self.head = 0;
         } else if self.head >= COMPACT_MIN && self.head * 2 >= self.buf.len() {
             // A peer that keeps the queue non-empty would otherwise make the buffer grow forever.
             self.buf.drain(..self.head);
+            self.owned.iter_mut().for_each(|o| o.at -= self.head);
             self.head = 0;
         }
         Ok(written)
+    }
+
+    /// The unwritten bytes in queue order, as many pieces as fit in `iov`; returns how many.
+    fn gather<'a>(&'a self, iov: &mut [IoSlice<'a>]) -> usize {
+        let mut n = 0;
+        let mut pos = self.head;
+        for o in &self.owned {
+            if o.at > pos {
+                let Some(slot) = iov.get_mut(n) else { return n };
+                *slot = IoSlice::new(&self.buf[pos..o.at]);
+                n += 1;
+                pos = o.at;
+            }
+            let Some(slot) = iov.get_mut(n) else { return n };
+            *slot = IoSlice::new(&o.buf[o.rest.clone()]);
+            n += 1;
+        }
+        if pos < self.buf.len() {
+            if let Some(slot) = iov.get_mut(n) {
+                *slot = IoSlice::new(&self.buf[pos..]);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Marks `n` bytes, taken in [`Outbox::gather`] order, as written; owned buffers written in full
+    /// become spares.
+    fn advance(&mut self, mut n: usize) {
+        loop {
+            let inline_end = self.owned.front().map_or(self.buf.len(), |o| o.at);
+            let inline = (inline_end - self.head).min(n);
+            self.head += inline;
+            n -= inline;
+            let Some(o) = self.owned.front_mut() else { break };
+            if self.head < o.at {
+                break;
+            }
+            let k = o.rest.len().min(n);
+            o.rest.start += k;
+            self.owned_bytes -= k;
+            n -= k;
+            if !o.rest.is_empty() {
+                break;
+            }
+            if let Some(done) = self.owned.pop_front() {
+                self.keep_spare(done.buf);
+            }
+        }
+        debug_assert_eq!(n, 0, "the writer reported more bytes than it was given");
     }
 }
 
@@ -171,6 +300,106 @@ mod tests {
         fn flush(&mut self) -> io::Result<()> {
             Ok(())
         }
+    }
+
+    /// Like [`Trickle`], but takes up to `room` bytes across all the pieces of a `writev`.
+    struct VecTrickle(Trickle);
+
+    impl Write for VecTrickle {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.write(b)
+        }
+        fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            if std::mem::take(&mut self.0.block_next) {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            self.0.block_next = true;
+            let mut room = self.0.room;
+            for b in bufs {
+                let n = b.len().min(room);
+                self.0.got.extend_from_slice(&b[..n]);
+                room -= n;
+            }
+            Ok(self.0.room - room)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Writes everything queued through `w`, however many bursts it takes.
+    fn drain(o: &mut Outbox, w: &mut impl Write) {
+        for _ in 0..10_000 {
+            if o.is_empty() {
+                return;
+            }
+            o.write_to(w).unwrap();
+        }
+        panic!("the outbox did not drain");
+    }
+
+    #[test]
+    fn owned_messages_go_out_in_order_between_copied_ones() {
+        for room in [1, 3, 5, 7, 64] {
+            let mut o = Outbox::new();
+            o.push(b"abc");
+            o.push_owned(b"..XYZ..".to_vec(), 2..5);
+            o.push_owned(b"0123".to_vec(), 0..4);
+            o.push(b"q");
+            assert_eq!(o.messages().collect::<Vec<_>>(), [&b"abc"[..], b"XYZ", b"0123", b"q"]);
+            assert_eq!(o.queued_bytes(), 4 * 4 + 3 + 3 + 4 + 1);
+            let mut w = VecTrickle(Trickle { got: vec![], room, block_next: false });
+            drain(&mut o, &mut w);
+            assert_eq!(w.0.got, b"\0\0\0\x03abc\0\0\0\x03XYZ\0\0\0\x040123\0\0\0\x01q", "room {room}");
+            assert_eq!(o.queued_bytes(), 0);
+            // Both owned buffers come back, contents untouched.
+            let mut back = [o.reclaim().unwrap(), o.reclaim().unwrap()];
+            back.sort();
+            assert_eq!(back, [b"..XYZ..".to_vec(), b"0123".to_vec()]);
+            assert!(o.reclaim().is_none());
+        }
+    }
+
+    #[test]
+    fn owned_messages_survive_compaction_and_plain_writes() {
+        let mut o = Outbox::new();
+        let big = vec![7u8; 3 * COMPACT_MIN];
+        o.push(&big);
+        o.push_owned(vec![1, 2, 3], 0..3);
+        // A writer without write_vectored takes one piece at a time.
+        let mut w = Trickle { got: vec![], room: 2 * COMPACT_MIN, block_next: false };
+        o.write_to(&mut w).unwrap();
+        assert_eq!(o.head, 0, "more than half was written: the rest moved to the front");
+        o.push(b"z");
+        drain(&mut o, &mut w);
+        let mut want = vec![0, 3, 0, 0];
+        want.extend_from_slice(&big);
+        want.extend_from_slice(b"\0\0\0\x03\x01\x02\x03\0\0\0\x01z");
+        assert_eq!(w.got, want);
+        assert!(o.reclaim().is_some());
+    }
+
+    #[test]
+    fn owned_edge_cases() {
+        let mut o = Outbox::new();
+        o.push_owned(vec![9; 4], 2..2);
+        assert_eq!(o.messages().collect::<Vec<_>>(), [&b""[..]]);
+        let mut w = VecTrickle(Trickle { got: vec![], room: usize::MAX, block_next: false });
+        drain(&mut o, &mut w);
+        assert_eq!(w.0.got, [0, 0, 0, 0]);
+        assert!(o.reclaim().is_some());
+        o.push_owned(vec![0; 4], 2..5);
+        assert!(matches!(
+            o.take_error(),
+            Some(EngineError::OwnedRangeOutside { start: 2, end: 5, buf_len: 4 })
+        ));
+        assert!(o.is_empty());
+        // Spares are bounded.
+        for _ in 0..SPARE_OWNED + 2 {
+            o.push_owned(vec![1], 0..1);
+        }
+        drain(&mut o, &mut w);
+        assert_eq!(std::iter::from_fn(|| o.reclaim()).count(), SPARE_OWNED);
     }
 
     #[test]

@@ -23,6 +23,14 @@ impl Transmit for OutboxTx<'_> {
     fn send_parts(&mut self, parts: &[&[u8]]) {
         self.0.push_parts(parts);
     }
+
+    fn send_owned(&mut self, buf: Vec<u8>, range: std::ops::Range<usize>) {
+        self.0.push_owned(buf, range);
+    }
+
+    fn reclaim(&mut self) -> Option<Vec<u8>> {
+        self.0.reclaim()
+    }
 }
 
 impl SmbConnection {

@@ -2,7 +2,7 @@
 //! file commands onto [`smb_fs::Opens`] with their response bodies (MS-SMB2 3.3.5.9 - 3.3.5.21).
 
 use crate::config::ShareConfig;
-use smb_fs::{Opens, Share, DIRECT_ALIGN};
+use smb_fs::{Opens, Share};
 use smb_session::{put_body, FileContext, FileHandler, FileResult, TreeGrant};
 use smb_wire::close::{close_flags, CloseResponse};
 use smb_wire::codec::Writer;
@@ -13,7 +13,7 @@ use smb_wire::header::{Header, HEADER_LEN};
 use smb_wire::message::Request;
 use smb_wire::query_directory::QueryDirectoryResponse;
 use smb_wire::query_info::{InfoType, QueryInfoResponse};
-use smb_wire::read::ReadResponse;
+use smb_wire::read::ReadRequest;
 use smb_wire::set_info::SetInfoResponse;
 use smb_wire::status::NtStatus;
 use smb_wire::write::{write_flags, WriteResponse};
@@ -26,8 +26,6 @@ const MAX_OPENS_PER_SESSION: usize = 4096;
 
 /// The shares of a server and the open files of one connection's sessions.
 pub struct ServerFiles {
-    /// Page-aligned landing area for block-aligned READs, which bypass the page cache (O_DIRECT).
-    aligned: Vec<u8>,
     shares: Arc<Vec<Share>>,
     opens: HashMap<u64, Opens>,
     interfaces: Arc<dyn Fn() -> Vec<NetworkInterfaceInfo> + Send + Sync>,
@@ -38,7 +36,7 @@ impl ServerFiles {
         shares: Arc<Vec<Share>>,
         interfaces: Arc<dyn Fn() -> Vec<NetworkInterfaceInfo> + Send + Sync>,
     ) -> Self {
-        Self { aligned: Vec::new(), shares, opens: HashMap::new(), interfaces }
+        Self { shares, opens: HashMap::new(), interfaces }
     }
 
     /// Builds the share table from configuration.
@@ -88,10 +86,23 @@ impl FileHandler for ServerFiles {
     ) -> FileResult {
         let shares = Arc::clone(&self.shares);
         let share = shares.get(ctx.share as usize).ok_or(NtStatus::NETWORK_NAME_DELETED)?;
-        let mut aligned = std::mem::take(&mut self.aligned);
-        let r = self.execute_in(ctx, share, req, pdu, &mut aligned);
-        self.aligned = aligned;
-        r
+        self.execute_in(ctx, share, req, pdu)
+    }
+
+    /// The data lands in the response buffer itself; a block-aligned READ (the buffer is
+    /// page-aligned) bypasses the page cache (O_DIRECT) where the file system allows it.
+    fn read(
+        &mut self,
+        ctx: FileContext,
+        _header: &Header,
+        req: &ReadRequest<'_>,
+        data: &mut [u8],
+    ) -> Result<usize, NtStatus> {
+        if req.channel != Channel::NONE {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        self.shares.get(ctx.share as usize).ok_or(NtStatus::NETWORK_NAME_DELETED)?;
+        self.opens(ctx.session_id).read(req.file_id, req.offset, data)
     }
 
     fn logoff(&mut self, session_id: u64) {
@@ -112,7 +123,6 @@ impl ServerFiles {
         share: &Share,
         req: &Request<'_>,
         pdu: &mut Vec<u8>,
-        aligned: &mut Vec<u8>,
     ) -> FileResult {
         let opens = self.opens(ctx.session_id);
         match req {
@@ -141,42 +151,6 @@ impl ServerFiles {
             Request::Flush(f) => {
                 opens.flush(f.file_id)?;
                 put_body(pdu, &FlushResponse);
-                Ok(NtStatus::SUCCESS)
-            }
-            Request::Read(r) => {
-                if r.channel != Channel::NONE {
-                    return Err(NtStatus::INVALID_PARAMETER);
-                }
-                let len = r.length as usize;
-                let head = ReadResponse::head_len(len);
-                pdu.resize(HEADER_LEN + head, 0);
-                let n = if r.offset.is_multiple_of(DIRECT_ALIGN as u64) && len.is_multiple_of(DIRECT_ALIGN) {
-                    // Block-aligned: read past the page cache into an aligned buffer, then append it
-                    // behind the response head (one copy, no zero-fill of the data area first).
-                    if aligned.len() < len + DIRECT_ALIGN {
-                        aligned.resize(len + DIRECT_ALIGN, 0);
-                    }
-                    let at = aligned.as_ptr().align_offset(DIRECT_ALIGN);
-                    let n = opens.read(r.file_id, r.offset, &mut aligned[at..at + len])?;
-                    pdu.truncate(HEADER_LEN + head);
-                    pdu.extend_from_slice(&aligned[at..at + n]);
-                    n
-                } else {
-                    pdu.resize(HEADER_LEN + head + len, 0);
-                    opens.read(r.file_id, r.offset, &mut pdu[HEADER_LEN + head..])?
-                };
-                if n == 0 || n < r.minimum_count as usize {
-                    return Err(NtStatus::END_OF_FILE);
-                }
-                // Re-lay the head for the bytes actually read (a short read shrinks DataLength).
-                let head_n = ReadResponse::head_len(n);
-                if head_n != head {
-                    pdu.copy_within(HEADER_LEN + head..HEADER_LEN + head + n, HEADER_LEN + head_n);
-                }
-                pdu.truncate(HEADER_LEN + head_n + n);
-                let rsp = ReadResponse { data_remaining: 0, flags: 0, data: &[] };
-                let mut w = Writer::at(pdu, HEADER_LEN).map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
-                rsp.encode_head(n, &mut w).map_err(|_| NtStatus::INSUFFICIENT_RESOURCES)?;
                 Ok(NtStatus::SUCCESS)
             }
             Request::Write(wr) => {

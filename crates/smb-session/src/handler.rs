@@ -2,7 +2,9 @@
 //! file commands the connection hands over once session, tree, signing and encryption checks passed.
 
 use smb_wire::fsctl::NetworkInterfaceInfo;
+use smb_wire::header::HEADER_LEN;
 use smb_wire::message::Request;
+use smb_wire::read::{ReadRequest, ReadResponse};
 use smb_wire::status::NtStatus;
 use smb_wire::Header;
 
@@ -37,9 +39,10 @@ pub trait FileHandler: Send {
     /// STATUS_BAD_NETWORK_NAME.
     fn tree_connect(&mut self, session_id: u64, share: &str) -> Result<TreeGrant, NtStatus>;
     fn tree_disconnect(&mut self, ctx: FileContext);
-    /// Runs CREATE, CLOSE, FLUSH, READ, WRITE, QUERY_DIRECTORY, QUERY_INFO, SET_INFO and non-protocol
-    /// IOCTLs. The response body goes into `pdu` after its first 64 bytes (the header, which the
-    /// connection writes afterwards); `pdu` arrives holding exactly 64 bytes.
+    /// Runs CREATE, CLOSE, FLUSH, WRITE, QUERY_DIRECTORY, QUERY_INFO, SET_INFO and non-protocol
+    /// IOCTLs (and READ, through the default [`FileHandler::read`]). The response body goes into `pdu`
+    /// after its first 64 bytes (the header, which the connection writes afterwards); `pdu` arrives
+    /// holding exactly 64 bytes.
     fn execute(
         &mut self,
         ctx: FileContext,
@@ -47,6 +50,26 @@ pub trait FileHandler: Send {
         req: &Request<'_>,
         pdu: &mut Vec<u8>,
     ) -> FileResult;
+    /// READ (MS-SMB2 3.3.5.12) straight into the response: fill `data` (the request's Length bytes,
+    /// starting on a 4 KiB boundary so a file can be read into it with O_DIRECT; its contents are
+    /// stale) from the file and return how many bytes were read. The connection answers
+    /// STATUS_END_OF_FILE for 0 bytes or fewer than MinimumCount, builds the response around the
+    /// data and seals and sends it from where it lies. The default runs READ through
+    /// [`FileHandler::execute`] and copies the data.
+    fn read(
+        &mut self,
+        ctx: FileContext,
+        header: &Header,
+        req: &ReadRequest<'_>,
+        data: &mut [u8],
+    ) -> Result<usize, NtStatus> {
+        let mut pdu = vec![0u8; HEADER_LEN];
+        self.execute(ctx, header, &Request::Read(*req), &mut pdu)?;
+        let rsp = ReadResponse::parse(&pdu).map_err(|_| NtStatus::UNSUCCESSFUL)?;
+        let n = rsp.data.len().min(data.len());
+        data[..n].copy_from_slice(&rsp.data[..n]);
+        Ok(n)
+    }
     /// The session is gone (LOGOFF, failed binding, disconnect): close its files.
     fn logoff(&mut self, session_id: u64);
     /// FSCTL_QUERY_NETWORK_INTERFACE_INFO.

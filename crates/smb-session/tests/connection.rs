@@ -16,6 +16,7 @@ use smb_wire::message::Request;
 use smb_wire::negotiate::{Dialect, NegotiateRequest, NegotiateResponse};
 use smb_wire::negotiate_context::*;
 use smb_wire::pdu::{pdu_to_vec, EncodeDyn};
+use smb_wire::read::{ReadRequest, ReadResponse};
 use smb_wire::session_setup::{SessionSetupRequest, SessionSetupResponse};
 use smb_wire::status::NtStatus;
 use smb_wire::tree_connect::{share_flags, TreeConnectRequest, TreeConnectResponse};
@@ -76,9 +77,56 @@ impl FileHandler for Files {
         put_body(pdu, &Echo);
         Ok(NtStatus::SUCCESS)
     }
+    /// A [`FILE_LEN`]-byte file of [`file_byte`]s, read straight into the response.
+    fn read(
+        &mut self,
+        _ctx: FileContext,
+        _h: &Header,
+        r: &ReadRequest<'_>,
+        data: &mut [u8],
+    ) -> Result<usize, NtStatus> {
+        assert_eq!(data.as_ptr() as usize % 4096, 0, "READ data must land page-aligned");
+        assert_eq!(data.len(), r.length as usize);
+        let from = (r.offset as usize).min(FILE_LEN);
+        let n = data.len().min(FILE_LEN - from);
+        data[..n].iter_mut().enumerate().for_each(|(i, b)| *b = file_byte(from + i));
+        Ok(n)
+    }
     fn logoff(&mut self, _s: u64) {}
     fn network_interfaces(&mut self) -> Vec<NetworkInterfaceInfo> {
         Vec::new()
+    }
+}
+
+const FILE_LEN: usize = 300_000;
+
+fn file_byte(at: usize) -> u8 {
+    (at % 251) as u8
+}
+
+/// A transport that takes owned buffers as the engine's outbox does: it keeps each message and gives
+/// the buffers back for reuse.
+#[derive(Default)]
+struct OwnedTx {
+    msgs: Vec<Vec<u8>>,
+    owned: usize,
+    back: Vec<Vec<u8>>,
+    /// Addresses of the buffers handed over, to see them come round again.
+    seen: Vec<usize>,
+}
+
+impl Transmit for OwnedTx {
+    fn send(&mut self, msg: &[u8]) {
+        self.msgs.push(msg.to_vec());
+    }
+    fn send_owned(&mut self, buf: Vec<u8>, range: std::ops::Range<usize>) {
+        self.msgs.push(buf[range].to_vec());
+        self.owned += 1;
+        self.seen.push(buf.as_ptr() as usize);
+        self.back.push(buf);
+    }
+    fn reclaim(&mut self) -> Option<Vec<u8>> {
+        self.back.pop()
     }
 }
 
@@ -118,34 +166,39 @@ impl Client {
 
     /// Sends one PDU (optionally signed or sealed) and returns the one response PDU, opened.
     fn call(&mut self, h: Header, body: &dyn EncodeDyn, sign: bool, seal: bool) -> (Flow, Option<Vec<u8>>) {
+        let mut msg = self.request(h, body, sign, seal);
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        let flow = self.conn.on_message(&mut msg, 133_000_000_000_000_000, &mut out);
+        assert!(out.len() <= 1);
+        (flow, out.pop().map(|m| self.open_reply(m)))
+    }
+
+    /// One request message, signed or sealed as asked.
+    fn request(&mut self, h: Header, body: &dyn EncodeDyn, sign: bool, seal: bool) -> Vec<u8> {
         let mut pdu = pdu_to_vec(&h, body);
         if sign {
             self.signing.as_ref().unwrap().sign_in_place(&mut pdu).unwrap();
         }
-        let mut msg = if seal {
+        if seal {
             let mut hdr = [0u8; TRANSFORM_HEADER_LEN];
             let n = self.nonces.next_nonce().unwrap();
             seal_message(self.c2s.as_ref().unwrap(), &n, self.session, &mut hdr, &mut pdu).unwrap();
             [&hdr[..], &pdu].concat()
         } else {
             pdu
-        };
-        let mut out: Vec<Vec<u8>> = Vec::new();
-        let flow = self.conn.on_message(&mut msg, 133_000_000_000_000_000, &mut out);
-        assert!(out.len() <= 1);
-        let rsp = out.pop().map(|mut m| {
-            if m[0] == 0xFD {
-                let mut hdr = [0u8; TRANSFORM_HEADER_LEN];
-                hdr.copy_from_slice(&m[..TRANSFORM_HEADER_LEN]);
-                let mut body = m.split_off(TRANSFORM_HEADER_LEN);
-                open_message(self.s2c.as_ref().expect("encrypted reply before keys"), &hdr, &mut body)
-                    .unwrap();
-                body
-            } else {
-                m
-            }
-        });
-        (flow, rsp)
+        }
+    }
+
+    /// A response message, opened with the S2C key when it is sealed.
+    fn open_reply(&self, mut m: Vec<u8>) -> Vec<u8> {
+        if m[0] != 0xFD {
+            return m;
+        }
+        let mut hdr = [0u8; TRANSFORM_HEADER_LEN];
+        hdr.copy_from_slice(&m[..TRANSFORM_HEADER_LEN]);
+        let mut body = m.split_off(TRANSFORM_HEADER_LEN);
+        open_message(self.s2c.as_ref().expect("encrypted reply before keys"), &hdr, &mut body).unwrap();
+        body
     }
 
     fn negotiate(&mut self, ciphers: &[CipherId]) -> NegotiateResponse<'static> {
@@ -326,4 +379,82 @@ fn garbage_and_second_negotiate_close_only_the_connection() {
         contexts: NegotiateContextList::default(),
     };
     assert_eq!(c.call(h, &req, false, false).0, Flow::Close);
+}
+
+#[test]
+fn reads_are_sealed_and_sent_from_the_buffer_they_were_read_into() {
+    let mut c = Client::new(ServerConfig::default());
+    c.negotiate(&[CipherId::AES_128_GCM]);
+    c.logon(Cipher::Aes128Gcm);
+    let mut tx = OwnedTx::default();
+    // (share, offset, length, minimum count) -> the data expected back, or the error status.
+    type Case = (&'static str, usize, usize, u32, Result<usize, NtStatus>);
+    let cases: [Case; 6] = [
+        ("secret", 0, 131_072, 0, Ok(131_072)),
+        ("secret", 4096, 131_072, 0, Ok(131_072)),
+        ("secret", 200_000, 131_072, 0, Ok(FILE_LEN - 200_000)),
+        ("secret", 17, 100, 0, Ok(100)),
+        ("plain", 65_536, 131_072, 0, Ok(131_072)),
+        ("plain", FILE_LEN, 4096, 0, Err(NtStatus::END_OF_FILE)),
+    ];
+    let mut owned = 0;
+    for (share, offset, length, minimum_count, want) in cases {
+        let seal = share == "secret";
+        c.tree_connect(share, !seal, seal);
+        let mut h = c.header(Command::READ);
+        h.credit_charge = length.div_ceil(65536) as u16;
+        // A multi-credit request takes one MessageId per credit.
+        c.mid += u64::from(h.credit_charge) - 1;
+        let req =
+            ReadRequest { length: length as u32, offset: offset as u64, minimum_count, ..Default::default() };
+        let mut msg = c.request(h, &req, !seal, seal);
+        assert_eq!(c.conn.on_message(&mut msg, 0, &mut tx), Flow::Continue);
+        let sent = tx.msgs.pop().expect("one reply");
+        assert_eq!(sent[0] == 0xFD, seal, "{share}: sealed iff the share encrypts");
+        let rsp = c.open_reply(sent);
+        let status = Header::parse(&rsp).unwrap().nt_status();
+        match want {
+            Ok(n) => {
+                assert_eq!(status, NtStatus::SUCCESS);
+                let data = ReadResponse::parse(&rsp).unwrap().data;
+                assert_eq!(data.len(), n);
+                assert!(
+                    data.iter().enumerate().all(|(i, b)| *b == file_byte(offset + i)),
+                    "{share} @{offset}"
+                );
+                if !seal {
+                    c.signing.as_ref().unwrap().verify_in_place(&mut rsp.clone()).unwrap();
+                }
+                // Large answers go out as owned buffers, small ones are copied.
+                owned += usize::from(rsp.len() >= 65_536);
+                assert_eq!(tx.owned, owned, "{share} @{offset} len {length}");
+            }
+            Err(e) => assert_eq!(status, e),
+        }
+    }
+    // The buffers came back through reclaim and were used again.
+    let mut seen = tx.seen.clone();
+    seen.sort();
+    seen.dedup();
+    assert!(seen.len() < tx.seen.len(), "no READ buffer was reused: {:?}", tx.seen);
+}
+
+#[test]
+fn a_read_below_minimum_count_is_end_of_file() {
+    let mut c = Client::new(ServerConfig::default());
+    c.negotiate(&[CipherId::AES_128_GCM]);
+    c.logon(Cipher::Aes128Gcm);
+    c.tree_connect("plain", true, false);
+    let mut h = c.header(Command::READ);
+    h.credit_charge = 1;
+    let req =
+        ReadRequest { length: 4096, offset: (FILE_LEN - 10) as u64, minimum_count: 11, ..Default::default() };
+    let rsp = c.call(h, &req, true, false).1.unwrap();
+    assert_eq!(Header::parse(&rsp).unwrap().nt_status(), NtStatus::END_OF_FILE);
+    let mut h = c.header(Command::READ);
+    h.credit_charge = 1;
+    let req =
+        ReadRequest { length: 4096, offset: (FILE_LEN - 10) as u64, minimum_count: 10, ..Default::default() };
+    let rsp = c.call(h, &req, true, false).1.unwrap();
+    assert_eq!(ReadResponse::parse(&rsp).unwrap().data.len(), 10);
 }

@@ -3,6 +3,7 @@
 //! go to the [`FileHandler`].
 
 use super::*;
+use smb_wire::read::ReadRequest;
 use smb_wire::tree_connect::TreeConnectRequest;
 
 impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
@@ -12,9 +13,10 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         header: &Header,
         encrypted: bool,
         related: &mut Related,
-    ) -> Result<(NtStatus, Vec<u8>), Fail> {
+    ) -> Result<(NtStatus, Reply), Fail> {
         if header.command == Command::SESSION_SETUP {
-            return self.on_session_setup(pdu, header, related);
+            let (status, p) = self.on_session_setup(pdu, header, related)?;
+            return Ok((status, Reply::from_vec(p)));
         }
         // MS-SMB2 3.3.5.2.9: the session must exist and be established.
         let sec = match self.sessions.get(&header.session_id) {
@@ -61,15 +63,18 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         match &parsed {
             Request::Echo(_) => {
                 put_body(&mut p, &Echo);
-                return Ok((NtStatus::SUCCESS, p));
+                return Ok((NtStatus::SUCCESS, Reply::from_vec(p)));
             }
             Request::Logoff(_) => {
                 self.files.logoff(header.session_id);
                 put_body(&mut p, &Logoff);
                 // The session goes once its (signed) response is out: see `on_chain`.
-                return Ok((NtStatus::SUCCESS, p));
+                return Ok((NtStatus::SUCCESS, Reply::from_vec(p)));
             }
-            Request::TreeConnect(tc) => return self.on_tree_connect(header, tc, p),
+            Request::TreeConnect(tc) => {
+                let (status, p) = self.on_tree_connect(header, tc, p)?;
+                return Ok((status, Reply::from_vec(p)));
+            }
             _ => {}
         }
         // Everything else runs in a tree (MS-SMB2 3.3.5.2.11).
@@ -82,28 +87,60 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             .ok_or(NtStatus::NETWORK_NAME_DELETED)?;
         let ctx = FileContext { session_id: header.session_id, tree_id, share };
         self.check_charge(header, &parsed)?;
-        match &parsed {
+        let p = match &parsed {
             Request::TreeDisconnect(_) => {
                 self.files.tree_disconnect(ctx);
                 if let Some(s) = self.sessions.get_mut(&header.session_id) {
                     s.trees.remove(&tree_id);
                 }
                 put_body(&mut p, &TreeDisconnect);
-                Ok((NtStatus::SUCCESS, p))
+                (NtStatus::SUCCESS, p)
             }
             Request::Ioctl(io) if io.ctl_code == CtlCode::VALIDATE_NEGOTIATE_INFO => {
                 let status = self.validate_negotiate(io.input, io.max_output_response, &mut p)?;
-                Ok((status, p))
+                (status, p)
             }
             Request::Ioctl(io) if io.ctl_code == CtlCode::QUERY_NETWORK_INTERFACE_INFO => {
                 let status = self.network_interface_info(io.max_output_response, &mut p)?;
-                Ok((status, p))
+                (status, p)
             }
-            Request::Other { .. } => Err(NtStatus::NOT_SUPPORTED.into()),
-            req => {
-                let req = with_related_file_id(req, related.file_id);
-                let status = self.files.execute(ctx, header, &req, &mut p)?;
-                Ok((status, p))
+            Request::Other { .. } => return Err(NtStatus::NOT_SUPPORTED.into()),
+            req => match with_related_file_id(req, related.file_id) {
+                Request::Read(r) => {
+                    self.recycle(Reply::from_vec(p));
+                    return self.on_read(ctx, header, &r);
+                }
+                req => {
+                    let status = self.files.execute(ctx, header, &req, &mut p)?;
+                    (status, p)
+                }
+            },
+        };
+        Ok((p.0, Reply::from_vec(p.1)))
+    }
+
+    /// MS-SMB2 3.3.5.12: the handler reads straight into the response, laid out so that it can be
+    /// sealed and sent where it lies.
+    fn on_read(
+        &mut self,
+        ctx: FileContext,
+        header: &Header,
+        r: &ReadRequest<'_>,
+    ) -> Result<(NtStatus, Reply), Fail> {
+        // Length was checked against MaxReadSize by check_charge.
+        let mut reply = Reply::for_read(self.new_read_buf(), r.length as usize);
+        match self.files.read(ctx, header, r, reply.read_data()) {
+            Ok(n) if n > 0 && n >= r.minimum_count as usize => {
+                reply.finish_read(n);
+                Ok((NtStatus::SUCCESS, reply))
+            }
+            Ok(_) => {
+                self.recycle(reply);
+                Err(NtStatus::END_OF_FILE.into())
+            }
+            Err(status) => {
+                self.recycle(reply);
+                Err(status.into())
             }
         }
     }

@@ -11,6 +11,7 @@ use crate::credits::CreditWindow;
 use crate::events::Event;
 use crate::handler::{AuthFactory, AuthFailure, AuthStep, FileContext, FileHandler};
 use crate::session::{Session, SessionSecurity, SessionState, Tree};
+use reply::{Reply, HEADROOM};
 use smb_crypto::kdf::{KdfInput, SessionKeys};
 use smb_crypto::transform::{open_message_to, seal_message, TRANSFORM_HEADER_LEN};
 use smb_crypto::{AeadKey, Cipher, NonceSequence, PreauthHash, SigningAlgorithm, SigningKey};
@@ -35,10 +36,12 @@ use smb_wire::tree_connect::{share_flags, TreeConnectResponse, TreeDisconnect};
 use smb_wire::types::{FileId, Guid};
 use smb_wire::{echo::Echo, logoff::Logoff, Compound};
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Arc;
 
 mod dispatch;
 mod negotiate;
+mod reply;
 mod session_setup;
 
 /// Where framed responses go (the engine's outbox; a `Vec` in tests).
@@ -50,6 +53,20 @@ pub trait Transmit {
     /// pieces need not be joined first.
     fn send_parts(&mut self, parts: &[&[u8]]) {
         self.send(&parts.concat());
+    }
+
+    /// Sends `buf[range]` as one message without copying it: a sealed READ response of megabytes
+    /// goes out from the buffer it was read and sealed in. The transport may hand `buf` back through
+    /// [`Transmit::reclaim`] once it is written. The default copies it through [`Transmit::send`].
+    fn send_owned(&mut self, buf: Vec<u8>, range: Range<usize>) {
+        if let Some(msg) = buf.get(range) {
+            self.send(msg);
+        }
+    }
+
+    /// A buffer given to [`Transmit::send_owned`] that is out, for reuse (its contents are stale).
+    fn reclaim(&mut self) -> Option<Vec<u8>> {
+        None
     }
 }
 
@@ -111,7 +128,7 @@ impl From<NtStatus> for Fail {
 
 /// One response PDU ready to be placed in the reply.
 struct PduReply {
-    bytes: Vec<u8>,
+    bytes: Reply,
     /// Sign with this session's key.
     sign_with: Option<u64>,
 }
@@ -131,13 +148,19 @@ pub struct ServerConnection<F: FileHandler, A: AuthFactory> {
     /// Where decrypted messages go: positioned so that a WRITE's data (at offset 0x70 of its PDU, as
     /// every client lays it out) starts on a page boundary and can go to the file with O_DIRECT.
     plain: Vec<u8>,
-    /// Response buffers kept for reuse: an 8 MiB READ answer would otherwise cost a fresh mapping
-    /// (page faults and zeroing) on every request.
+    /// Small response buffers kept for reuse.
     spare: Vec<Vec<u8>>,
+    /// READ response buffers kept for reuse (taken back from the transport once sent): an 8 MiB READ
+    /// answer would otherwise cost a fresh mapping (page faults and zeroing) on every request.
+    read_spare: Vec<Vec<u8>>,
 }
 
-/// Response buffers kept per connection.
+/// Small response buffers kept per connection.
 const SPARE_BUFFERS: usize = 4;
+/// READ response buffers kept per connection (the transport keeps a few more while they are sent).
+const SPARE_READ_BUFFERS: usize = 2;
+/// Responses at least this long are handed to the transport as they lie rather than copied.
+const SEND_OWNED_MIN: usize = 64 * 1024;
 
 /// Page size for the placement of decrypted WRITE data.
 const PAGE: usize = 4096;
@@ -166,6 +189,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             events: Vec::new(),
             plain: Vec::new(),
             spare: Vec::new(),
+            read_spare: Vec::new(),
         }
     }
 
@@ -197,6 +221,10 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
 
     /// Processes one transport message. `now` is the current time as a FILETIME.
     pub fn on_message(&mut self, msg: &mut [u8], now: u64, tx: &mut dyn Transmit) -> Flow {
+        while self.read_spare.len() < SPARE_READ_BUFFERS {
+            let Some(b) = tx.reclaim() else { break };
+            self.read_spare.push(b);
+        }
         match msg.get(..4) {
             Some([0xFE, b'S', b'M', b'B']) => self.on_chain(msg, None, now, tx),
             Some([0xFD, b'S', b'M', b'B']) => self.on_encrypted(msg, now, tx),
@@ -331,17 +359,15 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             // The common case: one PDU, signed or sealed where it lies (no joining copy).
             let mut r = replies.pop().ok_or("no reply")?;
             if encrypt.is_none() {
-                self.sign(r.sign_with, &mut r.bytes)?;
+                self.sign(r.sign_with, r.bytes.pdu_mut())?;
             }
-            let sent = self.transmit(&mut r.bytes, encrypt, tx);
-            self.recycle(r.bytes);
-            return sent;
+            return self.transmit_reply(r.bytes, encrypt, tx);
         }
         let n = replies.len();
         let mut out = Vec::new();
         for (i, r) in replies.iter().enumerate() {
             let at = out.len();
-            out.extend_from_slice(&r.bytes);
+            out.extend_from_slice(r.bytes.pdu());
             if i + 1 < n {
                 out.resize(at + smb_wire::codec::align_up(r.bytes.len(), 8), 0);
                 let next = (out.len() - at) as u32;
@@ -352,7 +378,51 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
                 self.sign(r.sign_with, &mut out[at..])?;
             }
         }
+        replies.into_iter().for_each(|r| self.recycle(r.bytes));
         self.transmit(&mut out, encrypt, tx)
+    }
+
+    /// Sends one reply: a large one with room in front (a READ response) is sealed where it lies and
+    /// handed to the transport whole; anything else goes through [`Self::transmit`] and its buffer is
+    /// kept for reuse.
+    fn transmit_reply(
+        &mut self,
+        mut reply: Reply,
+        encrypt: Option<u64>,
+        tx: &mut dyn Transmit,
+    ) -> Result<(), &'static str> {
+        if reply.len() < SEND_OWNED_MIN || reply.headroom() < HEADROOM {
+            let sent = self.transmit(reply.pdu_mut(), encrypt, tx);
+            self.recycle(reply);
+            return sent;
+        }
+        let Some(id) = encrypt else {
+            let (buf, range) = reply.into_parts(0);
+            tx.send_owned(buf, range);
+            return Ok(());
+        };
+        let (key, nonces) = self.seal_key(id)?;
+        let nonce = nonces.next_nonce().map_err(|_| "nonce space exhausted")?;
+        let mut hdr = [0u8; TRANSFORM_HEADER_LEN];
+        let (front, pdu) = reply.split_front();
+        seal_message(key, &nonce, id, &mut hdr, pdu).map_err(|_| "sealing failed")?;
+        let at = front.len() - TRANSFORM_HEADER_LEN;
+        front[at..].copy_from_slice(&hdr);
+        let (buf, range) = reply.into_parts(TRANSFORM_HEADER_LEN);
+        tx.send_owned(buf, range);
+        Ok(())
+    }
+
+    /// The session's server-to-client sealing key and nonces.
+    fn seal_key(&mut self, id: u64) -> Result<(&AeadKey, &mut NonceSequence), &'static str> {
+        let sec = self.sessions.get_mut(&id).and_then(|s| match &mut s.state {
+            SessionState::Valid(v) => Some(v),
+            SessionState::InProgress { .. } => None,
+        });
+        match sec.and_then(|s| s.seal.as_mut()) {
+            Some((key, nonces)) => Ok((&*key, nonces)),
+            None => Err("encryption required but the session has no key"),
+        }
     }
 
     /// Signs `pdu` with the session's key when `session` is given (and the session has one).
@@ -379,13 +449,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             tx.send(msg);
             return Ok(());
         };
-        let sec = self.sessions.get_mut(&id).and_then(|s| match &mut s.state {
-            SessionState::Valid(v) => Some(v),
-            SessionState::InProgress { .. } => None,
-        });
-        let Some((key, nonces)) = sec.and_then(|s| s.seal.as_mut()) else {
-            return Err("encryption required but the session has no key");
-        };
+        let (key, nonces) = self.seal_key(id)?;
         let nonce = nonces.next_nonce().map_err(|_| "nonce space exhausted")?;
         let mut hdr = [0u8; TRANSFORM_HEADER_LEN];
         seal_message(key, &nonce, id, &mut hdr, msg).map_err(|_| "sealing failed")?;
@@ -401,9 +465,18 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         p
     }
 
-    fn recycle(&mut self, buf: Vec<u8>) {
-        if self.spare.len() < SPARE_BUFFERS {
-            self.spare.push(buf);
+    /// A buffer for a READ response, reused when one is spare.
+    fn new_read_buf(&mut self) -> Vec<u8> {
+        self.read_spare.pop().unwrap_or_default()
+    }
+
+    fn recycle(&mut self, reply: Reply) {
+        let read = reply.headroom() > 0;
+        let buf = reply.into_buf();
+        let (pool, cap) =
+            if read { (&mut self.read_spare, SPARE_READ_BUFFERS) } else { (&mut self.spare, SPARE_BUFFERS) };
+        if pool.len() < cap {
+            pool.push(buf);
         }
     }
 
@@ -460,13 +533,13 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             Err(Fail::Status(status)) => {
                 let mut p = vec![0u8; HEADER_LEN];
                 put_body(&mut p, &ErrorResponse { error_context_count: 0, error_data: &[] });
-                (status, p)
+                (status, Reply::from_vec(p))
             }
         };
         related.failed = if status.is_error() { Some(status) } else { None };
         // A successful TREE_CONNECT placed its new TreeId in the (not yet written) header area.
         let tree_id = if header.command == Command::TREE_CONNECT && status == NtStatus::SUCCESS {
-            u32::from_le_bytes(body_pdu[36..40].try_into().unwrap_or_default())
+            u32::from_le_bytes(body_pdu.pdu()[36..40].try_into().unwrap_or_default())
         } else {
             header.tree_id().unwrap_or(0)
         };
@@ -474,10 +547,10 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         if header.command == Command::CREATE && !status.is_error() && body_pdu.len() >= HEADER_LEN + 80 {
             related.file_id = Some(FileId {
                 persistent: u64::from_le_bytes(
-                    body_pdu[HEADER_LEN + 64..HEADER_LEN + 72].try_into().unwrap_or_default(),
+                    body_pdu.pdu()[HEADER_LEN + 64..HEADER_LEN + 72].try_into().unwrap_or_default(),
                 ),
                 volatile: u64::from_le_bytes(
-                    body_pdu[HEADER_LEN + 72..HEADER_LEN + 80].try_into().unwrap_or_default(),
+                    body_pdu.pdu()[HEADER_LEN + 72..HEADER_LEN + 80].try_into().unwrap_or_default(),
                 ),
             });
         }
@@ -487,14 +560,14 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         } else {
             header.session_id
         };
-        self.finish_header(&mut body_pdu, &header, status, granted, session_id, tree_id);
+        self.finish_header(body_pdu.pdu_mut(), &header, status, granted, session_id, tree_id);
 
         // MS-SMB2 3.3.5.5.3: the session hash takes every SESSION_SETUP response that asks for more.
         if header.command == Command::SESSION_SETUP && status == NtStatus::MORE_PROCESSING_REQUIRED {
             if let Some(Session { state: SessionState::InProgress { preauth: Some(h), .. }, .. }) =
                 self.sessions.get_mut(&session_id)
             {
-                h.update(&body_pdu);
+                h.update(body_pdu.pdu());
             }
         }
         let (sign, encrypt) =
