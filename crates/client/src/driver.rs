@@ -270,9 +270,12 @@ fn send(conn: &mut ClientConnection, op: &mut Op, out: &mut Outbox) -> Result<Re
         }
         Op::Read { file, offset, len } => conn.read(*file, *offset, *len),
         Op::Write { file, offset, msg } => {
-            // The payload is already in place: header and seal go around it, one copy to the outbox.
+            // The payload is already in place: header and seal go around it, and the buffer itself
+            // goes to the socket.
             let (id, start) = conn.write_prebuilt(*file, *offset, msg)?;
-            out.push(&msg[start..]);
+            let msg = std::mem::take(msg);
+            let end = msg.len();
+            out.push_owned(msg, start..end);
             return Ok(id);
         }
         Op::Close { file } => conn.close(*file),
