@@ -29,7 +29,8 @@ fn generate() {
         include_paths.extend(found.include_paths);
     }
 
-    let wrapper = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("manifest dir")).join("wrapper.h");
+    let wrapper =
+        PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("manifest dir")).join("wrapper.h");
     let extern_c = out.join("static_fns");
     let rust_target = RustTarget::stable(82, 0).unwrap_or_else(|_| RustTarget::nightly());
     let mut builder = bindgen::Builder::default()
@@ -57,7 +58,8 @@ fn generate() {
     for t in ["pthread_mutex_t", "pthread_cond_t"] {
         builder = builder.opaque_type(t);
     }
-    let bindings = builder.generate().expect("rdma-core-sys: bindgen failed on <infiniband/verbs.h>, <rdma/rdma_cma.h>");
+    let bindings =
+        builder.generate().expect("rdma-core-sys: bindgen failed on <infiniband/verbs.h>, <rdma/rdma_cma.h>");
     bindings.write_to_file(out.join("bindings.rs")).expect("write bindings.rs");
 
     let mut cc = cc::Build::new();
