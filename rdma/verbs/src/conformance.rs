@@ -241,20 +241,23 @@ fn finish<E: Endpoint>(ep: &mut E, role: Role, ctl: &mut Ctl) -> CaseResult {
     match role {
         Role::Client => {
             ep.disconnect().map_err(err("disconnect"))?;
-            ctl.expect_flush(ep)
-        }
-        Role::Server => {
             ctl.expect_flush(ep)?;
-            // The receives may flush before the disconnect event arrives (a remote access error
-            // puts the responder's queue pair in error too); the event must follow.
-            let deadline = Instant::now() + ctl.timeout;
-            while ep.state() != CmState::Disconnected {
-                check!(Instant::now() < deadline, "server state {:?} long after the client left", ep.state());
-                ep.wait(Duration::from_millis(20)).map_err(err("wait for disconnect"))?;
-            }
-            Ok(())
         }
+        Role::Server => ctl.expect_flush(ep)?,
     }
+    // The receives may flush before the disconnect event arrives (our own disconnect, or a
+    // remote access error putting the responder's queue pair in error); the event must follow.
+    await_disconnected(ep, ctl.timeout)
+}
+
+/// Waits until the connection manager reports the connection over.
+fn await_disconnected<E: Endpoint>(ep: &mut E, timeout: Duration) -> CaseResult {
+    let deadline = Instant::now() + timeout;
+    while ep.state() != CmState::Disconnected {
+        check!(Instant::now() < deadline, "state {:?} {timeout:?} after the disconnect", ep.state());
+        ep.wait(Duration::from_millis(20)).map_err(err("wait for disconnect"))?;
+    }
+    Ok(())
 }
 
 /// Both ends got the other's private data from connect/accept.
@@ -462,7 +465,7 @@ pub fn access_outside_region<E: Endpoint>(ep: &mut E, role: Role, cfg: &Config) 
             // The client's failed READ leaves its queue pair in error; it then disconnects.
             ctl.expect_flush(ep)?;
             check_pattern(&ep.bytes(r).map_err(err("bytes"))?, 6, "region after refused access")?;
-            return Ok(());
+            return await_disconnected(ep, ctl.timeout);
         }
         Role::Client => {
             let (m, _) = ctl.recv(ep, "key")?;
@@ -542,6 +545,7 @@ pub fn disconnect_mid_transfer<E: Endpoint>(ep: &mut E, role: Role, cfg: &Config
             r
         }
     };
+    await_disconnected(ep, ctl.timeout)?;
     check!(ep.in_flight() == 0, "{} work requests still in flight after teardown", ep.in_flight());
     ep.deregister(r).map_err(err("deregister after teardown"))?;
     for id in ctl.recv.into_iter().chain([ctl.send]) {

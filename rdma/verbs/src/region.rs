@@ -134,7 +134,10 @@ pub(crate) struct Slot {
     pub regions: [Option<RegionId>; MAX_SGE],
     /// The rkey a LOCAL_INV work request invalidates.
     pub rkey: Option<u32>,
-    queue: Queue,
+    pub queue: Queue,
+    /// Posting order (per endpoint), so a software flush can complete requests in order.
+    seq: u64,
+    in_use: bool,
 }
 
 /// Work requests in flight, indexed by slot number (the wr_id the provider sees).
@@ -145,6 +148,7 @@ pub(crate) struct WrSlots {
     recv_cap: usize,
     send_used: usize,
     recv_used: usize,
+    posted: u64,
 }
 
 impl WrSlots {
@@ -156,6 +160,8 @@ impl WrSlots {
             regions: [None; MAX_SGE],
             rkey: None,
             queue: Queue::Send,
+            seq: 0,
+            in_use: false,
         };
         Self {
             slots: vec![empty; n],
@@ -164,6 +170,7 @@ impl WrSlots {
             recv_cap,
             send_used: 0,
             recv_used: 0,
+            posted: 0,
         }
     }
 
@@ -202,13 +209,17 @@ impl WrSlots {
             Queue::Send => self.send_used += 1,
             Queue::Recv => self.recv_used += 1,
         }
-        self.slots[index as usize] = Slot { wr_id, opcode, regions: ids, rkey, queue };
+        self.posted += 1;
+        self.slots[index as usize] =
+            Slot { wr_id, opcode, regions: ids, rkey, queue, seq: self.posted, in_use: true };
         index
     }
 
     /// Frees a slot when its completion is polled; the regions it referenced are released.
     pub fn release<M>(&mut self, regions: &mut RegionTable<M>, index: u32) -> Slot {
         let slot = self.slots[index as usize];
+        debug_assert!(slot.in_use, "slot {index} released twice");
+        self.slots[index as usize].in_use = false;
         for id in slot.regions.iter().flatten() {
             if let Ok(e) = regions.get_mut(*id) {
                 e.in_flight = e.in_flight.saturating_sub(1);
@@ -220,6 +231,15 @@ impl WrSlots {
         }
         self.free.push(index);
         slot
+    }
+
+    /// The slots in use, in posting order (for a software flush at teardown).
+    #[cfg_attr(not(feature = "rdma"), allow(dead_code))]
+    pub fn outstanding(&self) -> Vec<u32> {
+        let mut v: Vec<u32> =
+            (0..self.slots.len() as u32).filter(|&i| self.slots[i as usize].in_use).collect();
+        v.sort_by_key(|&i| self.slots[i as usize].seq);
+        v
     }
 
     pub fn in_flight(&self) -> usize {

@@ -87,6 +87,9 @@ impl EventChannel {
             };
             EventInfo { event: CmEvent(e.event.0), status: e.status, id: e.id, private_data }
         };
+        if std::env::var_os("RDMA_VERBS_TRACE_CM").is_some() {
+            eprintln!("rdma-verbs cm: fd {} event {} status {}", self.fd(), info.event, info.status);
+        }
         // SAFETY: ev came from rdma_get_cm_event and is acknowledged exactly once.
         unsafe { sys::rdma_ack_cm_event(ev) };
         Ok(Some(info))

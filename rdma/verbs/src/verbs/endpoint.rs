@@ -14,9 +14,9 @@ use crate::region::{check_sges, Queue, RegionId, RegionTable, WrSlots, MAX_SGE};
 use crate::work_request::{RecvWr, RemoteKey, SendOp, SendWr, Sge};
 use crate::{Access, CmCall, CmEvent, CmState};
 use rdma_core_sys as sys;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Completions taken from the CQ per `ibv_poll_cq` call.
 const POLL_BATCH: usize = 32;
@@ -28,6 +28,10 @@ const WC_WITH_INV: u32 = 8;
 /// completion flags through unchanged, so on rxe a remote invalidation shows as this bit (which
 /// userspace calls `IBV_WC_IP_CSUM_OK`, never set on RC receives). Seen on Debian 12, kernel 6.1.
 const KERNEL_WC_WITH_INVALIDATE: u32 = 4;
+/// How long the device gets to flush outstanding work requests after a disconnect.
+const FLUSH_GRACE: Duration = Duration::from_millis(500);
+/// How long dropping an endpoint waits for the peer to answer its disconnect.
+const DRAIN_ON_DROP: Duration = Duration::from_secs(2);
 /// `RXE_VENDOR_ID`: the vendor id rdma_rxe reports.
 const RXE_VENDOR_ID: u32 = 0xff_ffff;
 
@@ -58,6 +62,10 @@ pub struct VerbsEndpoint {
     empty_polls: u32,
     /// Completion flag bits that mean "invalidated_rkey is valid" on this device.
     with_inv_mask: u32,
+    /// When the queue pair was put in the error state (our disconnect or the peer's).
+    disconnected_at: Option<Instant>,
+    /// Completions made in software by [`Self::software_flush`], handed out before the CQ's.
+    flushed: VecDeque<Completion>,
 }
 
 // SAFETY: the raw pointers inside are either owned verbs objects (usable from any thread) or
@@ -97,6 +105,8 @@ impl VerbsEndpoint {
             wc_next: 0,
             wc_end: 0,
             empty_polls: 0,
+            disconnected_at: None,
+            flushed: VecDeque::with_capacity((send + recv) as usize),
             with_inv_mask: if attr.vendor_id == RXE_VENDOR_ID {
                 WC_WITH_INV | KERNEL_WC_WITH_INVALIDATE
             } else {
@@ -130,8 +140,18 @@ impl VerbsEndpoint {
         self.id.device_name()
     }
 
-    fn qp(&self) -> &QueuePair {
-        self.qp.as_ref().expect("the QP lives until drop")
+    /// After a software flush the queue pair is gone: requests posted then flush at once, as
+    /// they would on a queue pair in the error state.
+    fn flush_now(&mut self, queue: Queue, wr_id: u64, opcode: WcOpcode) {
+        let slot = self.slots.acquire(&mut self.regions, queue, wr_id, opcode, &[], None);
+        self.slots.release(&mut self.regions, slot);
+        self.flushed.push_back(Completion {
+            wr_id,
+            status: WcStatus::WR_FLUSH_ERR,
+            opcode,
+            byte_len: 0,
+            invalidated_rkey: None,
+        });
     }
 
     /// Handles queued connection manager events; on DISCONNECTED the QP goes to the error state
@@ -147,6 +167,7 @@ impl VerbsEndpoint {
             if ev.event == CmEvent::DISCONNECTED {
                 // Also answers the peer's DREQ; failure means we already disconnected.
                 let _ = self.id.disconnect();
+                self.disconnected_at.get_or_insert_with(Instant::now);
             }
         }
         Ok(())
@@ -173,6 +194,57 @@ impl VerbsEndpoint {
             }
         }
         Completion { wr_id: slot.wr_id, status, opcode, byte_len: wc.byte_len, invalidated_rkey }
+    }
+
+    /// The provider must flush every outstanding work request once the queue pair is in the
+    /// error state, but rdma_rxe on kernel 6.1 sometimes leaves posted receives unflushed
+    /// forever. After [`FLUSH_GRACE`] without them, destroy the queue pair (the device then no
+    /// longer touches our memory), take what the CQ still holds, and complete the rest here
+    /// with WR_FLUSH_ERR, in posting order. Callers see the same thing either way.
+    fn software_flush(&mut self) -> Result<()> {
+        if std::env::var_os("RDMA_VERBS_TRACE_CM").is_some() {
+            eprintln!(
+                "rdma-verbs: device left {} work requests unflushed; flushing in software",
+                self.slots.in_flight()
+            );
+        }
+        self.qp = None;
+        let mut wc = [sys::ibv_wc::default(); POLL_BATCH];
+        loop {
+            let n = self.cq.poll(&mut wc)?;
+            for w in &wc[..n] {
+                let c = self.translate(w);
+                self.flushed.push_back(c);
+            }
+            if n == 0 {
+                break;
+            }
+        }
+        // The CQ entries `wait` buffered are real completions too.
+        while self.wc_next < self.wc_end {
+            let w = self.wc[self.wc_next];
+            self.wc_next += 1;
+            let c = self.translate(&w);
+            self.flushed.push_back(c);
+        }
+        for index in self.slots.outstanding() {
+            let slot = self.slots.release(&mut self.regions, index);
+            self.flushed.push_back(Completion {
+                wr_id: slot.wr_id,
+                status: WcStatus::WR_FLUSH_ERR,
+                opcode: slot.opcode,
+                byte_len: 0,
+                invalidated_rkey: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether the flush grace has run out with work still outstanding on a live queue pair.
+    fn flush_overdue(&self) -> bool {
+        self.qp.is_some()
+            && self.slots.in_flight() > 0
+            && self.disconnected_at.is_some_and(|t| t.elapsed() >= FLUSH_GRACE)
     }
 
     fn forget_window(&mut self, rkey: u32) {
@@ -240,6 +312,7 @@ impl Endpoint for VerbsEndpoint {
         let sge = Sge::new(region, offset, len);
         self.regions.check(&sge, Access::MW_BIND)?;
         self.slots.ensure_room(Queue::Send, 1)?;
+        let Some(qp) = &self.qp else { return Err(Error::NotConnected(self.state)) };
         let window = MemoryWindow::new(self.pd.clone())?;
         let rkey = window.next_rkey();
         let e = self.regions.get(region)?;
@@ -261,7 +334,7 @@ impl Endpoint for VerbsEndpoint {
         };
         let slot = self.slots.acquire(&mut self.regions, Queue::Send, wr_id, WcOpcode::BIND_MW, &[sge], None);
         wr.wr_id = slot as u64;
-        if let Err((r, _)) = self.qp().post_send(&mut wr) {
+        if let Err((r, _)) = qp.post_send(&mut wr) {
             self.slots.release(&mut self.regions, slot);
             return Err(Error::verb(
                 "ibv_post_send",
@@ -281,6 +354,18 @@ impl Endpoint for VerbsEndpoint {
             check_sges(&self.regions, wr.sges, needs)?;
         }
         self.slots.ensure_room(Queue::Send, wrs.len())?;
+        if self.qp.is_none() {
+            for wr in wrs {
+                let opcode = match wr.op {
+                    SendOp::Send | SendOp::SendWithInvalidate { .. } => WcOpcode::SEND,
+                    SendOp::RdmaWrite { .. } => WcOpcode::RDMA_WRITE,
+                    SendOp::RdmaRead { .. } => WcOpcode::RDMA_READ,
+                    SendOp::LocalInvalidate { .. } => WcOpcode::LOCAL_INV,
+                };
+                self.flush_now(Queue::Send, wr.wr_id, opcode);
+            }
+            return Ok(());
+        }
         self.send_wrs.clear();
         self.sges.clear();
         for wr in wrs {
@@ -343,7 +428,8 @@ impl Endpoint for VerbsEndpoint {
             return Ok(());
         }
         let head: *mut sys::ibv_send_wr = &mut self.send_wrs[0];
-        if let Err((r, bad)) = self.qp().post_send(head) {
+        let qp = self.qp.as_ref().expect("checked above");
+        if let Err((r, bad)) = qp.post_send(head) {
             // Requests before `bad` were posted; release the slots of the rest.
             let start = self.send_wrs.iter().position(|w| std::ptr::eq(w, bad)).unwrap_or(0);
             for w in &self.send_wrs[start..] {
@@ -363,6 +449,12 @@ impl Endpoint for VerbsEndpoint {
             check_sges(&self.regions, wr.sges, Access::LOCAL_WRITE)?;
         }
         self.slots.ensure_room(Queue::Recv, wrs.len())?;
+        if self.qp.is_none() {
+            for wr in wrs {
+                self.flush_now(Queue::Recv, wr.wr_id, WcOpcode::RECV);
+            }
+            return Ok(());
+        }
         self.recv_wrs.clear();
         self.sges.clear();
         for wr in wrs {
@@ -392,7 +484,8 @@ impl Endpoint for VerbsEndpoint {
             return Ok(());
         }
         let head: *mut sys::ibv_recv_wr = &mut self.recv_wrs[0];
-        if let Err((r, bad)) = self.qp().post_recv(head) {
+        let qp = self.qp.as_ref().expect("checked above");
+        if let Err((r, bad)) = qp.post_recv(head) {
             let start = self.recv_wrs.iter().position(|w| std::ptr::eq(w, bad)).unwrap_or(0);
             for w in &self.recv_wrs[start..] {
                 self.slots.release(&mut self.regions, w.wr_id as u32);
@@ -404,6 +497,14 @@ impl Endpoint for VerbsEndpoint {
 
     fn poll(&mut self, out: &mut [Completion]) -> Result<usize> {
         let mut n = 0;
+        while n < out.len() {
+            let Some(c) = self.flushed.pop_front() else { break };
+            out[n] = c;
+            n += 1;
+        }
+        if self.qp.is_none() {
+            return Ok(n);
+        }
         while n < out.len() {
             if self.fill_wc()? == 0 {
                 break;
@@ -418,15 +519,36 @@ impl Endpoint for VerbsEndpoint {
             if self.empty_polls.is_multiple_of(CM_CHECK_EVERY) {
                 self.process_cm_events()?;
             }
+            if self.flush_overdue() {
+                self.software_flush()?;
+                return self.poll(out);
+            }
         }
         Ok(n)
     }
 
     fn wait(&mut self, timeout: Duration) -> Result<bool> {
+        if !self.flushed.is_empty() {
+            return Ok(true);
+        }
+        if self.qp.is_none() {
+            std::thread::sleep(timeout.min(Duration::from_millis(10)));
+            return Ok(false);
+        }
         if self.fill_wc()? > 0 {
             return Ok(true);
         }
         self.process_cm_events()?;
+        if self.flush_overdue() {
+            return Ok(true); // the next poll flushes
+        }
+        // Wake in time to flush in software if the device does not.
+        let timeout = match self.disconnected_at {
+            Some(t) if self.slots.in_flight() > 0 => {
+                timeout.min((t + FLUSH_GRACE).saturating_duration_since(Instant::now()))
+            }
+            _ => timeout,
+        };
         // Arm, then look again: a completion that arrived before arming raises no event.
         self.cq.arm()?;
         if self.fill_wc()? > 0 {
@@ -448,6 +570,7 @@ impl Endpoint for VerbsEndpoint {
             Some(s) if s == self.state => Ok(()),
             Some(s) => {
                 self.id.disconnect()?;
+                self.disconnected_at.get_or_insert_with(Instant::now);
                 self.state = s;
                 Ok(())
             }
@@ -472,8 +595,21 @@ impl Endpoint for VerbsEndpoint {
 
 impl Drop for VerbsEndpoint {
     fn drop(&mut self) {
-        if matches!(self.state, CmState::Established | CmState::Accepting | CmState::Connecting) {
-            let _ = self.id.disconnect();
+        let _ = self.process_cm_events();
+        if matches!(self.state, CmState::Established | CmState::Accepting | CmState::Connecting)
+            && self.id.disconnect().is_ok()
+        {
+            self.state = CmState::Disconnecting;
+        }
+        // Destroying the id cancels the kernel's retransmissions of our disconnect request, so
+        // a lost one would leave the peer connected forever: give the exchange a moment.
+        let deadline = std::time::Instant::now() + DRAIN_ON_DROP;
+        while self.state == CmState::Disconnecting && std::time::Instant::now() < deadline {
+            match self.id.channel().next(Duration::from_millis(10)) {
+                Ok(Some(ev)) => self.state = self.state.on_event(ev.event).unwrap_or(self.state),
+                Ok(None) => {}
+                Err(_) => break,
+            }
         }
         // The QP goes first (explicitly, though field order would do the same): after this the
         // device touches none of the memory below.
