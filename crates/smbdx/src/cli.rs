@@ -18,6 +18,10 @@ pub enum Command {
         #[command(subcommand)]
         what: BenchWhat,
     },
+    /// List RDMA devices with their attributes (needs the `rdma` feature).
+    Devices,
+    /// Raw RDMA WRITE/READ throughput against a peer running the other role (needs the `rdma` feature).
+    BenchRdma(crate::bench_rdma::BenchRdmaArgs),
 }
 
 #[derive(Debug, Subcommand)]

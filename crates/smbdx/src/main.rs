@@ -1,7 +1,9 @@
 //! `smbdx`: the command line of the SMB 3.1.1 + SMB Direct engine.
 
 mod bench_crypto;
+mod bench_rdma;
 mod cli;
+mod devices;
 mod serve;
 
 use clap::Parser;
@@ -11,6 +13,8 @@ fn main() {
     let code = match cli.command {
         cli::Command::Bench { what: cli::BenchWhat::Crypto(args) } => bench_crypto::run(&args),
         cli::Command::Serve(args) => serve::run(&args),
+        cli::Command::Devices => devices::run(),
+        cli::Command::BenchRdma(args) => bench_rdma::run(&args),
     };
     std::process::exit(code);
 }

@@ -43,6 +43,7 @@
 //! ```
 
 mod access;
+pub mod bench;
 mod cm_state;
 mod completion;
 pub mod conformance;
