@@ -57,7 +57,13 @@ impl BenchResult {
 }
 
 fn options(p: &BenchParams) -> EndpointOptions {
-    EndpointOptions { max_send_wr: p.depth.max(4), max_recv_wr: 4, ..EndpointOptions::default() }
+    // RDMA READ depth as deep as the device allows, like ib_read_bw's default `--outs`.
+    EndpointOptions {
+        max_send_wr: p.depth.max(4),
+        max_recv_wr: 4,
+        responder_resources: 255,
+        initiator_depth: 255,
+    }
 }
 
 /// Serves one run: accepts a connection, advertises a `size`-byte buffer, waits for "DONE".
