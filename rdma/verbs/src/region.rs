@@ -242,6 +242,13 @@ impl WrSlots {
         v
     }
 
+    /// The caller's wr_id and opcode of an outstanding slot (diagnostics).
+    #[cfg_attr(not(feature = "rdma"), allow(dead_code))]
+    pub fn peek(&self, index: u32) -> (u64, WcOpcode) {
+        let s = &self.slots[index as usize];
+        (s.wr_id, s.opcode)
+    }
+
     pub fn in_flight(&self) -> usize {
         self.send_used + self.recv_used
     }

@@ -197,16 +197,16 @@ impl VerbsEndpoint {
     }
 
     /// The provider must flush every outstanding work request once the queue pair is in the
-    /// error state, but rdma_rxe on kernel 6.1 sometimes leaves posted receives unflushed
-    /// forever. After [`FLUSH_GRACE`] without them, destroy the queue pair (the device then no
-    /// longer touches our memory), take what the CQ still holds, and complete the rest here
-    /// with WR_FLUSH_ERR, in posting order. Callers see the same thing either way.
+    /// error state, but rdma_rxe on kernel 6.1 sometimes leaves one posted receive (seen in about
+    /// half the conformance runs, on the side whose peer disconnected) unflushed forever. After
+    /// [`FLUSH_GRACE`] without it, destroy the queue pair (the device then no longer touches our
+    /// memory), take what the CQ still holds, and complete the rest here with WR_FLUSH_ERR, in
+    /// posting order. Callers see the same thing either way; `RDMA_VERBS_TRACE_CM=1` reports it.
     fn software_flush(&mut self) -> Result<()> {
         if std::env::var_os("RDMA_VERBS_TRACE_CM").is_some() {
-            eprintln!(
-                "rdma-verbs: device left {} work requests unflushed; flushing in software",
-                self.slots.in_flight()
-            );
+            let left: Vec<(u64, WcOpcode)> =
+                self.slots.outstanding().iter().map(|&i| self.slots.peek(i)).collect();
+            eprintln!("rdma-verbs: device left {left:?} (wr_id, opcode) unflushed; flushing in software");
         }
         self.qp = None;
         let mut wc = [sys::ibv_wc::default(); POLL_BATCH];
