@@ -3,7 +3,10 @@
 # On a fresh Debian machine, run as root, it installs what it needs, then runs: rustfmt check, clippy
 # with warnings as errors, the whole workspace's tests, and a short fuzz smoke run of every decoder.
 #
-# Environment: SMBDX_FUZZ_SECONDS (per fuzz target, default 4; 0 skips fuzzing).
+# Then the RDMA conformance suite in two SoftRoCE VMs (scripts/rdma-vm-tests.sh; qemu, about a minute).
+#
+# Environment: SMBDX_FUZZ_SECONDS (per fuzz target, default 4; 0 skips fuzzing);
+#              SMBDX_RDMA_VM=0 skips the SoftRoCE VM tests (they need root, qemu and a Debian kernel).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
@@ -20,6 +23,10 @@ command -v pkg-config >/dev/null 2>&1 || need_pkgs+=(pkg-config)
 command -v smbclient >/dev/null 2>&1 || need_pkgs+=(smbclient)     # real-client interop tests
 command -v smbd >/dev/null 2>&1 || need_pkgs+=(samba)               # real-server tests of the client
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_pkgs+=(python3-venv)
+# rdma-core headers and libclang for the `rdma` feature (bindgen); the VM packages are rxe-vm.sh's.
+for p in libibverbs-dev librdmacm-dev libclang-dev; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
+done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     step "installing ${need_pkgs[*]}"
@@ -55,6 +62,9 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 (cd crates/smb-wire/fuzz && cargo clippy --quiet --bins -- -D warnings)
+step "cargo clippy --features rdma (rdma crates, smbdx)"
+cargo clippy --quiet -p rdma-core-sys -p rdma-verbs -p smbdx --all-targets \
+  --features rdma-core-sys/rdma,rdma-verbs/rdma,smbdx/rdma -- -D warnings
 
 # --- tests ---------------------------------------------------------------------------------------
 step "cargo test --workspace"
@@ -77,6 +87,13 @@ if [ "$(id -u)" = 0 ] && [ "${SMBDX_VM_TESTS:-1}" != 0 ]; then
   rm -f "$vm_log"
 else
   echo "note: not root (or SMBDX_VM_TESTS=0): the VM tests are skipped" >&2
+fi
+
+# --- RDMA on SoftRoCE ------------------------------------------------------------------------------
+if [ "${SMBDX_RDMA_VM:-1}" != 0 ]; then
+  step "RDMA conformance in two SoftRoCE VMs"
+  # Its per-role "test result:" lines join the totals below.
+  scripts/rdma-vm-tests.sh 2>&1 | tee -a "$test_log"
 fi
 
 # --- fuzz smoke ----------------------------------------------------------------------------------

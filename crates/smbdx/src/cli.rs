@@ -31,6 +31,10 @@ pub enum Command {
     /// Measure throughput next to an anchor measured in the same run: `smbdx bench smb://host/share`
     /// for SMB, `smbdx bench crypto` for the ciphers.
     Bench(BenchArgs),
+    /// List RDMA devices with their attributes (needs the `rdma` feature).
+    Devices,
+    /// Raw RDMA WRITE/READ throughput against a peer running the other role (needs the `rdma` feature).
+    BenchRdma(crate::bench_rdma::BenchRdmaArgs),
 }
 
 /// How to reach and log on to the server (every remote command takes these).

@@ -1,12 +1,14 @@
 //! `smbdx`: the command line of the SMB 3.1.1 + SMB Direct engine.
 
 mod bench_crypto;
+mod bench_rdma;
 mod bench_smb;
 mod cli;
 mod cp;
 mod cpu;
 mod credentials;
 mod demo;
+mod devices;
 mod failure;
 mod fs_cmds;
 mod progress;
@@ -35,6 +37,8 @@ fn main() {
         Command::Rm(a) => fs_cmds::rm(&a),
         Command::Mv(a) => fs_cmds::mv(&a),
         Command::Cp(a) => cp::run(&a),
+        Command::Devices => exit_code(devices::run()),
+        Command::BenchRdma(args) => exit_code(bench_rdma::run(&args)),
     };
     if let Err(f) = result {
         eprintln!("smbdx: {f}");
