@@ -77,11 +77,14 @@ pub(crate) struct Open {
 /// system without O_DIRECT (tmpfs), stays buffered. The kernel keeps the two coherent: direct I/O
 /// writes back and invalidates the page-cache range it touches.
 ///
-/// READs stay buffered: a direct read costs as much CPU as the page-cache copy it saves (pinning the
-/// pages and building the bios; measured with `perf` during `smbclient get`: 17% of the server's
-/// samples direct against 16% buffered), while the page cache serves repeated reads from memory and
-/// reads ahead of sequential ones, so the reactor seldom waits for the device (measured: four 1 GiB
-/// gets in 8.6-9.1 s against 10.2-12.1 s direct).
+/// READs stay buffered: for data the page cache holds, a direct read costs as much CPU as the copy it
+/// saves (pinning the pages and building the bios; measured with `perf` during `smbclient get`: 17%
+/// of the server's samples direct against 16% buffered), while the page cache serves repeated reads
+/// from memory and reads ahead of sequential ones, so the reactor seldom waits for the device
+/// (measured: four 1 GiB gets in 8.6-9.1 s against 10.2-12.1 s direct). The price is the first read
+/// of cold data, which fills the page cache: 1.2-1.9 CPU-s per GiB against 0.45 direct on the
+/// test VM, where freshly used guest pages are expensive to touch. No safe, cheap way to ask the page
+/// cache first and go direct on a miss exists here (RWF_NOWAIT starts readahead on a miss).
 #[derive(Debug, Default)]
 pub(crate) enum Direct {
     #[default]
