@@ -16,8 +16,11 @@
 //!
 //! Limits: a frame longer than [`EngineConfig::max_message`] or with a non-zero first byte closes that
 //! connection only; each receive buffer grows to at most `max_message + 4`; a connection whose outbox
-//! holds more than [`EngineConfig::max_outbox_bytes`] is not read (nor its buffered messages
-//! delivered) until the peer drains it, so a peer that never reads costs a bounded amount of memory.
+//! holds more than [`EngineConfig::max_outbox_bytes`] (owned buffers from [`Outbox::push_owned`]
+//! included) is not read (nor its buffered messages delivered) until the peer drains it, so a peer
+//! that never reads costs a bounded amount of memory. Large messages need not be copied into the
+//! outbox: [`Outbox::push_owned`] takes the buffer they were built in, `writev` sends it from there,
+//! and [`Outbox::reclaim`] gives it back for the next one.
 //!
 //! Application threads: [`Engine::connect`] returns a [`ConnectionHandle`]; its `wake` makes the
 //! owning reactor call [`Connection::on_wake`], where the handler drains requests the application

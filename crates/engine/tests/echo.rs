@@ -103,6 +103,31 @@ fn one_mib_message_round_trips() {
 }
 
 #[test]
+fn owned_answers_arrive_in_order_between_copied_ones_and_their_buffers_come_back() {
+    let (engine, addr, seen) = echo_server(config(1, PollMode::default()));
+    let mut s = connect(addr);
+    let mut reader = s.try_clone().unwrap();
+    // Megabyte answers take many partial writes; the copied echoes between them must keep their place.
+    const ROUNDS: usize = 6;
+    const OWNED: usize = 3 << 20;
+    let reading = std::thread::spawn(move || {
+        for i in 0..ROUNDS {
+            let big = recv(&mut reader);
+            assert_eq!(big.len(), OWNED - i, "round {i}");
+            assert!(big.iter().all(|&b| b == 0x5A), "round {i}: bytes outside the range were sent");
+            assert_eq!(recv(&mut reader), pattern(3, i, 1000 + i));
+        }
+    });
+    for i in 0..ROUNDS {
+        send(&mut s, format!("owned:{};", OWNED - i).as_bytes());
+        send(&mut s, &pattern(3, i, 1000 + i));
+    }
+    reading.join().unwrap();
+    assert!(seen.reclaimed.load(SeqCst) > 0, "no written buffer was handed back");
+    engine.shutdown().unwrap();
+}
+
+#[test]
 fn empty_and_split_messages_are_delivered_whole() {
     let (engine, addr, _seen) = echo_server(config(1, PollMode::default()));
     let mut s = connect(addr);

@@ -46,6 +46,16 @@ fn nonzero_first_prefix_byte_closes_the_connection() {
 
 #[test]
 fn a_peer_that_never_reads_is_paused_and_others_stay_served() {
+    paused_peer("big");
+}
+
+#[test]
+fn owned_answers_count_against_the_outbox_limit() {
+    paused_peer("owned");
+}
+
+/// `verb`: how the handler builds its answers (`big`: in the outbox, `owned`: handed over).
+fn paused_peer(verb: &str) {
     const LIMIT: usize = 64 * 1024;
     const ANSWER: usize = 16 * 1024;
     let mut cfg = config(1, PollMode::default());
@@ -55,7 +65,7 @@ fn a_peer_that_never_reads_is_paused_and_others_stay_served() {
     // Each request asks for a 16 KiB answer, which this client does not read. Requests are as large
     // as answers so that the megabytes the socket buffers hold are few requests: every one of them
     // is answered at the end.
-    let mut request = format!("big:{ANSWER};").into_bytes();
+    let mut request = format!("{verb}:{ANSWER};").into_bytes();
     request.resize(ANSWER, b'.');
     let request = frame(&request);
     let requests = request.repeat(16);

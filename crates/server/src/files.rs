@@ -89,8 +89,8 @@ impl FileHandler for ServerFiles {
         self.execute_in(ctx, share, req, pdu)
     }
 
-    /// The data lands in the response buffer itself; a block-aligned READ (the buffer is
-    /// page-aligned) bypasses the page cache (O_DIRECT) where the file system allows it.
+    /// The data lands in the response buffer itself, copied once from the page cache (smb-fs says why
+    /// reads are not O_DIRECT).
     fn read(
         &mut self,
         ctx: FileContext,

@@ -22,10 +22,19 @@ pub struct Seen {
     /// Largest `Outbox::queued_bytes` right after a handler queued its answer.
     pub max_queued: AtomicUsize,
     pub reactors: Mutex<BTreeSet<usize>>,
+    /// `owned:N` answers built in a buffer the outbox gave back.
+    pub reclaimed: AtomicUsize,
+}
+
+/// The decimal number at `m[at..]`, up to the first non-digit.
+fn number_after(m: &[u8], at: usize) -> usize {
+    let digits = m[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(&m[at..at + digits]).unwrap().parse().unwrap()
 }
 
 /// Echoes every message; answers `bye` with `goodbye` and closes; `panic` panics; `big:N` (then any
-/// non-digit padding) answers N bytes built in place with `reserve`.
+/// non-digit padding) answers N bytes built in place with `reserve`; `owned:N` answers the same from
+/// a buffer handed over with `push_owned`.
 pub struct Echo {
     pub seen: Arc<Seen>,
 }
@@ -40,9 +49,19 @@ impl Connection for Echo {
             }
             b"panic" => panic!("handler asked to panic"),
             m if m.starts_with(b"big:") => {
-                let digits = m[4..].iter().take_while(|b| b.is_ascii_digit()).count();
-                let n: usize = std::str::from_utf8(&m[4..4 + digits]).unwrap().parse().unwrap();
-                out.reserve(n).fill(0x5A);
+                out.reserve(number_after(m, 4)).fill(0x5A);
+                Flow::Continue
+            }
+            m if m.starts_with(b"owned:") => {
+                // N bytes of 0x5A in a buffer of the handler's (a reclaimed one when there is one),
+                // behind 3 bytes that are not sent.
+                let n = number_after(m, 6);
+                let mut buf = out.reclaim().unwrap_or_default();
+                self.seen.reclaimed.fetch_add(usize::from(!buf.is_empty()), SeqCst);
+                buf.clear();
+                buf.resize(3 + n, 0x5A);
+                buf[..3].fill(0xEE);
+                out.push_owned(buf, 3..3 + n);
                 Flow::Continue
             }
             _ => {
