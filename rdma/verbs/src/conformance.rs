@@ -296,10 +296,9 @@ pub fn send_recv<E: Endpoint>(ep: &mut E, role: Role, cfg: &Config) -> CaseResul
             let wrs: Vec<SendWr> =
                 (0..3).map(|i| SendWr { wr_id: i as u64, op: SendOp::Send, sges: &sges[i..i + 1] }).collect();
             ep.post_send(&wrs).map_err(err("post_send batch"))?;
-            for (i, size) in SIZES.iter().enumerate() {
+            for i in 0..SIZES.len() {
                 let c = ctl.expect(ep, i as u64, WcStatus::SUCCESS, "batched send")?;
                 check!(c.opcode == WcOpcode::SEND, "send completion opcode {:?}", c.opcode);
-                let _ = size;
             }
             let (reply, c) = ctl.recv(ep, "reply")?;
             check!(c.byte_len == 1000, "reply byte_len {}", c.byte_len);
@@ -441,8 +440,7 @@ pub fn send_with_invalidate<E: Endpoint>(ep: &mut E, role: Role, cfg: &Config) -
             let (m, _) = ctl.recv(ep, "ack")?;
             check!(m == b"ACK", "expected ACK, got {m:?}");
             ep.post_send(&[SendWr { sges: &sges, ..write(2) }]).map_err(err("post RDMA WRITE"))?;
-            let c = ctl.expect(ep, 2, WcStatus::REM_ACCESS_ERR, "RDMA WRITE with the invalidated rkey")?;
-            check!(c.byte_len == 0 || c.status != WcStatus::SUCCESS, "{c:?}");
+            ctl.expect(ep, 2, WcStatus::REM_ACCESS_ERR, "RDMA WRITE with the invalidated rkey")?;
         }
     }
     finish(ep, role, &mut ctl)
