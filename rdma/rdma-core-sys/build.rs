@@ -32,7 +32,8 @@ fn generate() {
     let wrapper =
         PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("manifest dir")).join("wrapper.h");
     let extern_c = out.join("static_fns");
-    let rust_target = RustTarget::stable(82, 0).unwrap_or_else(|_| RustTarget::nightly());
+    // The workspace's rust-version (generated code uses `unsafe extern`, stable since 1.82).
+    let rust_target = RustTarget::stable(85, 0).expect("bindgen knows Rust 1.85");
     let mut builder = bindgen::Builder::default()
         .header(wrapper.to_string_lossy())
         .rust_target(rust_target)

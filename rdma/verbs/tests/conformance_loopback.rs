@@ -57,6 +57,10 @@ fn send_with_invalidate() {
     run("send_with_invalidate");
 }
 #[test]
+fn local_invalidate() {
+    run("local_invalidate");
+}
+#[test]
 fn access_outside_region() {
     run("access_outside_region");
 }

@@ -83,8 +83,13 @@ fn delayed_completions_arrive_late_and_in_order() {
     let src = c.register(4096, Access::NONE).unwrap();
     c.faults().delay_completions(Some(Duration::from_millis(150)));
     let start = Instant::now();
+    let sges: Vec<[Sge; 1]> = (0..4).map(|i| [Sge::new(src, i * 1024, 1024)]).collect();
     let wrs: Vec<SendWr> = (0..4)
-        .map(|i| SendWr { wr_id: i, op: SendOp::RdmaWrite { remote: key.at(i * 1024) }, sges: &[] })
+        .map(|i| SendWr {
+            wr_id: i,
+            op: SendOp::RdmaWrite { remote: key.at(i * 1024) },
+            sges: &sges[i as usize],
+        })
         .collect();
     c.post_send(&wrs).unwrap();
     let mut out = [Completion::default(); 4];
@@ -92,7 +97,6 @@ fn delayed_completions_arrive_late_and_in_order() {
     let got = poll_all(&mut c, 4);
     assert!(start.elapsed() >= Duration::from_millis(150));
     assert_eq!(got.iter().map(|c| c.wr_id).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
-    let _ = src;
 }
 
 #[test]
