@@ -9,7 +9,9 @@ use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use client::{ClientError, OpenMode, Tree};
+use std::collections::VecDeque;
+
+use client::{ClientError, OpenMode, Pending, Tree};
 
 use crate::cli::CpArgs;
 use crate::failure::Failure;
@@ -17,8 +19,10 @@ use crate::progress::Progress;
 use crate::remote;
 use crate::url::SmbUrl;
 
-/// Bytes moved per call of the client (which cuts them into pipelined requests).
-const CHUNK: usize = 8 << 20;
+/// Largest request payload the copy uses (the server's maximum may be lower).
+const CHUNK: usize = 1 << 20;
+/// Requests in flight per file.
+const WINDOW: usize = 16;
 const PARTIAL: &str = ".smbdx-partial";
 
 pub fn run(args: &CpArgs) -> Result<(), Failure> {
@@ -112,16 +116,27 @@ fn upload_file(tree: &Tree, src: &Path, target: &str, quiet: bool) -> Result<(),
     let mut progress = Progress::new(target, total, quiet);
     let result = (|| {
         let file = tree.open(&partial, OpenMode::Write)?;
-        let mut buf = vec![0u8; CHUNK];
+        // A sliding window of requests, so the pipe never drains between chunks.
+        let chunk = file.max_io().1.min(CHUNK as u32) as usize;
+        let mut inflight: VecDeque<(usize, Pending<u32>)> = VecDeque::new();
+        let mut buf = vec![0u8; chunk];
         let mut offset = 0u64;
         loop {
             let n = read_full(&mut input, &mut buf).map_err(local)?;
+            if n > 0 {
+                inflight.push_back((n, file.start_write(offset, &buf[..n])?));
+                offset += n as u64;
+            }
+            while inflight.len() >= WINDOW || (n == 0 && !inflight.is_empty()) {
+                let Some((len, p)) = inflight.pop_front() else { break };
+                if p.wait()? as usize != len {
+                    return Err(ClientError::ShortWrite { offset, written: 0, asked: len }.into());
+                }
+                progress.add(len as u64);
+            }
             if n == 0 {
                 break;
             }
-            file.write_at(offset, &buf[..n])?;
-            offset += n as u64;
-            progress.add(n as u64);
         }
         file.close()?;
         tree.rename(&partial, target, true)?;
@@ -204,16 +219,29 @@ fn download_file(tree: &Tree, src: &str, target: &Path, quiet: bool) -> Result<(
         let total = file.size_at_open();
         let mut progress = Progress::new(src, total, quiet);
         let mut out = fs::File::create(&partial).map_err(local)?;
-        let mut buf = vec![0u8; CHUNK];
-        let mut offset = 0u64;
+        let chunk = u64::from(file.max_io().0.min(CHUNK as u32));
+        let mut inflight: VecDeque<(u64, Pending<Vec<u8>>)> = VecDeque::new();
+        let mut next = 0u64;
+        let mut written = 0u64;
+        // Reads up to the size seen at open, a window of them in flight; a short one ends the copy.
         loop {
-            let n = file.read_at(offset, &mut buf)?;
-            if n == 0 {
+            while next < total && inflight.len() < WINDOW {
+                let len = chunk.min(total - next);
+                inflight.push_back((len, file.start_read(next, len as u32)?));
+                next += len;
+            }
+            let Some((len, p)) = inflight.pop_front() else { break };
+            let data = p.wait()?;
+            out.write_all(&data).map_err(local)?;
+            written += data.len() as u64;
+            progress.add(data.len() as u64);
+            if (data.len() as u64) < len {
                 break;
             }
-            out.write_all(&buf[..n]).map_err(local)?;
-            offset += n as u64;
-            progress.add(n as u64);
+        }
+        drop(inflight);
+        if written != total {
+            return Err(ClientError::Unexpected { op: "read: the file changed size during the copy" }.into());
         }
         progress.finish();
         file.close()?;
