@@ -71,9 +71,12 @@ impl FileHandler for Files {
         &mut self,
         _ctx: FileContext,
         _h: &Header,
-        _req: &Request<'_>,
+        req: &Request<'_>,
         pdu: &mut Vec<u8>,
     ) -> FileResult {
+        if let Request::Write(w) = req {
+            WRITE_SEEN.with(|c| c.set(Some((w.data.len(), w.data.as_ptr() as usize % 4096))));
+        }
         put_body(pdu, &Echo);
         Ok(NtStatus::SUCCESS)
     }
@@ -99,6 +102,11 @@ impl FileHandler for Files {
 }
 
 const FILE_LEN: usize = 300_000;
+
+thread_local! {
+    /// The last WRITE the file handler saw: (payload length, payload address modulo 4096).
+    static WRITE_SEEN: std::cell::Cell<Option<(usize, usize)>> = const { std::cell::Cell::new(None) };
+}
 
 fn file_byte(at: usize) -> u8 {
     (at % 251) as u8
@@ -437,6 +445,38 @@ fn reads_are_sealed_and_sent_from_the_buffer_they_were_read_into() {
     seen.sort();
     seen.dedup();
     assert!(seen.len() < tx.seen.len(), "no READ buffer was reused: {:?}", tx.seen);
+}
+
+#[test]
+fn large_writes_reach_the_file_layer_page_aligned_sealed_or_not() {
+    let mut c = Client::new(ServerConfig::default());
+    c.negotiate(&[CipherId::AES_128_GCM]);
+    c.logon(Cipher::Aes128Gcm);
+    let mut tx = OwnedTx::default();
+    let payload: Vec<u8> = (0..131_072u32).map(|i| i as u8).collect();
+    for share in ["secret", "plain"] {
+        let seal = share == "secret";
+        c.tree_connect(share, !seal, seal);
+        for len in [131_072usize, 4096] {
+            let mut h = c.header(Command::WRITE);
+            h.credit_charge = len.div_ceil(65536) as u16;
+            c.mid += u64::from(h.credit_charge) - 1;
+            let req =
+                smb_wire::write::WriteRequest { offset: 8192, data: &payload[..len], ..Default::default() };
+            let mut msg = c.request(h, &req, !seal, seal);
+            WRITE_SEEN.with(|w| w.set(None));
+            assert_eq!(c.conn.on_message(&mut msg, 0, &mut tx), Flow::Continue);
+            let rsp = c.open_reply(tx.msgs.pop().expect("one reply"));
+            assert_eq!(Header::parse(&rsp).unwrap().nt_status(), NtStatus::SUCCESS, "{share} {len}");
+            let (seen_len, misalign) = WRITE_SEEN.with(|w| w.get()).expect("the WRITE reached the handler");
+            assert_eq!(seen_len, len);
+            // Large ones always land on a page boundary (so O_DIRECT can take them); a small plain
+            // one stays where the frame put it.
+            if len >= 65_536 || seal {
+                assert_eq!(misalign, 0, "{share}: a {len}-byte WRITE payload must be page-aligned");
+            }
+        }
+    }
 }
 
 #[test]
