@@ -18,6 +18,15 @@ pub const MAX_CONNECT_PRIVATE_DATA: usize = 56;
 /// Most private data `accept` carries (196 bytes, `rdma_accept(3)`).
 pub const MAX_ACCEPT_PRIVATE_DATA: usize = 196;
 
+/// The RDMA CM's private-data bound for `what` ("connect" or "accept"), checked the same way by
+/// every provider.
+pub(crate) fn check_private_data(what: &'static str, private_data: &[u8], max: usize) -> crate::Result<()> {
+    if private_data.len() > max {
+        return Err(crate::Error::PrivateDataTooLong { what, len: private_data.len(), max });
+    }
+    Ok(())
+}
+
 /// Sizes and RDMA READ depths of an endpoint's queue pair.
 #[derive(Clone, Copy, Debug)]
 pub struct EndpointOptions {

@@ -75,13 +75,7 @@ impl Provider for Fabric {
         private_data: &[u8],
         timeout: Duration,
     ) -> Result<LoopbackEndpoint> {
-        if private_data.len() > MAX_CONNECT_PRIVATE_DATA {
-            return Err(Error::PrivateDataTooLong {
-                what: "connect",
-                len: private_data.len(),
-                max: MAX_CONNECT_PRIVATE_DATA,
-            });
-        }
+        crate::provider::check_private_data("connect", private_data, MAX_CONNECT_PRIVATE_DATA)?;
         let listener = self.listeners.lock().expect("fabric lock").get(&addr).cloned();
         let refused = || Error::ConnectFailed { addr, reason: "no listener (REJECTED)".into() };
         let listener = listener.ok_or_else(refused)?;
@@ -99,13 +93,7 @@ impl Listener for LoopbackListener {
     type Endpoint = LoopbackEndpoint;
 
     fn accept(&mut self, private_data: &[u8], timeout: Duration) -> Result<LoopbackEndpoint> {
-        if private_data.len() > MAX_ACCEPT_PRIVATE_DATA {
-            return Err(Error::PrivateDataTooLong {
-                what: "accept",
-                len: private_data.len(),
-                max: MAX_ACCEPT_PRIVATE_DATA,
-            });
-        }
+        crate::provider::check_private_data("accept", private_data, MAX_ACCEPT_PRIVATE_DATA)?;
         loop {
             let req = self
                 .requests

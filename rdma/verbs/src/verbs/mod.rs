@@ -96,13 +96,7 @@ impl Provider for VerbsProvider {
         private_data: &[u8],
         timeout: Duration,
     ) -> Result<VerbsEndpoint> {
-        if private_data.len() > MAX_CONNECT_PRIVATE_DATA {
-            return Err(Error::PrivateDataTooLong {
-                what: "connect",
-                len: private_data.len(),
-                max: MAX_CONNECT_PRIVATE_DATA,
-            });
-        }
+        crate::provider::check_private_data("connect", private_data, MAX_CONNECT_PRIVATE_DATA)?;
         let deadline = Instant::now() + timeout;
         let ms = timeout.as_millis().clamp(100, 30_000) as i32;
         let ch = Arc::new(EventChannel::new()?);
@@ -135,13 +129,7 @@ impl Listener for VerbsListener {
     type Endpoint = VerbsEndpoint;
 
     fn accept(&mut self, private_data: &[u8], timeout: Duration) -> Result<VerbsEndpoint> {
-        if private_data.len() > MAX_ACCEPT_PRIVATE_DATA {
-            return Err(Error::PrivateDataTooLong {
-                what: "accept",
-                len: private_data.len(),
-                max: MAX_ACCEPT_PRIVATE_DATA,
-            });
-        }
+        crate::provider::check_private_data("accept", private_data, MAX_ACCEPT_PRIVATE_DATA)?;
         let deadline = Instant::now() + timeout;
         let now = Instant::now();
         let ev = self
