@@ -420,18 +420,11 @@ impl Endpoint for VerbsEndpoint {
             self.send_wrs.push(w);
         }
         let n = self.send_wrs.len();
-        for i in 1..n {
-            let next: *mut sys::ibv_send_wr = &mut self.send_wrs[i];
-            self.send_wrs[i - 1].next = next;
-        }
-        if n == 0 {
-            return Ok(());
-        }
-        let head: *mut sys::ibv_send_wr = &mut self.send_wrs[0];
+        let Some(head) = link(&mut self.send_wrs) else { return Ok(()) };
         let qp = self.qp.as_ref().expect("checked above");
         if let Err((r, bad)) = qp.post_send(head) {
             // Requests before `bad` were posted; release the slots of the rest.
-            let start = self.send_wrs.iter().position(|w| std::ptr::eq(w, bad)).unwrap_or(0);
+            let start = refused_from(&self.send_wrs, bad);
             for w in &self.send_wrs[start..] {
                 self.slots.release(&mut self.regions, w.wr_id as u32);
             }
@@ -476,17 +469,10 @@ impl Endpoint for VerbsEndpoint {
             first_sge += wr.sges.len();
         }
         let n = self.recv_wrs.len();
-        for i in 1..n {
-            let next: *mut sys::ibv_recv_wr = &mut self.recv_wrs[i];
-            self.recv_wrs[i - 1].next = next;
-        }
-        if n == 0 {
-            return Ok(());
-        }
-        let head: *mut sys::ibv_recv_wr = &mut self.recv_wrs[0];
+        let Some(head) = link(&mut self.recv_wrs) else { return Ok(()) };
         let qp = self.qp.as_ref().expect("checked above");
         if let Err((r, bad)) = qp.post_recv(head) {
-            let start = self.recv_wrs.iter().position(|w| std::ptr::eq(w, bad)).unwrap_or(0);
+            let start = refused_from(&self.recv_wrs, bad);
             for w in &self.recv_wrs[start..] {
                 self.slots.release(&mut self.regions, w.wr_id as u32);
             }
@@ -591,6 +577,37 @@ impl Endpoint for VerbsEndpoint {
     fn in_flight(&self) -> usize {
         self.slots.in_flight()
     }
+}
+
+/// The two C work-request lists a QP takes, linked through their `next` fields.
+trait LinkedWr {
+    fn set_next(&mut self, next: *mut Self);
+}
+
+impl LinkedWr for sys::ibv_send_wr {
+    fn set_next(&mut self, next: *mut Self) {
+        self.next = next;
+    }
+}
+
+impl LinkedWr for sys::ibv_recv_wr {
+    fn set_next(&mut self, next: *mut Self) {
+        self.next = next;
+    }
+}
+
+/// Links `wrs` into one list in order and returns its head (None when there is nothing to post).
+fn link<W: LinkedWr>(wrs: &mut [W]) -> Option<*mut W> {
+    for i in 1..wrs.len() {
+        let next: *mut W = &mut wrs[i];
+        wrs[i - 1].set_next(next);
+    }
+    wrs.first_mut().map(|w| w as *mut W)
+}
+
+/// Where in `wrs` the device stopped: the index of `bad`, the first request it refused.
+fn refused_from<W>(wrs: &[W], bad: *const W) -> usize {
+    wrs.iter().position(|w| std::ptr::eq(w, bad)).unwrap_or(0)
 }
 
 impl Drop for VerbsEndpoint {
