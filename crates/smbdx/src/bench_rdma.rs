@@ -44,26 +44,10 @@ pub fn run(args: &BenchRdmaArgs) -> i32 {
     let timeout = std::time::Duration::from_secs(120);
     let cpu0 = bench::cpu_seconds();
     let result = match args.role.as_str() {
-        "server" => bench::serve(&p, args.addr, &params, timeout).map(|()| {
-            println!(
-                "rdma-bench-server op={} size={} cpu_s={:.3}",
-                args.op,
-                args.size,
-                bench::cpu_seconds() - cpu0
-            )
-        }),
-        "client" => bench::run(&p, args.addr, &params, timeout).map(|r| {
-            println!(
-                "rdma-bench op={} size={} iters={} depth={} MiB/s={:.2} seconds={:.3} cpu_s={:.3}",
-                args.op,
-                args.size,
-                args.iters,
-                args.depth,
-                r.mib_per_s(),
-                r.elapsed.as_secs_f64(),
-                bench::cpu_seconds() - cpu0
-            )
-        }),
+        "server" => bench::serve(&p, args.addr, &params, timeout)
+            .map(|()| println!("{}", bench::server_line(&params, bench::cpu_seconds() - cpu0))),
+        "client" => bench::run(&p, args.addr, &params, timeout)
+            .map(|r| println!("{}", bench::client_line(&params, &r, bench::cpu_seconds() - cpu0))),
         other => {
             eprintln!("smbdx bench-rdma: --role must be server or client, not {other}");
             return 2;

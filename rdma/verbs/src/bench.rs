@@ -21,6 +21,16 @@ pub enum BenchOp {
     Read,
 }
 
+impl BenchOp {
+    /// The name `--op` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            BenchOp::Write => "write",
+            BenchOp::Read => "read",
+        }
+    }
+}
+
 impl std::str::FromStr for BenchOp {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -54,6 +64,24 @@ impl BenchResult {
     pub fn mib_per_s(&self) -> f64 {
         self.bytes as f64 / (1u64 << 20) as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
+}
+
+/// The server's result line, as `bench/rdma_vs_perftest.sh` parses it.
+pub fn server_line(p: &BenchParams, cpu_s: f64) -> String {
+    format!("rdma-bench-server op={} size={} cpu_s={cpu_s:.3}", p.op.name(), p.size)
+}
+
+/// The client's result line, as `bench/rdma_vs_perftest.sh` parses it.
+pub fn client_line(p: &BenchParams, r: &BenchResult, cpu_s: f64) -> String {
+    format!(
+        "rdma-bench op={} size={} iters={} depth={} MiB/s={:.2} seconds={:.3} cpu_s={cpu_s:.3}",
+        p.op.name(),
+        p.size,
+        p.iters,
+        p.depth,
+        r.mib_per_s(),
+        r.elapsed.as_secs_f64()
+    )
 }
 
 fn options(p: &BenchParams) -> EndpointOptions {
@@ -173,6 +201,18 @@ pub fn cpu_seconds() -> f64 {
 mod tests {
     use super::*;
     use crate::loopback::Fabric;
+
+    #[test]
+    fn result_lines_carry_the_fields_the_comparison_script_reads() {
+        let p = BenchParams { op: BenchOp::Read, size: 65536, iters: 32, depth: 128 };
+        let r = BenchResult { bytes: 2 << 20, elapsed: Duration::from_secs(2) };
+        assert_eq!(
+            client_line(&p, &r, 0.25),
+            "rdma-bench op=read size=65536 iters=32 depth=128 MiB/s=1.00 seconds=2.000 cpu_s=0.250"
+        );
+        assert_eq!(server_line(&p, 1.5), "rdma-bench-server op=read size=65536 cpu_s=1.500");
+        assert_eq!("write".parse::<BenchOp>().map(BenchOp::name), Ok("write"));
+    }
 
     #[test]
     fn moves_every_byte_over_loopback() {

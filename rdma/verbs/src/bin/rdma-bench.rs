@@ -36,26 +36,13 @@ fn main() {
     let p = VerbsProvider::new(device);
     let timeout = Duration::from_secs(120);
     let cpu0 = bench::cpu_seconds();
-    let op = format!("{:?}", params.op).to_lowercase();
     match role.as_str() {
         "server" => match bench::serve(&p, addr, &params, timeout) {
-            Ok(()) => println!(
-                "rdma-bench-server op={op} size={} cpu_s={:.3}",
-                params.size,
-                bench::cpu_seconds() - cpu0
-            ),
+            Ok(()) => println!("{}", bench::server_line(&params, bench::cpu_seconds() - cpu0)),
             Err(e) => die(&e.to_string()),
         },
         "client" => match bench::run(&p, addr, &params, timeout) {
-            Ok(r) => println!(
-                "rdma-bench op={op} size={} iters={} depth={} MiB/s={:.2} seconds={:.3} cpu_s={:.3}",
-                params.size,
-                params.iters,
-                params.depth,
-                r.mib_per_s(),
-                r.elapsed.as_secs_f64(),
-                bench::cpu_seconds() - cpu0
-            ),
+            Ok(r) => println!("{}", bench::client_line(&params, &r, bench::cpu_seconds() - cpu0)),
             Err(e) => die(&e.to_string()),
         },
         _ => die("--role server|client is required"),
