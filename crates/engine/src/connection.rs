@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 
+use crate::handle::ConnectionHandle;
 use crate::outbox::Outbox;
 
 /// What the handler wants after a message.
@@ -20,6 +21,14 @@ pub trait Connection: Send {
     /// not block, and its time is every other connection's latency on that reactor.
     fn on_message(&mut self, msg: &mut [u8], out: &mut Outbox) -> Flow;
 
+    /// The reactor has just adopted the connection (before [`Connection::on_start`]); `handle` reaches
+    /// it from other threads. A handler that hands work to another thread (a file write to an
+    /// [`crate::Offload`]) keeps it, so the finished work can wake the connection and be answered
+    /// from [`Connection::on_wake`].
+    fn attach(&mut self, handle: ConnectionHandle) {
+        let _ = handle;
+    }
+
     /// The reactor has just adopted the connection; a client queues its opening message here.
     fn on_start(&mut self, out: &mut Outbox) -> Flow {
         let _ = out;
@@ -33,6 +42,13 @@ pub trait Connection: Send {
     fn on_wake(&mut self, out: &mut Outbox) -> Flow {
         let _ = out;
         Flow::Continue
+    }
+
+    /// Shutdown: no more messages will be delivered. Finish the work handed to other threads and queue
+    /// its answers now (blocking is allowed here); the outbox is then drained and the connection
+    /// closed.
+    fn on_drain(&mut self, out: &mut Outbox) {
+        let _ = out;
     }
 
     /// The connection is gone (peer closed, error, shutdown): release files etc. Called exactly once

@@ -27,6 +27,12 @@
 //! queued in a bounded channel of the handler's own. Answers go back the same way, so the request
 //! path crosses threads only through bounded queues.
 //!
+//! Work that waits for a device: a handler must not block its reactor, so a file write that would
+//! wait goes to an [`Offload`] (one helper thread per reactor, bounded FIFO queue). Every connection
+//! gets its own [`ConnectionHandle`] through [`Connection::attach`]; the job reports on a bounded
+//! queue of the handler's and wakes the connection, which answers from [`Connection::on_wake`]. At
+//! shutdown, [`Connection::on_drain`] lets such work finish and be answered before the close.
+//!
 //! Polling ([`PollMode`]): `Busy` never sleeps, `Adaptive` (default) spins briefly after activity then
 //! blocks in epoll, `Interrupt` always blocks.
 //!
@@ -63,6 +69,7 @@ mod engine;
 mod error;
 mod handle;
 mod input;
+mod offload;
 mod outbox;
 mod reactor;
 mod shutdown;
@@ -74,6 +81,7 @@ pub use connection::{Connection, ConnectionFactory, Flow};
 pub use engine::Engine;
 pub use error::EngineError;
 pub use handle::ConnectionHandle;
+pub use offload::{Job, Offload};
 pub use outbox::Outbox;
 pub use shutdown::ShutdownHandle;
 pub use stats::ReactorStats;

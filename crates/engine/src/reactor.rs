@@ -24,7 +24,7 @@ use mio::{Events, Interest, Poll, Token};
 use crate::config::{EngineConfig, PollMode};
 use crate::connection::{Connection, ConnectionFactory};
 use crate::error::EngineError;
-use crate::handle::{WakeLink, WakeState, CLOSED, UNADOPTED};
+use crate::handle::{ConnectionHandle, WakeLink, WakeState, CLOSED, UNADOPTED};
 use crate::shutdown::ShutdownHandle;
 use crate::stats::{bump, ReactorCounters};
 use crate::tcp_channel::{Limits, Progress, TcpChannel};
@@ -191,10 +191,7 @@ impl Reactor {
         }
         if self.wake_link.overflow.swap(false, SeqCst) {
             for i in 0..self.channels.len() {
-                let pending = self.channels[i]
-                    .as_ref()
-                    .and_then(|ch| ch.wake.as_ref())
-                    .is_some_and(|w| w.pending.swap(false, SeqCst));
+                let pending = self.channels[i].as_ref().is_some_and(|ch| ch.wake.pending.swap(false, SeqCst));
                 if pending {
                     self.wake_channel(i);
                 }
@@ -232,9 +229,9 @@ impl Reactor {
             return;
         }
         let (handler, wake) = match handler {
-            Some((h, wake)) => (h, Some(wake)),
+            Some((h, wake)) => (h, wake),
             None => match catch_unwind(AssertUnwindSafe(|| self.factory.accept(peer, self.index))) {
-                Ok(h) => (h, None),
+                Ok(h) => (h, WakeState::new()),
                 Err(_) => {
                     let _ = self.poll.registry().deregister(&mut socket);
                     if i < self.channels.len() {
@@ -245,8 +242,9 @@ impl Reactor {
                 }
             },
         };
+        let handle = ConnectionHandle::new(wake.clone(), self.wake_link.clone(), self.index);
         let mut ch = TcpChannel::new(socket, peer, handler, wake, self.cfg.max_message);
-        let mut started = ch.start();
+        let mut started = ch.start(handle);
         if i == self.channels.len() {
             self.channels.push(Some(ch));
         } else {
@@ -258,11 +256,9 @@ impl Reactor {
         if let (Ok(()), Some(ch)) = (&started, self.channels[i].as_mut()) {
             // Publish the token before looking at the flag; a handle raises the flag before looking
             // at the token (SeqCst both), so a wake made before adoption is seen by one of the two.
-            if let Some(w) = &ch.wake {
-                w.token.store(i, SeqCst);
-                if w.pending.swap(false, SeqCst) {
-                    started = ch.wake();
-                }
+            ch.wake.token.store(i, SeqCst);
+            if ch.wake.pending.swap(false, SeqCst) {
+                started = ch.wake();
             }
         }
         match started {
@@ -309,9 +305,7 @@ impl Reactor {
         self.free.push(i);
         self.open -= 1;
         let _ = self.poll.registry().deregister(&mut ch.socket);
-        if let Some(w) = &ch.wake {
-            w.mark_closed();
-        }
+        ch.wake.mark_closed();
         let (peer, reactor) = (ch.peer, self.index);
         match &why {
             None => tracing::debug!(reactor, %peer, "connection closed"),
@@ -335,10 +329,11 @@ impl Reactor {
         self.draining = true;
         for i in 0..self.channels.len() {
             self.drive(i);
-            if let Some(ch) = self.channels.get_mut(i).and_then(Option::as_mut) {
-                ch.stop_input();
+            let stopped = self.channels.get_mut(i).and_then(Option::as_mut).map(TcpChannel::stop_input);
+            match stopped {
+                Some(Err(e)) => self.close(i, Some(e)),
+                _ => self.drive(i),
             }
-            self.drive(i);
         }
     }
 

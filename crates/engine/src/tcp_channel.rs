@@ -16,7 +16,7 @@ use mio::net::TcpStream;
 
 use crate::connection::{Connection, Flow};
 use crate::error::EngineError;
-use crate::handle::WakeState;
+use crate::handle::{ConnectionHandle, WakeState};
 use crate::input::{InputBuffer, Next};
 use crate::outbox::Outbox;
 use crate::stats::{bump, ReactorCounters};
@@ -65,8 +65,8 @@ pub(crate) struct TcpChannel {
     backlog: bool,
     /// Already in the reactor's ready queue.
     pub(crate) queued: bool,
-    /// Shared with the connection's `ConnectionHandle`s; `None` for accepted connections.
-    pub(crate) wake: Option<Arc<WakeState>>,
+    /// Shared with the connection's `ConnectionHandle`s.
+    pub(crate) wake: Arc<WakeState>,
 }
 
 impl TcpChannel {
@@ -74,7 +74,7 @@ impl TcpChannel {
         socket: TcpStream,
         peer: SocketAddr,
         handler: Box<dyn Connection>,
-        wake: Option<Arc<WakeState>>,
+        wake: Arc<WakeState>,
         max_message: usize,
     ) -> TcpChannel {
         TcpChannel {
@@ -91,11 +91,14 @@ impl TcpChannel {
         }
     }
 
-    /// Lets the handler speak first; run before the first drive.
-    pub(crate) fn start(&mut self) -> Result<(), EngineError> {
+    /// Gives the handler its handle, then lets it speak first; run before the first drive.
+    pub(crate) fn start(&mut self, handle: ConnectionHandle) -> Result<(), EngineError> {
         let (handler, outbox) = (&mut self.handler, &mut self.outbox);
-        let flow = catch_unwind(AssertUnwindSafe(|| handler.on_start(outbox)))
-            .map_err(|_| EngineError::HandlerPanicked { peer: self.peer, during: "on_start" })?;
+        let flow = catch_unwind(AssertUnwindSafe(|| {
+            handler.attach(handle);
+            handler.on_start(outbox)
+        }))
+        .map_err(|_| EngineError::HandlerPanicked { peer: self.peer, during: "on_start" })?;
         if let Some(e) = self.outbox.take_error() {
             return Err(e);
         }
@@ -188,9 +191,21 @@ impl TcpChannel {
         }
     }
 
-    /// Stop taking input; the next drive writes what is queued and reports Done once it is out.
-    pub(crate) fn stop_input(&mut self) {
+    /// Stop taking input; the handler finishes its outstanding work, and the next drive writes what
+    /// is queued and reports Done once it is out.
+    pub(crate) fn stop_input(&mut self) -> Result<(), EngineError> {
+        let was_open = self.state == State::Open;
         self.state = State::Draining;
+        if !was_open {
+            return Ok(());
+        }
+        let (handler, outbox) = (&mut self.handler, &mut self.outbox);
+        catch_unwind(AssertUnwindSafe(|| handler.on_drain(outbox)))
+            .map_err(|_| EngineError::HandlerPanicked { peer: self.peer, during: "on_drain" })?;
+        match self.outbox.take_error() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     /// Hands whole buffered messages to the handler while the outbox is under its limit.

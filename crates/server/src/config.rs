@@ -8,6 +8,7 @@
 //! ciphers = ["aes-128-gcm", "aes-256-gcm"]
 //! reactors = 2
 //! poll = "adaptive"
+//! poll_spin_us = 50
 //! users = ["alice:nthash:0cb6948805f797bf2a82807973b89537"]
 //! [[share]]
 //! name = "data"
@@ -98,6 +99,8 @@ pub struct ServeConfig {
     pub ciphers: Vec<String>,
     pub reactors: Option<usize>,
     pub poll: Option<String>,
+    /// Adaptive polling's spin window after activity, in microseconds.
+    pub poll_spin_us: Option<u64>,
     pub server_name: Option<String>,
 }
 

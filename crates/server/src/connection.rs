@@ -3,7 +3,7 @@
 
 use crate::auth::NtlmAuth;
 use crate::files::ServerFiles;
-use engine::{Connection, Flow as EngineFlow, Outbox};
+use engine::{Connection, ConnectionHandle, Flow as EngineFlow, Outbox};
 use smb_session::{Event, Flow, ServerConfig, ServerConnection, Transmit};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -81,6 +81,26 @@ impl Connection for SmbConnection {
             Flow::Continue => EngineFlow::Continue,
             Flow::Close => EngineFlow::Close,
         }
+    }
+
+    fn attach(&mut self, handle: ConnectionHandle) {
+        self.inner.files_mut().attach(handle);
+    }
+
+    /// The helper thread finished WRITEs: answer them.
+    fn on_wake(&mut self, out: &mut Outbox) -> EngineFlow {
+        let flow = self.inner.answer_writes(false, &mut OutboxTx(out));
+        self.log_events();
+        match flow {
+            Flow::Continue => EngineFlow::Continue,
+            Flow::Close => EngineFlow::Close,
+        }
+    }
+
+    /// Shutdown: the WRITEs in flight finish and are answered before the connection closes.
+    fn on_drain(&mut self, out: &mut Outbox) {
+        let _ = self.inner.answer_writes(true, &mut OutboxTx(out));
+        self.log_events();
     }
 
     fn on_close(&mut self) {

@@ -2,8 +2,11 @@
 //! file commands onto [`smb_fs::Opens`] with their response bodies (MS-SMB2 3.3.5.9 - 3.3.5.21).
 
 use crate::config::ShareConfig;
+use crate::write_offload::WriteOffload;
 use smb_fs::{Opens, Share};
-use smb_session::{put_body, FileContext, FileHandler, FileResult, TreeGrant};
+use smb_session::{
+    put_body, FileContext, FileHandler, FileResult, TreeGrant, WriteDone, WritePayload, WriteStart,
+};
 use smb_wire::close::{close_flags, CloseResponse};
 use smb_wire::codec::Writer;
 use smb_wire::create::{CreateResponse, OplockLevel};
@@ -16,7 +19,7 @@ use smb_wire::query_info::{InfoType, QueryInfoResponse};
 use smb_wire::read::ReadRequest;
 use smb_wire::set_info::SetInfoResponse;
 use smb_wire::status::NtStatus;
-use smb_wire::write::{write_flags, WriteResponse};
+use smb_wire::write::{write_flags, WriteRequest, WriteResponse};
 use smb_wire::{Channel, CreateContexts};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,6 +32,8 @@ pub struct ServerFiles {
     shares: Arc<Vec<Share>>,
     opens: HashMap<u64, Opens>,
     interfaces: Arc<dyn Fn() -> Vec<NetworkInterfaceInfo> + Send + Sync>,
+    /// Where WRITEs that would wait for the device go; `None`: every WRITE is done on the reactor.
+    writes: Option<WriteOffload>,
 }
 
 impl ServerFiles {
@@ -36,7 +41,27 @@ impl ServerFiles {
         shares: Arc<Vec<Share>>,
         interfaces: Arc<dyn Fn() -> Vec<NetworkInterfaceInfo> + Send + Sync>,
     ) -> Self {
-        Self { shares, opens: HashMap::new(), interfaces }
+        Self { shares, opens: HashMap::new(), interfaces, writes: None }
+    }
+
+    /// Hands O_DIRECT WRITEs to `writes` (the reactor's helper thread) instead of waiting for them.
+    pub fn with_write_offload(mut self, writes: WriteOffload) -> Self {
+        self.writes = Some(writes);
+        self
+    }
+
+    /// The connection's handle, for the helper to wake it with finished WRITEs.
+    pub fn attach(&mut self, handle: engine::ConnectionHandle) {
+        if let Some(w) = &mut self.writes {
+            w.attach(handle);
+        }
+    }
+
+    /// Every deferred WRITE is in the file: run before any other file command.
+    fn settle(&mut self) {
+        if let Some(w) = &mut self.writes {
+            w.settle();
+        }
     }
 
     /// Builds the share table from configuration.
@@ -75,7 +100,9 @@ impl FileHandler for ServerFiles {
         })
     }
 
-    fn tree_disconnect(&mut self, _ctx: FileContext) {}
+    fn tree_disconnect(&mut self, _ctx: FileContext) {
+        self.settle();
+    }
 
     fn execute(
         &mut self,
@@ -84,9 +111,52 @@ impl FileHandler for ServerFiles {
         req: &Request<'_>,
         pdu: &mut Vec<u8>,
     ) -> FileResult {
+        self.settle();
         let shares = Arc::clone(&self.shares);
         let share = shares.get(ctx.share as usize).ok_or(NtStatus::NETWORK_NAME_DELETED)?;
         self.execute_in(ctx, share, req, pdu)
+    }
+
+    /// Checks the WRITE now; one that goes O_DIRECT is left to the helper thread, anything else
+    /// (unaligned, or a file system without O_DIRECT) is written here.
+    fn begin_write(&mut self, ctx: FileContext, header: &Header, req: &WriteRequest<'_>) -> WriteStart {
+        if self.writes.is_none() {
+            return WriteStart::Execute;
+        }
+        if req.channel != Channel::NONE {
+            return WriteStart::Done(Err(NtStatus::INVALID_PARAMETER));
+        }
+        if self.shares.get(ctx.share as usize).is_none() {
+            return WriteStart::Done(Err(NtStatus::NETWORK_NAME_DELETED));
+        }
+        let through = req.flags & write_flags::WRITE_THROUGH != 0;
+        let prepared = match self.opens(ctx.session_id).prepare_write(
+            req.file_id,
+            req.offset,
+            req.data.len(),
+            through,
+        ) {
+            Ok(p) => p,
+            Err(status) => return WriteStart::Done(Err(status)),
+        };
+        if !prepared.is_direct() {
+            self.settle();
+            return WriteStart::Done(prepared.write(req.data).map(|n| n as u32).map_err(|e| e.status()));
+        }
+        if let Some(w) = &mut self.writes {
+            w.plan(header.message_id, prepared);
+        }
+        WriteStart::Deferred
+    }
+
+    fn submit_write(&mut self, message_id: u64, payload: WritePayload) {
+        if let Some(w) = &mut self.writes {
+            w.submit(message_id, payload);
+        }
+    }
+
+    fn write_done(&mut self, wait: bool) -> Option<WriteDone> {
+        self.writes.as_mut()?.done(wait)
     }
 
     /// The data lands in the response buffer itself, copied once from the page cache (smb-fs says why
@@ -102,10 +172,12 @@ impl FileHandler for ServerFiles {
             return Err(NtStatus::INVALID_PARAMETER);
         }
         self.shares.get(ctx.share as usize).ok_or(NtStatus::NETWORK_NAME_DELETED)?;
+        self.settle();
         self.opens(ctx.session_id).read(req.file_id, req.offset, data)
     }
 
     fn logoff(&mut self, session_id: u64) {
+        self.settle();
         if let Some(mut o) = self.opens.remove(&session_id) {
             o.close_all();
         }

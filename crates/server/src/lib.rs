@@ -25,3 +25,4 @@ pub mod files;
 pub mod netif;
 pub mod serve;
 pub mod time;
+pub mod write_offload;

@@ -4,7 +4,8 @@ use crate::auth::NtlmAuth;
 use crate::config::{ConfigError, ServeConfig};
 use crate::connection::SmbConnection;
 use crate::files::ServerFiles;
-use engine::{Connection, ConnectionFactory, Engine, EngineConfig, PollMode};
+use crate::write_offload::WriteOffload;
+use engine::{Connection, ConnectionFactory, Engine, EngineConfig, Offload, PollMode};
 use smb_auth::UserDb;
 use smb_fs::Share;
 use smb_session::ServerConfig;
@@ -26,15 +27,30 @@ struct Factory {
     cfg: Arc<ServerConfig>,
     shares: Arc<Vec<Share>>,
     users: Arc<UserDb>,
+    /// Each reactor's helper thread for WRITEs (see `write_offload`).
+    helpers: Vec<Arc<Offload>>,
 }
 
+/// WRITEs one connection has in flight on the helper at most (the session layer bounds their bytes).
+const DEFERRED_WRITES_PER_CONNECTION: usize = 16;
+/// Jobs queued on a helper at most, from all its reactor's connections; beyond, a reactor writes
+/// itself.
+const HELPER_QUEUE: usize = 64;
+
 impl ConnectionFactory for Factory {
-    fn accept(&self, peer: SocketAddr, _reactor: usize) -> Box<dyn Connection> {
-        let files = ServerFiles::new(Arc::clone(&self.shares), Arc::new(crate::netif::interfaces));
+    fn accept(&self, peer: SocketAddr, reactor: usize) -> Box<dyn Connection> {
+        let mut files = ServerFiles::new(Arc::clone(&self.shares), Arc::new(crate::netif::interfaces));
+        if let Some(h) = self.helpers.get(reactor) {
+            files =
+                files.with_write_offload(WriteOffload::new(Arc::clone(h), DEFERRED_WRITES_PER_CONNECTION));
+        }
         let auth = NtlmAuth::new(Arc::clone(&self.users), &self.cfg.server_name);
         Box::new(SmbConnection::new(peer, Arc::clone(&self.cfg), files, auth))
     }
 }
+
+/// Adaptive polling's default spin window (`--poll-spin-us`).
+const DEFAULT_SPIN: std::time::Duration = std::time::Duration::from_micros(50);
 
 /// A running server.
 pub struct Server {
@@ -68,7 +84,9 @@ impl Server {
         let poll = match cfg.poll.as_deref() {
             Some("busy") => PollMode::Busy,
             Some("interrupt") => PollMode::Interrupt,
-            _ => PollMode::Adaptive { spin: std::time::Duration::from_micros(50) },
+            _ => PollMode::Adaptive {
+                spin: cfg.poll_spin_us.map_or(DEFAULT_SPIN, std::time::Duration::from_micros),
+            },
         };
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let engine_cfg = EngineConfig {
@@ -81,10 +99,15 @@ impl Server {
             max_connections_per_reactor: 4096,
             shutdown_grace: std::time::Duration::from_secs(5),
         };
+        let helpers = (0..engine_cfg.reactors)
+            .map(|i| Offload::start(&format!("smbdx-writer-{i}"), HELPER_QUEUE).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(ServeError::Engine)?;
         let factory = Factory {
             cfg: Arc::new(session_cfg),
             shares: Arc::new(ServerFiles::shares(&cfg.shares)),
             users: Arc::new(users),
+            helpers,
         };
         let engine = Engine::start(listeners, Arc::new(factory), engine_cfg).map_err(ServeError::Engine)?;
         for a in engine.local_addrs() {

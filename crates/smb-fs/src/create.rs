@@ -196,7 +196,7 @@ impl Opens {
             root: share.root.clone(),
             share_read_only: share.read_only,
             path,
-            file,
+            file: std::sync::Arc::new(file),
             direct: Default::default(),
             path_only,
             is_directory,

@@ -57,9 +57,11 @@ pub mod resolve;
 mod set_info;
 mod share;
 pub mod wildcard;
+mod write;
 
 pub use error::FsError;
 pub use opens::{direct_aligned, CreateOutcome, Limits, Opens, DIRECT_ALIGN};
 pub use query_info::FILE_SYSTEM_NAME;
 pub use share::Share;
 pub use smb_wire::status::NtStatus;
+pub use write::PreparedWrite;

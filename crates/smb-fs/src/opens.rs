@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use rustix::fs::AtFlags;
 use smb_wire::create::{access_mask, create_options, NetworkOpenInfo};
@@ -17,6 +18,7 @@ use crate::meta::{FileKey, Meta};
 use crate::name::RelPath;
 use crate::query_directory::Listing;
 use crate::resolve;
+use crate::write::PreparedWrite;
 
 /// Caps on what one session may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +55,8 @@ pub(crate) struct Open {
     pub share_read_only: bool,
     /// Where the open is, relative to the share root (kept current across renames).
     pub path: RelPath,
-    pub file: File,
+    /// Shared with the [`PreparedWrite`]s in flight, which may outlive the open.
+    pub file: Arc<File>,
     /// A second descriptor on the same file opened with O_DIRECT, for block-aligned WRITEs.
     pub direct: Direct,
     /// Opened with O_PATH (the server may not read it): metadata only.
@@ -89,7 +92,7 @@ pub(crate) struct Open {
 pub(crate) enum Direct {
     #[default]
     Untried,
-    Open(File),
+    Open(Arc<File>),
     Unsupported,
 }
 
@@ -107,7 +110,7 @@ pub fn direct_aligned(offset: u64, buf: &[u8]) -> bool {
 impl Open {
     /// The O_DIRECT descriptor for writing, opened on first use by reopening this very file through
     /// /proc/self/fd (no path lookup, so no race with renames or symlink swaps).
-    pub(crate) fn direct_file(&mut self) -> Option<&File> {
+    pub(crate) fn direct_file(&mut self) -> Option<Arc<File>> {
         use std::os::unix::fs::OpenOptionsExt;
         use std::os::unix::io::AsRawFd;
         if let Direct::Untried = self.direct {
@@ -119,13 +122,13 @@ impl Open {
                     .open(format!("/proc/self/fd/{}", self.file.as_raw_fd()))
             };
             self.direct = if writable && !self.is_directory {
-                opened().map_or(Direct::Unsupported, Direct::Open)
+                opened().map_or(Direct::Unsupported, |f| Direct::Open(Arc::new(f)))
             } else {
                 Direct::Unsupported
             };
         }
         match &self.direct {
-            Direct::Open(f) => Some(f),
+            Direct::Open(f) => Some(f.clone()),
             _ => None,
         }
     }
@@ -371,11 +374,31 @@ impl Opens {
         data: &[u8],
         write_through: bool,
     ) -> core::result::Result<usize, NtStatus> {
-        let r = self.write_inner(id, offset, data, write_through);
+        let r = self.prepare_inner(id, offset, data.len(), write_through).and_then(|w| w.write(data));
         self.track(r)
     }
 
-    fn write_inner(&mut self, id: FileId, offset: u64, data: &[u8], write_through: bool) -> Result<usize> {
+    /// The checks of [`Opens::write`] for `len` bytes at `offset`, made now against the open; the
+    /// returned [`PreparedWrite`] writes the data later, from any thread (a reactor hands it to its
+    /// helper thread rather than wait for the device). The open's position moves now.
+    pub fn prepare_write(
+        &mut self,
+        id: FileId,
+        offset: u64,
+        len: usize,
+        write_through: bool,
+    ) -> core::result::Result<PreparedWrite, NtStatus> {
+        let r = self.prepare_inner(id, offset, len, write_through);
+        self.track(r)
+    }
+
+    fn prepare_inner(
+        &mut self,
+        id: FileId,
+        offset: u64,
+        len: usize,
+        write_through: bool,
+    ) -> Result<PreparedWrite> {
         let open = self.get_mut(id)?;
         if open.is_directory {
             return Err(FsError::InvalidDeviceRequest { op: "WRITE", path: open.display() });
@@ -391,22 +414,16 @@ impl Opens {
                 granted: open.granted,
             });
         }
-        if offset.checked_add(data.len() as u64).is_none_or(|end| end > i64::MAX as u64) {
+        if offset.checked_add(len as u64).is_none_or(|end| end > i64::MAX as u64) {
             return Err(FsError::InvalidParameter { op: "WRITE", what: "Offset + Length beyond 2^63" });
         }
-        if data.is_empty() {
-            return Ok(0);
+        let aligned = offset.is_multiple_of(DIRECT_ALIGN as u64) && len.is_multiple_of(DIRECT_ALIGN);
+        let direct = if aligned && len > 0 { open.direct_file() } else { None };
+        let sync = write_through || open.mode & create_options::WRITE_THROUGH != 0;
+        if len > 0 {
+            open.position = offset + len as u64;
         }
-        let direct = direct_aligned(offset, data)
-            && open.direct_file().is_some_and(|f| f.write_all_at(data, offset).is_ok());
-        if !direct {
-            open.file.write_all_at(data, offset).map_err(|e| FsError::io("WRITE", &open.display(), e))?;
-        }
-        if write_through || open.mode & create_options::WRITE_THROUGH != 0 {
-            open.file.sync_data().map_err(|e| FsError::io("WRITE (write-through)", &open.display(), e))?;
-        }
-        open.position = offset + data.len() as u64;
-        Ok(data.len())
+        Ok(PreparedWrite { file: open.file.clone(), direct, offset, len, sync, path: open.display() })
     }
 
     /// MS-SMB2 3.3.5.11 FLUSH: everything written reaches stable storage (data and metadata).

@@ -6,7 +6,9 @@ use smb_wire::header::HEADER_LEN;
 use smb_wire::message::Request;
 use smb_wire::read::{ReadRequest, ReadResponse};
 use smb_wire::status::NtStatus;
+use smb_wire::write::WriteRequest;
 use smb_wire::Header;
+use std::ops::Range;
 
 /// What TREE_CONNECT learns from the server about a share.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +35,40 @@ pub struct FileContext {
 /// `body` (written at offset 64 of the PDU buffer so offsets count from the header).
 pub type FileResult = Result<NtStatus, NtStatus>;
 
+/// What [`FileHandler::begin_write`] made of a WRITE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteStart {
+    /// Run it through [`FileHandler::execute`] like any other command.
+    Execute,
+    /// Done (or refused) already: answer with this byte count or status.
+    Done(Result<u32, NtStatus>),
+    /// Checked and accepted; the payload follows through [`FileHandler::submit_write`] and the
+    /// outcome comes back from [`FileHandler::write_done`].
+    Deferred,
+}
+
+/// The payload of a deferred WRITE, handed over in the buffer it was received (or decrypted) in:
+/// `buf[range]`, starting on a 4 KiB boundary.
+#[derive(Debug)]
+pub struct WritePayload {
+    pub buf: Vec<u8>,
+    pub range: Range<usize>,
+}
+
+/// A deferred WRITE that has finished, with its buffer back for reuse.
+#[derive(Debug)]
+pub struct WriteDone {
+    pub message_id: u64,
+    /// Bytes written, or why not.
+    pub result: Result<u32, NtStatus>,
+    pub buf: Vec<u8>,
+}
+
 /// The file side of a server connection: implemented by the server over its shares.
+///
+/// WRITEs may finish after the call that started them, so that a reactor does not wait for the
+/// device ([`FileHandler::begin_write`]). A handler that defers them keeps the file's order: every
+/// other call sees the effect of every WRITE started before it.
 pub trait FileHandler: Send {
     /// Maps a share name (the last component of `\\server\share`) to a grant, or
     /// STATUS_BAD_NETWORK_NAME.
@@ -69,6 +104,26 @@ pub trait FileHandler: Send {
         let n = rsp.data.len().min(data.len());
         data[..n].copy_from_slice(&rsp.data[..n]);
         Ok(n)
+    }
+    /// A WRITE (MS-SMB2 3.3.5.13) offered for deferral: it is the whole message, and its payload lies
+    /// on a 4 KiB boundary in a buffer the connection can give away. Check it now; to take it
+    /// over, return [`WriteStart::Deferred`], and the payload arrives through
+    /// [`FileHandler::submit_write`] before any other call. The default runs it through `execute`.
+    fn begin_write(&mut self, ctx: FileContext, header: &Header, req: &WriteRequest<'_>) -> WriteStart {
+        let _ = (ctx, header, req);
+        WriteStart::Execute
+    }
+    /// The payload of the WRITE that [`FileHandler::begin_write`] deferred under `message_id`. The
+    /// handler writes it wherever it likes and reports through [`FileHandler::write_done`], and only
+    /// once the data is in the file (the WRITE is answered then).
+    fn submit_write(&mut self, message_id: u64, payload: WritePayload) {
+        let _ = (message_id, payload);
+    }
+    /// A deferred WRITE that has finished, if any. With `wait`, blocks until one finishes while any
+    /// is outstanding; `None` then means none is.
+    fn write_done(&mut self, wait: bool) -> Option<WriteDone> {
+        let _ = wait;
+        None
     }
     /// The session is gone (LOGOFF, failed binding, disconnect): close its files.
     fn logoff(&mut self, session_id: u64);

@@ -30,4 +30,5 @@ pub use connection::{put_body, Flow, ServerConnection, Transmit};
 pub use events::Event;
 pub use handler::{
     AuthFactory, AuthFailure, AuthStep, Authenticator, FileContext, FileHandler, FileResult, TreeGrant,
+    WriteDone, WritePayload, WriteStart,
 };

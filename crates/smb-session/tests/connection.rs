@@ -21,6 +21,7 @@ use smb_wire::session_setup::{SessionSetupRequest, SessionSetupResponse};
 use smb_wire::status::NtStatus;
 use smb_wire::tree_connect::{share_flags, TreeConnectRequest, TreeConnectResponse};
 use smb_wire::types::{utf16le, Utf16};
+use smb_wire::write::{WriteRequest, WriteResponse};
 use std::sync::Arc;
 
 const SESSION_KEY: [u8; 16] = [0x42; 16];
@@ -52,8 +53,36 @@ impl AuthFactory for Auths {
 }
 
 /// Shares "plain" and "secret" (EncryptData); answers every file command with an ECHO-shaped body.
-struct Files;
+/// With `defer`, it takes WRITEs over and finishes them only when the test says so.
+#[derive(Default)]
+struct Files {
+    defer: bool,
+    /// (MessageId, payload) of the WRITEs taken over and not yet finished, oldest first.
+    pending: std::collections::VecDeque<(u64, WritePayload)>,
+    /// How many of `pending` may finish, and with what result.
+    release: Vec<Result<u32, NtStatus>>,
+    begun: usize,
+}
 impl FileHandler for Files {
+    fn begin_write(&mut self, _ctx: FileContext, _h: &Header, _req: &WriteRequest<'_>) -> WriteStart {
+        self.begun += 1;
+        if self.defer {
+            WriteStart::Deferred
+        } else {
+            WriteStart::Execute
+        }
+    }
+    fn submit_write(&mut self, message_id: u64, payload: WritePayload) {
+        self.pending.push_back((message_id, payload));
+    }
+    fn write_done(&mut self, _wait: bool) -> Option<WriteDone> {
+        if self.release.is_empty() {
+            return None;
+        }
+        let (message_id, payload) = self.pending.pop_front()?;
+        let result = self.release.remove(0);
+        Some(WriteDone { message_id, result, buf: payload.buf })
+    }
     fn tree_connect(&mut self, _s: u64, share: &str) -> Result<TreeGrant, NtStatus> {
         match share {
             "plain" | "secret" => Ok(TreeGrant {
@@ -153,7 +182,7 @@ struct Client {
 impl Client {
     fn new(cfg: ServerConfig) -> Self {
         Self {
-            conn: ServerConnection::new(Arc::new(cfg), Files, Auths, [9; 32]),
+            conn: ServerConnection::new(Arc::new(cfg), Files::default(), Auths, [9; 32]),
             mid: 0,
             session: 0,
             tree: 0,
@@ -497,4 +526,99 @@ fn a_read_below_minimum_count_is_end_of_file() {
         ReadRequest { length: 4096, offset: (FILE_LEN - 10) as u64, minimum_count: 10, ..Default::default() };
     let rsp = c.call(h, &req, true, false).1.unwrap();
     assert_eq!(ReadResponse::parse(&rsp).unwrap().data.len(), 10);
+}
+
+/// One 128 KiB WRITE request (sealed or signed) of `payload`, with its credit charge paid.
+fn write_request(c: &mut Client, payload: &[u8], seal: bool) -> (u64, Vec<u8>) {
+    let mut h = c.header(Command::WRITE);
+    h.credit_charge = payload.len().div_ceil(65536) as u16;
+    c.mid += u64::from(h.credit_charge) - 1;
+    let req = WriteRequest { offset: 65536, data: payload, ..Default::default() };
+    (h.message_id, c.request(h, &req, !seal, seal))
+}
+
+#[test]
+fn deferred_writes_are_answered_once_the_handler_has_finished_them() {
+    let mut c = Client::new(ServerConfig::default());
+    c.conn.files_mut().defer = true;
+    c.negotiate(&[CipherId::AES_128_GCM]);
+    c.logon(Cipher::Aes128Gcm);
+    c.tree_connect("secret", false, true);
+    let mut tx = OwnedTx::default();
+    let payloads: Vec<Vec<u8>> = (0..3u8).map(|k| (0..131_072u32).map(|i| (i as u8) ^ k).collect()).collect();
+    let mut ids = Vec::new();
+    for p in &payloads {
+        let (id, mut msg) = write_request(&mut c, p, true);
+        ids.push(id);
+        assert_eq!(c.conn.on_message(&mut msg, 0, &mut tx), Flow::Continue);
+        assert!(tx.msgs.is_empty(), "a deferred WRITE is not answered before its data is written");
+    }
+    assert_eq!(c.conn.writes_in_flight(), 3);
+    // The handler got each payload in the buffer it was decrypted into, page-aligned.
+    for ((id, payload), want) in c.conn.files_mut().pending.iter().zip(&payloads) {
+        assert!(ids.contains(id));
+        assert_eq!(&payload.buf[payload.range.clone()], &want[..]);
+        assert_eq!(payload.buf[payload.range.clone()].as_ptr() as usize % 4096, 0);
+    }
+    // Other requests are served meanwhile.
+    let h = c.header(Command::ECHO);
+    let echo = c.request(h, &Echo, false, true);
+    assert_eq!(c.conn.on_message(&mut echo.clone(), 0, &mut tx), Flow::Continue);
+    let rsp = c.open_reply(tx.msgs.pop().expect("ECHO answered while WRITEs are in flight"));
+    assert_eq!(Header::parse(&rsp).unwrap().command, Command::ECHO);
+
+    // Two finish: two sealed answers, with the count written and credits granted.
+    c.conn.files_mut().release = vec![Ok(131_072), Ok(131_072)];
+    assert_eq!(c.conn.answer_writes(false, &mut tx), Flow::Continue);
+    assert_eq!(tx.msgs.len(), 2);
+    for (m, id) in std::mem::take(&mut tx.msgs).into_iter().zip(&ids) {
+        assert_eq!(m[0], 0xFD, "the answer to an encrypted WRITE is sealed");
+        let rsp = c.open_reply(m);
+        let h = Header::parse(&rsp).unwrap();
+        assert_eq!((h.command, h.message_id, h.nt_status()), (Command::WRITE, *id, NtStatus::SUCCESS));
+        assert!(h.credits >= 1);
+        assert_eq!(WriteResponse::parse(&rsp).unwrap().count, 131_072);
+    }
+    // The last fails on the device: the client hears the status.
+    c.conn.files_mut().release = vec![Err(NtStatus::DISK_FULL)];
+    assert_eq!(c.conn.answer_writes(false, &mut tx), Flow::Continue);
+    let rsp = c.open_reply(tx.msgs.pop().expect("the failed WRITE is answered"));
+    let h = Header::parse(&rsp).unwrap();
+    assert_eq!((h.message_id, h.nt_status()), (ids[2], NtStatus::DISK_FULL));
+    assert_eq!(c.conn.writes_in_flight(), 0);
+}
+
+#[test]
+fn compounds_and_writes_beyond_the_bound_are_done_before_they_are_answered() {
+    let mut c = Client::new(ServerConfig::default());
+    c.conn.files_mut().defer = true;
+    c.negotiate(&[CipherId::AES_128_GCM]);
+    c.logon(Cipher::Aes128Gcm);
+    c.tree_connect("secret", false, true);
+    let mut tx = OwnedTx::default();
+    let payload = vec![7u8; 131_072];
+    // A small plain WRITE is not in a buffer that can be given away: it runs through execute.
+    c.tree_connect("plain", true, false);
+    let (_, mut msg) = {
+        let mut h = c.header(Command::WRITE);
+        h.credit_charge = 1;
+        let req = WriteRequest { offset: 0, data: &payload[..4096], ..Default::default() };
+        (h.message_id, c.request(h, &req, true, false))
+    };
+    c.conn.on_message(&mut msg, 0, &mut tx);
+    assert_eq!(c.conn.files_mut().begun, 0);
+    assert_eq!(tx.msgs.len(), 1, "answered at once");
+    tx.msgs.clear();
+    // Sealed ones are deferred up to the connection's bound; the next is done at once.
+    c.tree_connect("secret", false, true);
+    for _ in 0..17 {
+        let (_, mut msg) = write_request(&mut c, &payload, true);
+        assert_eq!(c.conn.on_message(&mut msg, 0, &mut tx), Flow::Continue);
+    }
+    assert_eq!(c.conn.writes_in_flight(), 16);
+    assert_eq!(c.conn.files_mut().begun, 16, "the 17th is not offered");
+    assert_eq!(tx.msgs.len(), 1, "the 17th is answered at once");
+    // Closing with WRITEs in flight forgets their answers.
+    c.conn.close();
+    assert_eq!(c.conn.writes_in_flight(), 0);
 }

@@ -264,6 +264,10 @@ pub struct ServeArgs {
     /// busy, adaptive (default) or interrupt.
     #[arg(long)]
     pub poll: Option<String>,
+    /// Adaptive polling: how long a reactor keeps polling after its last activity before it blocks,
+    /// in microseconds (default 50).
+    #[arg(long, value_name = "US")]
+    pub poll_spin_us: Option<u64>,
     /// human (default) or json.
     #[arg(long, default_value = "human")]
     pub log_format: String,

@@ -72,6 +72,9 @@ fn merge(args: &ServeArgs) -> Result<ServeConfig, server::config::ConfigError> {
     if args.poll.is_some() {
         cfg.poll = args.poll.clone();
     }
+    if args.poll_spin_us.is_some() {
+        cfg.poll_spin_us = args.poll_spin_us;
+    }
     Ok(cfg)
 }
 

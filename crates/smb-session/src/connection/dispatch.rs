@@ -3,8 +3,10 @@
 //! go to the [`FileHandler`].
 
 use super::*;
+use crate::handler::WriteStart;
 use smb_wire::read::ReadRequest;
 use smb_wire::tree_connect::TreeConnectRequest;
+use smb_wire::write::WriteResponse;
 
 impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
     pub(super) fn on_request(
@@ -58,6 +60,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
                 }
             }
         }
+        let pdu_at = pdu.as_ptr() as usize;
         let parsed = parse_request(pdu).map_err(|_| NtStatus::INVALID_PARAMETER)?.1;
         let mut p = self.new_pdu();
         match &parsed {
@@ -110,6 +113,22 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
                     self.recycle(Reply::from_vec(p));
                     return self.on_read(ctx, header, &r);
                 }
+                Request::Write(w) if self.may_defer(w.data.len()) => {
+                    match self.files.begin_write(ctx, header, &w) {
+                        WriteStart::Execute => {
+                            let status = self.files.execute(ctx, header, &Request::Write(w), &mut p)?;
+                            (status, p)
+                        }
+                        WriteStart::Done(result) => (write_response(result?, &mut p), p),
+                        WriteStart::Deferred => {
+                            // The payload's place in the message (it lies inside the PDU).
+                            let at = w.data.as_ptr() as usize - pdu_at;
+                            self.deferring = Some((header.message_id, at..at + w.data.len()));
+                            self.recycle(Reply::from_vec(p));
+                            return Err(Fail::Deferred);
+                        }
+                    }
+                }
                 req => {
                     let status = self.files.execute(ctx, header, &req, &mut p)?;
                     (status, p)
@@ -117,6 +136,16 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             },
         };
         Ok((p.0, Reply::from_vec(p.1)))
+    }
+
+    /// Whether a WRITE of `len` bytes may be offered to the handler for deferral: it is the whole
+    /// message, lies in a buffer that can be given away, and the connection's deferred WRITEs are
+    /// within their bounds.
+    fn may_defer(&self, len: usize) -> bool {
+        self.defer_ok
+            && self.deferring.is_none()
+            && self.deferred.len() < MAX_DEFERRED_WRITES
+            && self.deferred_bytes + len <= MAX_DEFERRED_BYTES
     }
 
     /// MS-SMB2 3.3.5.12: the handler reads straight into the response, laid out so that it can be
@@ -216,6 +245,14 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         }
         Ok(())
     }
+}
+
+/// MS-SMB2 2.2.22 WRITE Response body for `count` bytes written.
+pub(super) fn write_response(count: u32, p: &mut Vec<u8>) -> NtStatus {
+    let rsp =
+        WriteResponse { count, remaining: 0, write_channel_info_offset: 0, write_channel_info_length: 0 };
+    put_body(p, &rsp);
+    NtStatus::SUCCESS
 }
 
 /// In a related compound, FileId all-ones means "the file the previous CREATE opened".

@@ -9,7 +9,7 @@
 use crate::config::ServerConfig;
 use crate::credits::CreditWindow;
 use crate::events::Event;
-use crate::handler::{AuthFactory, AuthFailure, AuthStep, FileContext, FileHandler};
+use crate::handler::{AuthFactory, AuthFailure, AuthStep, FileContext, FileHandler, WriteDone, WritePayload};
 use crate::session::{Session, SessionSecurity, SessionState, Tree};
 use reply::{Reply, HEADROOM};
 use smb_crypto::kdf::{KdfInput, SessionKeys};
@@ -118,6 +118,8 @@ enum Fail {
     Status(NtStatus),
     /// Drop the connection.
     Drop(Event),
+    /// No answer yet: the handler took the WRITE over (see [`FileHandler::begin_write`]).
+    Deferred,
 }
 
 impl From<NtStatus> for Fail {
@@ -153,7 +155,32 @@ pub struct ServerConnection<F: FileHandler, A: AuthFactory> {
     /// READ response buffers kept for reuse (taken back from the transport once sent): an 8 MiB READ
     /// answer would otherwise cost a fresh mapping (page faults and zeroing) on every request.
     read_spare: Vec<Vec<u8>>,
+    /// The message being processed lies in `plain` and is one PDU: a WRITE in it may be deferred.
+    defer_ok: bool,
+    /// Set when the handler took over this message's WRITE: its MessageId and where its payload lies
+    /// within the message.
+    deferring: Option<(u64, Range<usize>)>,
+    /// WRITEs the handler is finishing, by MessageId, waiting for their answers.
+    deferred: HashMap<u64, DeferredWrite>,
+    /// Payload bytes of `deferred`.
+    deferred_bytes: usize,
+    /// Message buffers given back by finished deferred WRITEs, for the next `plain`.
+    plain_spare: Vec<Vec<u8>>,
 }
+
+/// What answering a deferred WRITE needs to remember of its request.
+struct DeferredWrite {
+    header: Header,
+    encrypted: bool,
+    len: usize,
+}
+
+/// Deferred WRITEs per connection at most, and their payload bytes at most; beyond either, WRITEs
+/// are done before they are answered, which holds the client back.
+const MAX_DEFERRED_WRITES: usize = 16;
+const MAX_DEFERRED_BYTES: usize = 32 * 1024 * 1024;
+/// Message buffers kept for reuse: enough for the WRITEs a client typically keeps in flight.
+const SPARE_PLAIN_BUFFERS: usize = 8;
 
 /// Small response buffers kept per connection.
 const SPARE_BUFFERS: usize = 4;
@@ -200,6 +227,11 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             plain: Vec::new(),
             spare: Vec::new(),
             read_spare: Vec::new(),
+            defer_ok: false,
+            deferring: None,
+            deferred: HashMap::new(),
+            deferred_bytes: 0,
+            plain_spare: Vec::new(),
         }
     }
 
@@ -221,26 +253,89 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         &mut self.files
     }
 
-    /// The connection is gone: every session's files are closed.
+    /// The connection is gone: every session's files are closed (the handler finishes the WRITEs it
+    /// took over first; nobody hears their answers).
     pub fn close(&mut self) {
         for id in self.sessions.keys().copied().collect::<Vec<_>>() {
             self.files.logoff(id);
         }
         self.sessions.clear();
+        self.deferred.clear();
+        self.deferred_bytes = 0;
     }
 
-    /// Processes one transport message. `now` is the current time as a FILETIME.
+    /// WRITEs the handler is still finishing.
+    pub fn writes_in_flight(&self) -> usize {
+        self.deferred.len()
+    }
+
+    /// Answers the deferred WRITEs that have finished; with `wait`, every one outstanding (blocking
+    /// until the handler is done with them). The server calls this when the handler reports
+    /// progress (its connection was woken) and before it stops.
+    pub fn answer_writes(&mut self, wait: bool, tx: &mut dyn Transmit) -> Flow {
+        while !self.deferred.is_empty() {
+            let Some(done) = self.files.write_done(wait) else { break };
+            if let Err(detail) = self.answer_write(done, tx) {
+                return self.violation(detail);
+            }
+        }
+        Flow::Continue
+    }
+
+    /// MS-SMB2 3.3.5.13 for a WRITE the handler finished: the response it would have had at once.
+    fn answer_write(&mut self, done: WriteDone, tx: &mut dyn Transmit) -> Result<(), &'static str> {
+        if self.plain_spare.len() < SPARE_PLAIN_BUFFERS {
+            self.plain_spare.push(done.buf);
+        }
+        let Some(d) = self.deferred.remove(&done.message_id) else { return Ok(()) };
+        self.deferred_bytes -= d.len;
+        let session_id = d.header.session_id;
+        // A session logged off meanwhile has no keys left to answer with (nor anyone to hear it).
+        if self.sessions.get(&session_id).and_then(|s| s.valid()).is_none() {
+            return Ok(());
+        }
+        let mut p = self.new_pdu();
+        let status = match done.result {
+            Ok(count) => dispatch::write_response(count, &mut p),
+            Err(status) => {
+                put_body(&mut p, &ErrorResponse { error_context_count: 0, error_data: &[] });
+                status
+            }
+        };
+        let granted = self.credits.grant(d.header.credits.max(1));
+        let tree_id = d.header.tree_id().unwrap_or(0);
+        self.finish_header(&mut p, &d.header, status, granted, session_id, tree_id);
+        let (sign, encrypt) =
+            self.reply_protection(&d.header, status, session_id, d.encrypted, &Related::default());
+        let reply = PduReply { bytes: Reply::from_vec(p), sign_with: sign.then_some(session_id) };
+        self.send_replies(vec![reply], encrypt.then_some(session_id), tx)
+    }
+
+    /// Hands the payload of the WRITE the handler just took over to it, in the buffer it lies in.
+    fn submit_deferred(&mut self, plain: &mut Vec<u8>, msg_start: usize) {
+        let Some((message_id, r)) = self.deferring.take() else { return };
+        let buf = std::mem::replace(plain, self.plain_spare.pop().unwrap_or_default());
+        let range = msg_start + r.start..msg_start + r.end;
+        self.files.submit_write(message_id, WritePayload { buf, range });
+    }
+
+    /// Processes one transport message. `now` is the current time as a FILETIME. Deferred WRITEs
+    /// that have finished meanwhile are answered too.
     pub fn on_message(&mut self, msg: &mut [u8], now: u64, tx: &mut dyn Transmit) -> Flow {
         while self.read_spare.len() < SPARE_READ_BUFFERS {
             let Some(b) = tx.reclaim() else { break };
             self.read_spare.push(b);
         }
-        match msg.get(..4) {
+        let flow = match msg.get(..4) {
             Some([0xFE, b'S', b'M', b'B']) if is_large_write(msg) => self.on_plain_write(msg, now, tx),
-            Some([0xFE, b'S', b'M', b'B']) => self.on_chain(msg, None, now, tx),
+            Some([0xFE, b'S', b'M', b'B']) => self.on_chain(msg, None, false, now, tx),
             Some([0xFD, b'S', b'M', b'B']) => self.on_encrypted(msg, now, tx),
             Some([0xFF, b'S', b'M', b'B']) => self.on_smb1(msg, now, tx),
             _ => self.violation("not an SMB2 message (or compression, which was not negotiated)"),
+        };
+        match flow {
+            Flow::Continue => self.answer_writes(false, tx),
+            Flow::Close => Flow::Close,
         }
     }
 
@@ -302,10 +397,11 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         let start = plain.as_ptr().align_offset(PAGE) + PAGE - WRITE_DATA_OFFSET;
         let opened = open_message_to(key, &header, body, &mut plain[start..start + body.len()]).is_ok();
         let flow = if opened {
-            self.on_chain(&mut plain[start..start + body.len()], Some(session_id), now, tx)
+            self.on_chain(&mut plain[start..start + body.len()], Some(session_id), true, now, tx)
         } else {
             self.violation("transform header failed to decrypt")
         };
+        self.submit_deferred(&mut plain, start);
         self.plain = plain;
         flow
     }
@@ -323,16 +419,20 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         }
         let start = plain.as_ptr().align_offset(PAGE) + PAGE - WRITE_DATA_OFFSET;
         plain[start..start + msg.len()].copy_from_slice(msg);
-        let flow = self.on_chain(&mut plain[start..start + msg.len()], None, now, tx);
+        let flow = self.on_chain(&mut plain[start..start + msg.len()], None, true, now, tx);
+        self.submit_deferred(&mut plain, start);
         self.plain = plain;
         flow
     }
 
-    /// Processes a (possibly compounded) SMB2 message.
+    /// Processes a (possibly compounded) SMB2 message. `in_plain`: the message lies in `self.plain`
+    /// (taken out meanwhile), where a WRITE's payload is block-aligned and the buffer can be handed
+    /// over with it.
     fn on_chain(
         &mut self,
         msg: &mut [u8],
         encrypted_for: Option<u64>,
+        in_plain: bool,
         now: u64,
         tx: &mut dyn Transmit,
     ) -> Flow {
@@ -346,6 +446,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         }
         let mut replies: Vec<PduReply> = Vec::with_capacity(ranges.len());
         let mut related = Related::default();
+        self.defer_ok = in_plain && ranges.len() == 1;
         let mut start = 0;
         let mut encrypt_reply = encrypted_for;
         for len in ranges {
@@ -365,6 +466,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
                 }
             }
         }
+        self.defer_ok = false;
         let sent = if replies.is_empty() { Ok(()) } else { self.send_replies(replies, encrypt_reply, tx) };
         // A logged-off session lives until its signed or sealed response is out.
         if let Some(id) = related.logoff {
@@ -531,7 +633,8 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             }
         }
         // CANCEL uses no credit and gets no answer: everything here completes synchronously, so by
-        // the time a CANCEL is read its target has already been answered.
+        // the time a CANCEL is read its target has already been answered, except a deferred WRITE,
+        // which is past cancelling (its data is on its way to the device) and is answered soon.
         if header.command == Command::CANCEL {
             return Ok(None);
         }
@@ -559,6 +662,13 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         let (status, mut body_pdu) = match result {
             Ok((status, body)) => (status, body),
             Err(Fail::Drop(e)) => return Err(e),
+            Err(Fail::Deferred) => {
+                let len = self.deferring.as_ref().map_or(0, |(_, r)| r.len());
+                self.deferred_bytes += len;
+                let d = DeferredWrite { header, encrypted: encrypted_for.is_some(), len };
+                self.deferred.insert(header.message_id, d);
+                return Ok(None);
+            }
             Err(Fail::Status(status)) => {
                 let mut p = vec![0u8; HEADER_LEN];
                 put_body(&mut p, &ErrorResponse { error_context_count: 0, error_data: &[] });
