@@ -150,6 +150,7 @@ impl Client {
             reactors: opts.reactors.max(1),
             pin: false,
             max_outbox_bytes: 32 << 20,
+            poll: opts.poll,
             ..EngineConfig::default()
         };
         let factory = Arc::new(|_peer, _reactor| -> Box<dyn Connection> { Box::new(Refuse) });

@@ -31,6 +31,7 @@ pub mod options;
 mod tree;
 
 pub use client::Client;
+pub use engine::PollMode;
 pub use error::ClientError;
 pub use file::{File, Pending};
 pub use metadata::{DirEntry, Metadata};

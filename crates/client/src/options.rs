@@ -1,5 +1,6 @@
 //! What the caller chooses: connection policy and how a file is opened.
 
+use engine::PollMode;
 use smb_crypto::{Cipher, SigningAlgorithm};
 use smb_wire::negotiate::Dialect;
 use std::time::Duration;
@@ -20,6 +21,9 @@ pub struct ClientOptions {
     pub require_signing: bool,
     /// Reactor threads of the client's engine.
     pub reactors: usize,
+    /// How those reactors wait for the network (spinning costs a core that a busy machine may need
+    /// for the application or the server beside it).
+    pub poll: PollMode,
     /// How long any one blocking call waits for the server.
     pub timeout: Duration,
 }
@@ -33,6 +37,7 @@ impl Default for ClientOptions {
             signing: vec![SigningAlgorithm::AesGmac, SigningAlgorithm::AesCmac],
             require_signing: true,
             reactors: 1,
+            poll: PollMode::default(),
             timeout: Duration::from_secs(30),
         }
     }

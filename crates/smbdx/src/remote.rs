@@ -3,7 +3,7 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 
-use client::{Cipher, Client, ClientOptions, Tree};
+use client::{Cipher, Client, ClientOptions, PollMode, Tree};
 
 use crate::cli::ConnArgs;
 use crate::credentials;
@@ -41,8 +41,25 @@ pub fn options(args: &ConnArgs) -> Result<ClientOptions, Failure> {
     }
     o.require_signing = args.require_signing || o.require_signing;
     o.timeout = std::time::Duration::from_secs(args.timeout.max(1));
+    o.poll = poll_mode(args.poll.as_deref(), args.poll_spin_us)?;
     Ok(o)
 }
+
+/// `--poll` and `--poll-spin-us` as the engine takes them.
+pub fn poll_mode(mode: Option<&str>, spin_us: Option<u64>) -> Result<PollMode, Failure> {
+    let spin = spin_us.map_or(DEFAULT_SPIN, std::time::Duration::from_micros);
+    match mode {
+        None | Some("adaptive") => Ok(PollMode::Adaptive { spin }),
+        Some("busy") => Ok(PollMode::Busy),
+        Some("interrupt") => Ok(PollMode::Interrupt),
+        Some(other) => {
+            Err(Failure::usage(format!("unknown poll mode {other:?} (busy, adaptive, interrupt)")))
+        }
+    }
+}
+
+/// Adaptive polling's spin window unless `--poll-spin-us` says otherwise.
+const DEFAULT_SPIN: std::time::Duration = std::time::Duration::from_micros(50);
 
 pub fn resolve(url: &SmbUrl) -> Result<SocketAddr, Failure> {
     let authority = url.authority();

@@ -75,6 +75,9 @@ fn merge(args: &ServeArgs) -> Result<ServeConfig, server::config::ConfigError> {
     if args.poll_spin_us.is_some() {
         cfg.poll_spin_us = args.poll_spin_us;
     }
+    if args.write_threads.is_some() {
+        cfg.write_threads = args.write_threads;
+    }
     Ok(cfg)
 }
 
