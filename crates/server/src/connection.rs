@@ -89,7 +89,7 @@ impl Connection for SmbConnection {
 
     /// The helper thread finished WRITEs: answer them.
     fn on_wake(&mut self, out: &mut Outbox) -> EngineFlow {
-        let flow = self.inner.answer_writes(false, &mut OutboxTx(out));
+        let flow = self.inner.answer_deferred(false, &mut OutboxTx(out));
         self.log_events();
         match flow {
             Flow::Continue => EngineFlow::Continue,
@@ -99,7 +99,7 @@ impl Connection for SmbConnection {
 
     /// Shutdown: the WRITEs in flight finish and are answered before the connection closes.
     fn on_drain(&mut self, out: &mut Outbox) {
-        let _ = self.inner.answer_writes(true, &mut OutboxTx(out));
+        let _ = self.inner.answer_deferred(true, &mut OutboxTx(out));
         self.log_events();
     }
 

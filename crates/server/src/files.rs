@@ -2,11 +2,9 @@
 //! file commands onto [`smb_fs::Opens`] with their response bodies (MS-SMB2 3.3.5.9 - 3.3.5.21).
 
 use crate::config::ShareConfig;
-use crate::write_offload::WriteOffload;
+use crate::io_offload::IoOffload;
 use smb_fs::{Opens, Share};
-use smb_session::{
-    put_body, FileContext, FileHandler, FileResult, TreeGrant, WriteDone, WritePayload, WriteStart,
-};
+use smb_session::{put_body, FileContext, FileHandler, FileResult, IoBuffer, IoDone, IoStart, TreeGrant};
 use smb_wire::close::{close_flags, CloseResponse};
 use smb_wire::codec::Writer;
 use smb_wire::create::{CreateResponse, OplockLevel};
@@ -24,6 +22,9 @@ use smb_wire::{Channel, CreateContexts};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// READs at least this long are done on a helper thread.
+const DEFER_READ_MIN: usize = 64 * 1024;
+
 /// Opens per session at most: a client cannot exhaust the server's file descriptors.
 const MAX_OPENS_PER_SESSION: usize = 4096;
 
@@ -32,8 +33,8 @@ pub struct ServerFiles {
     shares: Arc<Vec<Share>>,
     opens: HashMap<u64, Opens>,
     interfaces: Arc<dyn Fn() -> Vec<NetworkInterfaceInfo> + Send + Sync>,
-    /// Where WRITEs that would wait for the device go; `None`: every WRITE is done on the reactor.
-    writes: Option<WriteOffload>,
+    /// Where WRITEs and READs go to be done off the reactor; `None`: all are done on the reactor.
+    io: Option<IoOffload>,
 }
 
 impl ServerFiles {
@@ -41,25 +42,26 @@ impl ServerFiles {
         shares: Arc<Vec<Share>>,
         interfaces: Arc<dyn Fn() -> Vec<NetworkInterfaceInfo> + Send + Sync>,
     ) -> Self {
-        Self { shares, opens: HashMap::new(), interfaces, writes: None }
+        Self { shares, opens: HashMap::new(), interfaces, io: None }
     }
 
-    /// Hands O_DIRECT WRITEs to `writes` (the reactor's helper thread) instead of waiting for them.
-    pub fn with_write_offload(mut self, writes: WriteOffload) -> Self {
-        self.writes = Some(writes);
+    /// Hands O_DIRECT WRITEs and READs to `io` (the reactor's helper threads) instead of doing them
+    /// on the reactor.
+    pub fn with_io_offload(mut self, io: IoOffload) -> Self {
+        self.io = Some(io);
         self
     }
 
     /// The connection's handle, for the helper to wake it with finished WRITEs.
     pub fn attach(&mut self, handle: engine::ConnectionHandle) {
-        if let Some(w) = &mut self.writes {
+        if let Some(w) = &mut self.io {
             w.attach(handle);
         }
     }
 
     /// Every deferred WRITE is in the file: run before any other file command.
     fn settle(&mut self) {
-        if let Some(w) = &mut self.writes {
+        if let Some(w) = &mut self.io {
             w.settle();
         }
     }
@@ -119,15 +121,15 @@ impl FileHandler for ServerFiles {
 
     /// Checks the WRITE now; one that goes O_DIRECT is left to the helper thread, anything else
     /// (unaligned, or a file system without O_DIRECT) is written here.
-    fn begin_write(&mut self, ctx: FileContext, header: &Header, req: &WriteRequest<'_>) -> WriteStart {
-        if self.writes.is_none() {
-            return WriteStart::Execute;
+    fn begin_write(&mut self, ctx: FileContext, header: &Header, req: &WriteRequest<'_>) -> IoStart {
+        if self.io.is_none() {
+            return IoStart::Execute;
         }
         if req.channel != Channel::NONE {
-            return WriteStart::Done(Err(NtStatus::INVALID_PARAMETER));
+            return IoStart::Done(Err(NtStatus::INVALID_PARAMETER));
         }
         if self.shares.get(ctx.share as usize).is_none() {
-            return WriteStart::Done(Err(NtStatus::NETWORK_NAME_DELETED));
+            return IoStart::Done(Err(NtStatus::NETWORK_NAME_DELETED));
         }
         let through = req.flags & write_flags::WRITE_THROUGH != 0;
         let prepared = match self.opens(ctx.session_id).prepare_write(
@@ -137,26 +139,58 @@ impl FileHandler for ServerFiles {
             through,
         ) {
             Ok(p) => p,
-            Err(status) => return WriteStart::Done(Err(status)),
+            Err(status) => return IoStart::Done(Err(status)),
         };
         if !prepared.is_direct() {
             self.settle();
-            return WriteStart::Done(prepared.write(req.data).map(|n| n as u32).map_err(|e| e.status()));
+            return IoStart::Done(prepared.write(req.data).map(|n| n as u32).map_err(|e| e.status()));
         }
-        if let Some(w) = &mut self.writes {
-            w.plan(header.message_id, prepared);
+        if let Some(w) = &mut self.io {
+            w.plan_write(header.message_id, prepared);
         }
-        WriteStart::Deferred
+        IoStart::Deferred
     }
 
-    fn submit_write(&mut self, message_id: u64, payload: WritePayload) {
-        if let Some(w) = &mut self.writes {
+    fn submit_write(&mut self, message_id: u64, payload: IoBuffer) {
+        if let Some(w) = &mut self.io {
             w.submit(message_id, payload);
         }
     }
 
-    fn write_done(&mut self, wait: bool) -> Option<WriteDone> {
-        self.writes.as_mut()?.done(wait)
+    /// Checks the READ now (after the WRITEs in flight are in the file) and leaves the copy from the
+    /// page cache, or the wait for the disk, to a helper thread.
+    fn begin_read(&mut self, ctx: FileContext, header: &Header, req: &ReadRequest<'_>) -> IoStart {
+        let Some(io) = &mut self.io else { return IoStart::Execute };
+        // A small READ costs less to copy here than to hand over and wake for.
+        if (req.length as usize) < DEFER_READ_MIN {
+            return IoStart::Execute;
+        }
+        if req.channel != Channel::NONE {
+            return IoStart::Done(Err(NtStatus::INVALID_PARAMETER));
+        }
+        if self.shares.get(ctx.share as usize).is_none() {
+            return IoStart::Done(Err(NtStatus::NETWORK_NAME_DELETED));
+        }
+        io.settle_writes();
+        match self.opens(ctx.session_id).prepare_read(req.file_id, req.offset, req.length as usize) {
+            Ok(prepared) => {
+                if let Some(io) = &mut self.io {
+                    io.plan_read(header.message_id, prepared);
+                }
+                IoStart::Deferred
+            }
+            Err(status) => IoStart::Done(Err(status)),
+        }
+    }
+
+    fn submit_read(&mut self, message_id: u64, area: IoBuffer) {
+        if let Some(io) = &mut self.io {
+            io.submit(message_id, area);
+        }
+    }
+
+    fn io_done(&mut self, wait: bool) -> Option<IoDone> {
+        self.io.as_mut()?.done(wait)
     }
 
     /// The data lands in the response buffer itself, copied once from the page cache (smb-fs says why

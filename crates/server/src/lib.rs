@@ -22,7 +22,7 @@ pub mod auth;
 pub mod config;
 pub mod connection;
 pub mod files;
+pub mod io_offload;
 pub mod netif;
 pub mod serve;
 pub mod time;
-pub mod write_offload;

@@ -4,7 +4,7 @@ use crate::auth::NtlmAuth;
 use crate::config::{ConfigError, ServeConfig};
 use crate::connection::SmbConnection;
 use crate::files::ServerFiles;
-use crate::write_offload::WriteOffload;
+use crate::io_offload::IoOffload;
 use engine::{Connection, ConnectionFactory, Engine, EngineConfig, Offload, PollMode};
 use smb_auth::UserDb;
 use smb_fs::Share;
@@ -27,11 +27,12 @@ struct Factory {
     cfg: Arc<ServerConfig>,
     shares: Arc<Vec<Share>>,
     users: Arc<UserDb>,
-    /// Each reactor's helper thread for WRITEs (see `write_offload`).
+    /// Each reactor's helper threads for WRITEs and READs (see `io_offload`).
     helpers: Vec<Arc<Offload>>,
 }
 
-/// WRITEs one connection has in flight on the helper at most (the session layer bounds their bytes).
+/// Requests one connection has in flight on the helpers at most (the session layer bounds their
+/// bytes).
 const DEFERRED_WRITES_PER_CONNECTION: usize = 16;
 /// Jobs queued on a helper at most, from all its reactor's connections; beyond, a reactor writes
 /// itself.
@@ -41,8 +42,7 @@ impl ConnectionFactory for Factory {
     fn accept(&self, peer: SocketAddr, reactor: usize) -> Box<dyn Connection> {
         let mut files = ServerFiles::new(Arc::clone(&self.shares), Arc::new(crate::netif::interfaces));
         if let Some(h) = self.helpers.get(reactor) {
-            files =
-                files.with_write_offload(WriteOffload::new(Arc::clone(h), DEFERRED_WRITES_PER_CONNECTION));
+            files = files.with_io_offload(IoOffload::new(Arc::clone(h), DEFERRED_WRITES_PER_CONNECTION));
         }
         let auth = NtlmAuth::new(Arc::clone(&self.users), &self.cfg.server_name);
         Box::new(SmbConnection::new(peer, Arc::clone(&self.cfg), files, auth))

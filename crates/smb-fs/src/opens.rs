@@ -3,7 +3,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -17,6 +16,7 @@ use crate::error::{FsError, Result};
 use crate::meta::{FileKey, Meta};
 use crate::name::RelPath;
 use crate::query_directory::Listing;
+use crate::read::PreparedRead;
 use crate::resolve;
 use crate::write::PreparedWrite;
 
@@ -336,7 +336,33 @@ impl Opens {
     }
 
     fn read_inner(&mut self, id: FileId, offset: u64, buf: &mut [u8]) -> Result<usize> {
-        let open = self.get_mut(id)?;
+        let r = self.prepare_read_inner(id, offset, buf.len())?;
+        let n = r.read(buf)?;
+        if let Ok(open) = self.get_mut(id) {
+            open.position = offset + n as u64;
+        }
+        Ok(n)
+    }
+
+    /// The checks of [`Opens::read`] for `len` bytes at `offset`, made now against the open; the
+    /// returned [`PreparedRead`] reads later, from any thread. The open's position moves now, as if
+    /// all `len` bytes were read.
+    pub fn prepare_read(
+        &mut self,
+        id: FileId,
+        offset: u64,
+        len: usize,
+    ) -> core::result::Result<PreparedRead, NtStatus> {
+        let r = self.prepare_read_inner(id, offset, len).inspect(|_| {
+            if let Ok(open) = self.get_mut(id) {
+                open.position = offset + len as u64;
+            }
+        });
+        self.track(r)
+    }
+
+    fn prepare_read_inner(&mut self, id: FileId, offset: u64, len: usize) -> Result<PreparedRead> {
+        let open = self.get(id)?;
         if open.is_directory {
             return Err(FsError::InvalidDeviceRequest { op: "READ", path: open.display() });
         }
@@ -344,24 +370,7 @@ impl Opens {
         if offset > i64::MAX as u64 {
             return Err(FsError::InvalidParameter { op: "READ", what: "Offset beyond 2^63" });
         }
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        // Through the page cache (see `Direct` for why not O_DIRECT).
-        let mut n = 0;
-        while n < buf.len() {
-            match open.file.read_at(&mut buf[n..], offset + n as u64) {
-                Ok(0) => break,
-                Ok(k) => n += k,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(FsError::io("READ", &open.display(), e)),
-            }
-        }
-        if n == 0 {
-            return Err(FsError::EndOfFile { path: open.display(), offset });
-        }
-        open.position = offset + n as u64;
-        Ok(n)
+        Ok(PreparedRead { file: open.file.clone(), offset, len, path: open.display() })
     }
 
     /// MS-SMB2 3.3.5.13 WRITE: returns once all of `data` is in the file (and on stable storage when

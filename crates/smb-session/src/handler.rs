@@ -35,40 +35,42 @@ pub struct FileContext {
 /// `body` (written at offset 64 of the PDU buffer so offsets count from the header).
 pub type FileResult = Result<NtStatus, NtStatus>;
 
-/// What [`FileHandler::begin_write`] made of a WRITE.
+/// What [`FileHandler::begin_write`] or [`FileHandler::begin_read`] made of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WriteStart {
-    /// Run it through [`FileHandler::execute`] like any other command.
+pub enum IoStart {
+    /// Run it the usual way ([`FileHandler::execute`], [`FileHandler::read`]).
     Execute,
-    /// Done (or refused) already: answer with this byte count or status.
+    /// Done (or refused) already: answer with this byte count or status. (For a READ only a
+    /// status makes sense; a count is taken as `Execute`.)
     Done(Result<u32, NtStatus>),
-    /// Checked and accepted; the payload follows through [`FileHandler::submit_write`] and the
-    /// outcome comes back from [`FileHandler::write_done`].
+    /// Checked and accepted; the buffer follows through [`FileHandler::submit_write`] or
+    /// [`FileHandler::submit_read`] and the outcome comes back from [`FileHandler::io_done`].
     Deferred,
 }
 
-/// The payload of a deferred WRITE, handed over in the buffer it was received (or decrypted) in:
-/// `buf[range]`, starting on a 4 KiB boundary.
+/// The buffer of a deferred request, `buf[range]` starting on a 4 KiB boundary: a WRITE's payload
+/// where it was received (or decrypted), or the place in a READ response its data goes.
 #[derive(Debug)]
-pub struct WritePayload {
+pub struct IoBuffer {
     pub buf: Vec<u8>,
     pub range: Range<usize>,
 }
 
-/// A deferred WRITE that has finished, with its buffer back for reuse.
+/// A deferred request that has finished, with its buffer back.
 #[derive(Debug)]
-pub struct WriteDone {
+pub struct IoDone {
     pub message_id: u64,
-    /// Bytes written, or why not.
+    /// Bytes written or read, or why not.
     pub result: Result<u32, NtStatus>,
     pub buf: Vec<u8>,
 }
 
 /// The file side of a server connection: implemented by the server over its shares.
 ///
-/// WRITEs may finish after the call that started them, so that a reactor does not wait for the
-/// device ([`FileHandler::begin_write`]). A handler that defers them keeps the file's order: every
-/// other call sees the effect of every WRITE started before it.
+/// WRITEs and READs may finish after the call that started them, so that a reactor does not wait
+/// for the device ([`FileHandler::begin_write`], [`FileHandler::begin_read`]). A handler that
+/// defers them keeps the file's order: every other call, READs included, sees the effect of every
+/// WRITE started before it.
 pub trait FileHandler: Send {
     /// Maps a share name (the last component of `\\server\share`) to a grant, or
     /// STATUS_BAD_NETWORK_NAME.
@@ -107,21 +109,35 @@ pub trait FileHandler: Send {
     }
     /// A WRITE (MS-SMB2 3.3.5.13) offered for deferral: it is the whole message, and its payload lies
     /// on a 4 KiB boundary in a buffer the connection can give away. Check it now; to take it
-    /// over, return [`WriteStart::Deferred`], and the payload arrives through
+    /// over, return [`IoStart::Deferred`], and the payload arrives through
     /// [`FileHandler::submit_write`] before any other call. The default runs it through `execute`.
-    fn begin_write(&mut self, ctx: FileContext, header: &Header, req: &WriteRequest<'_>) -> WriteStart {
+    fn begin_write(&mut self, ctx: FileContext, header: &Header, req: &WriteRequest<'_>) -> IoStart {
         let _ = (ctx, header, req);
-        WriteStart::Execute
+        IoStart::Execute
     }
     /// The payload of the WRITE that [`FileHandler::begin_write`] deferred under `message_id`. The
-    /// handler writes it wherever it likes and reports through [`FileHandler::write_done`], and only
+    /// handler writes it wherever it likes and reports through [`FileHandler::io_done`], and only
     /// once the data is in the file (the WRITE is answered then).
-    fn submit_write(&mut self, message_id: u64, payload: WritePayload) {
+    fn submit_write(&mut self, message_id: u64, payload: IoBuffer) {
         let _ = (message_id, payload);
     }
-    /// A deferred WRITE that has finished, if any. With `wait`, blocks until one finishes while any
-    /// is outstanding; `None` then means none is.
-    fn write_done(&mut self, wait: bool) -> Option<WriteDone> {
+    /// A READ (MS-SMB2 3.3.5.12) offered for deferral (it is the whole message). Check it now; to
+    /// take it over, return [`IoStart::Deferred`], and the response area (the request's Length
+    /// bytes) arrives through [`FileHandler::submit_read`] before any other call. The default runs
+    /// it through [`FileHandler::read`].
+    fn begin_read(&mut self, ctx: FileContext, header: &Header, req: &ReadRequest<'_>) -> IoStart {
+        let _ = (ctx, header, req);
+        IoStart::Execute
+    }
+    /// Where the READ that [`FileHandler::begin_read`] deferred under `message_id` puts its data:
+    /// fill `area.buf[area.range]` from the file (anywhere) and report the bytes read through
+    /// [`FileHandler::io_done`], with the buffer.
+    fn submit_read(&mut self, message_id: u64, area: IoBuffer) {
+        let _ = (message_id, area);
+    }
+    /// A deferred request that has finished, if any. With `wait`, blocks until one finishes while
+    /// any is outstanding; `None` then means none is.
+    fn io_done(&mut self, wait: bool) -> Option<IoDone> {
         let _ = wait;
         None
     }

@@ -29,6 +29,6 @@ pub use config::ServerConfig;
 pub use connection::{put_body, Flow, ServerConnection, Transmit};
 pub use events::Event;
 pub use handler::{
-    AuthFactory, AuthFailure, AuthStep, Authenticator, FileContext, FileHandler, FileResult, TreeGrant,
-    WriteDone, WritePayload, WriteStart,
+    AuthFactory, AuthFailure, AuthStep, Authenticator, FileContext, FileHandler, FileResult, IoBuffer,
+    IoDone, IoStart, TreeGrant,
 };

@@ -58,30 +58,46 @@ impl AuthFactory for Auths {
 struct Files {
     defer: bool,
     /// (MessageId, payload) of the WRITEs taken over and not yet finished, oldest first.
-    pending: std::collections::VecDeque<(u64, WritePayload)>,
+    pending: std::collections::VecDeque<(u64, IoBuffer)>,
     /// How many of `pending` may finish, and with what result.
     release: Vec<Result<u32, NtStatus>>,
     begun: usize,
 }
 impl FileHandler for Files {
-    fn begin_write(&mut self, _ctx: FileContext, _h: &Header, _req: &WriteRequest<'_>) -> WriteStart {
+    fn begin_write(&mut self, _ctx: FileContext, _h: &Header, _req: &WriteRequest<'_>) -> IoStart {
         self.begun += 1;
         if self.defer {
-            WriteStart::Deferred
+            IoStart::Deferred
         } else {
-            WriteStart::Execute
+            IoStart::Execute
         }
     }
-    fn submit_write(&mut self, message_id: u64, payload: WritePayload) {
+    fn submit_write(&mut self, message_id: u64, payload: IoBuffer) {
         self.pending.push_back((message_id, payload));
     }
-    fn write_done(&mut self, _wait: bool) -> Option<WriteDone> {
+    fn begin_read(&mut self, _ctx: FileContext, _h: &Header, r: &ReadRequest<'_>) -> IoStart {
+        self.begun += 1;
+        match (self.defer, r.offset as usize >= FILE_LEN) {
+            (false, _) => IoStart::Execute,
+            // Refused at once, as a handler does when its checks fail.
+            (true, true) => IoStart::Done(Err(NtStatus::END_OF_FILE)),
+            (true, false) => IoStart::Deferred,
+        }
+    }
+    fn submit_read(&mut self, message_id: u64, mut area: IoBuffer) {
+        // The area is filled now; the test decides when the READ counts as finished.
+        let data = &mut area.buf[area.range.clone()];
+        assert_eq!(data.as_ptr() as usize % 4096, 0, "READ data must land page-aligned");
+        data.iter_mut().enumerate().for_each(|(i, b)| *b = file_byte(i));
+        self.pending.push_back((message_id, area));
+    }
+    fn io_done(&mut self, _wait: bool) -> Option<IoDone> {
         if self.release.is_empty() {
             return None;
         }
         let (message_id, payload) = self.pending.pop_front()?;
         let result = self.release.remove(0);
-        Some(WriteDone { message_id, result, buf: payload.buf })
+        Some(IoDone { message_id, result, buf: payload.buf })
     }
     fn tree_connect(&mut self, _s: u64, share: &str) -> Result<TreeGrant, NtStatus> {
         match share {
@@ -553,7 +569,7 @@ fn deferred_writes_are_answered_once_the_handler_has_finished_them() {
         assert_eq!(c.conn.on_message(&mut msg, 0, &mut tx), Flow::Continue);
         assert!(tx.msgs.is_empty(), "a deferred WRITE is not answered before its data is written");
     }
-    assert_eq!(c.conn.writes_in_flight(), 3);
+    assert_eq!(c.conn.deferred_in_flight(), 3);
     // The handler got each payload in the buffer it was decrypted into, page-aligned.
     for ((id, payload), want) in c.conn.files_mut().pending.iter().zip(&payloads) {
         assert!(ids.contains(id));
@@ -569,7 +585,7 @@ fn deferred_writes_are_answered_once_the_handler_has_finished_them() {
 
     // Two finish: two sealed answers, with the count written and credits granted.
     c.conn.files_mut().release = vec![Ok(131_072), Ok(131_072)];
-    assert_eq!(c.conn.answer_writes(false, &mut tx), Flow::Continue);
+    assert_eq!(c.conn.answer_deferred(false, &mut tx), Flow::Continue);
     assert_eq!(tx.msgs.len(), 2);
     for (m, id) in std::mem::take(&mut tx.msgs).into_iter().zip(&ids) {
         assert_eq!(m[0], 0xFD, "the answer to an encrypted WRITE is sealed");
@@ -581,11 +597,11 @@ fn deferred_writes_are_answered_once_the_handler_has_finished_them() {
     }
     // The last fails on the device: the client hears the status.
     c.conn.files_mut().release = vec![Err(NtStatus::DISK_FULL)];
-    assert_eq!(c.conn.answer_writes(false, &mut tx), Flow::Continue);
+    assert_eq!(c.conn.answer_deferred(false, &mut tx), Flow::Continue);
     let rsp = c.open_reply(tx.msgs.pop().expect("the failed WRITE is answered"));
     let h = Header::parse(&rsp).unwrap();
     assert_eq!((h.message_id, h.nt_status()), (ids[2], NtStatus::DISK_FULL));
-    assert_eq!(c.conn.writes_in_flight(), 0);
+    assert_eq!(c.conn.deferred_in_flight(), 0);
 }
 
 #[test]
@@ -615,10 +631,59 @@ fn compounds_and_writes_beyond_the_bound_are_done_before_they_are_answered() {
         let (_, mut msg) = write_request(&mut c, &payload, true);
         assert_eq!(c.conn.on_message(&mut msg, 0, &mut tx), Flow::Continue);
     }
-    assert_eq!(c.conn.writes_in_flight(), 16);
+    assert_eq!(c.conn.deferred_in_flight(), 16);
     assert_eq!(c.conn.files_mut().begun, 16, "the 17th is not offered");
     assert_eq!(tx.msgs.len(), 1, "the 17th is answered at once");
     // Closing with WRITEs in flight forgets their answers.
     c.conn.close();
-    assert_eq!(c.conn.writes_in_flight(), 0);
+    assert_eq!(c.conn.deferred_in_flight(), 0);
+}
+
+#[test]
+fn deferred_reads_are_sealed_and_sent_once_the_handler_has_filled_them() {
+    let mut c = Client::new(ServerConfig::default());
+    c.conn.files_mut().defer = true;
+    c.negotiate(&[CipherId::AES_128_GCM]);
+    c.logon(Cipher::Aes128Gcm);
+    c.tree_connect("secret", false, true);
+    let mut tx = OwnedTx::default();
+    let mut ids = Vec::new();
+    for (len, minimum) in [(131_072u32, 0u32), (65_536, 0), (65_536, 65_537)] {
+        let mut h = c.header(Command::READ);
+        h.credit_charge = (len as usize).div_ceil(65536) as u16;
+        c.mid += u64::from(h.credit_charge) - 1;
+        ids.push(h.message_id);
+        let req = ReadRequest { length: len, offset: 0, minimum_count: minimum, ..Default::default() };
+        let mut msg = c.request(h, &req, false, true);
+        assert_eq!(c.conn.on_message(&mut msg, 0, &mut tx), Flow::Continue);
+    }
+    assert!(tx.msgs.is_empty(), "no READ is answered before its data is there");
+    assert_eq!(c.conn.deferred_in_flight(), 3);
+    // A READ the handler refuses at once is answered at once.
+    let mut h = c.header(Command::READ);
+    h.credit_charge = 1;
+    let req = ReadRequest { length: 65_536, offset: FILE_LEN as u64, ..Default::default() };
+    let rsp = c.call(h, &req, false, true).1.expect("refused at once");
+    assert_eq!(Header::parse(&rsp).unwrap().nt_status(), NtStatus::END_OF_FILE);
+
+    c.conn.files_mut().release = vec![Ok(131_072), Ok(65_536), Ok(65_536)];
+    assert_eq!(c.conn.answer_deferred(false, &mut tx), Flow::Continue);
+    assert_eq!(tx.msgs.len(), 3);
+    let replies: Vec<Vec<u8>> = std::mem::take(&mut tx.msgs).into_iter().map(|m| c.open_reply(m)).collect();
+    for (i, (rsp, id)) in replies.iter().zip(&ids).enumerate() {
+        let h = Header::parse(rsp).unwrap();
+        assert_eq!(h.message_id, *id);
+        if i < 2 {
+            assert_eq!(h.nt_status(), NtStatus::SUCCESS);
+            let data = ReadResponse::parse(rsp).unwrap().data;
+            assert_eq!(data.len(), [131_072, 65_536][i]);
+            assert!(data.iter().enumerate().all(|(k, b)| *b == file_byte(k)), "READ {i} data");
+        } else {
+            // Fewer bytes than MinimumCount: END_OF_FILE, as for a READ done at once.
+            assert_eq!(h.nt_status(), NtStatus::END_OF_FILE);
+        }
+    }
+    // Sealed and handed to the transport from the buffer the data was read into.
+    assert_eq!(tx.owned, 2);
+    assert_eq!(c.conn.deferred_in_flight(), 0);
 }

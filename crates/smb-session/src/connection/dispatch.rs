@@ -3,7 +3,7 @@
 //! go to the [`FileHandler`].
 
 use super::*;
-use crate::handler::WriteStart;
+use crate::handler::{IoBuffer, IoStart};
 use smb_wire::read::ReadRequest;
 use smb_wire::tree_connect::TreeConnectRequest;
 use smb_wire::write::WriteResponse;
@@ -111,20 +111,21 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             req => match with_related_file_id(req, related.file_id) {
                 Request::Read(r) => {
                     self.recycle(Reply::from_vec(p));
-                    return self.on_read(ctx, header, &r);
+                    return self.on_read(ctx, header, &r, encrypted);
                 }
-                Request::Write(w) if self.may_defer(w.data.len()) => {
+                Request::Write(w) if self.defer_ok && self.may_defer(w.data.len()) => {
                     match self.files.begin_write(ctx, header, &w) {
-                        WriteStart::Execute => {
+                        IoStart::Execute => {
                             let status = self.files.execute(ctx, header, &Request::Write(w), &mut p)?;
                             (status, p)
                         }
-                        WriteStart::Done(result) => (write_response(result?, &mut p), p),
-                        WriteStart::Deferred => {
+                        IoStart::Done(result) => (write_response(result?, &mut p), p),
+                        IoStart::Deferred => {
                             // The payload's place in the message (it lies inside the PDU).
                             let at = w.data.as_ptr() as usize - pdu_at;
                             self.deferring = Some((header.message_id, at..at + w.data.len()));
                             self.recycle(Reply::from_vec(p));
+                            self.defer(header, encrypted, w.data.len(), None);
                             return Err(Fail::Deferred);
                         }
                     }
@@ -138,14 +139,19 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         Ok((p.0, Reply::from_vec(p.1)))
     }
 
-    /// Whether a WRITE of `len` bytes may be offered to the handler for deferral: it is the whole
-    /// message, lies in a buffer that can be given away, and the connection's deferred WRITEs are
-    /// within their bounds.
+    /// Whether a request with a buffer of `len` bytes may be offered to the handler for deferral:
+    /// it is the whole message and the connection's deferred requests are within their bounds.
     fn may_defer(&self, len: usize) -> bool {
-        self.defer_ok
+        self.single_pdu
             && self.deferring.is_none()
-            && self.deferred.len() < MAX_DEFERRED_WRITES
+            && self.deferred.len() < MAX_DEFERRED
             && self.deferred_bytes + len <= MAX_DEFERRED_BYTES
+    }
+
+    /// Records a request the handler took over, to be answered by `answer_deferred`.
+    fn defer(&mut self, header: &Header, encrypted: bool, len: usize, read_minimum: Option<u32>) {
+        self.deferred_bytes += len;
+        self.deferred.insert(header.message_id, Deferred { header: *header, encrypted, len, read_minimum });
     }
 
     /// MS-SMB2 3.3.5.12: the handler reads straight into the response, laid out so that it can be
@@ -155,9 +161,24 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         ctx: FileContext,
         header: &Header,
         r: &ReadRequest<'_>,
+        encrypted: bool,
     ) -> Result<(NtStatus, Reply), Fail> {
         // Length was checked against MaxReadSize by check_charge.
-        let mut reply = Reply::for_read(self.new_read_buf(), r.length as usize);
+        let len = r.length as usize;
+        if self.may_defer(len) {
+            match self.files.begin_read(ctx, header, r) {
+                IoStart::Deferred => {
+                    let reply = Reply::for_read(self.new_read_buf(), len);
+                    let range = reply.data_range();
+                    self.defer(header, encrypted, len, Some(r.minimum_count));
+                    self.files.submit_read(header.message_id, IoBuffer { buf: reply.into_buf(), range });
+                    return Err(Fail::Deferred);
+                }
+                IoStart::Done(Err(status)) => return Err(status.into()),
+                IoStart::Done(Ok(_)) | IoStart::Execute => {}
+            }
+        }
+        let mut reply = Reply::for_read(self.new_read_buf(), len);
         match self.files.read(ctx, header, r, reply.read_data()) {
             Ok(n) if n > 0 && n >= r.minimum_count as usize => {
                 reply.finish_read(n);
@@ -245,6 +266,12 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         }
         Ok(())
     }
+}
+
+/// MS-SMB2 2.2.2 ERROR Response body for a failed request; returns `status`.
+pub(super) fn error_body(status: NtStatus, p: &mut Vec<u8>) -> NtStatus {
+    put_body(p, &ErrorResponse { error_context_count: 0, error_data: &[] });
+    status
 }
 
 /// MS-SMB2 2.2.22 WRITE Response body for `count` bytes written.

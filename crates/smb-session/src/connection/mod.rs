@@ -9,7 +9,7 @@
 use crate::config::ServerConfig;
 use crate::credits::CreditWindow;
 use crate::events::Event;
-use crate::handler::{AuthFactory, AuthFailure, AuthStep, FileContext, FileHandler, WriteDone, WritePayload};
+use crate::handler::{AuthFactory, AuthFailure, AuthStep, FileContext, FileHandler, IoBuffer, IoDone};
 use crate::session::{Session, SessionSecurity, SessionState, Tree};
 use reply::{Reply, HEADROOM};
 use smb_crypto::kdf::{KdfInput, SessionKeys};
@@ -118,7 +118,8 @@ enum Fail {
     Status(NtStatus),
     /// Drop the connection.
     Drop(Event),
-    /// No answer yet: the handler took the WRITE over (see [`FileHandler::begin_write`]).
+    /// No answer yet: the handler took the request over ([`FileHandler::begin_write`],
+    /// [`FileHandler::begin_read`]).
     Deferred,
 }
 
@@ -157,35 +158,41 @@ pub struct ServerConnection<F: FileHandler, A: AuthFactory> {
     read_spare: Vec<Vec<u8>>,
     /// The message being processed lies in `plain` and is one PDU: a WRITE in it may be deferred.
     defer_ok: bool,
+    /// The message being processed is one PDU: a READ in it may be deferred.
+    single_pdu: bool,
     /// Set when the handler took over this message's WRITE: its MessageId and where its payload lies
     /// within the message.
     deferring: Option<(u64, Range<usize>)>,
-    /// WRITEs the handler is finishing, by MessageId, waiting for their answers.
-    deferred: HashMap<u64, DeferredWrite>,
-    /// Payload bytes of `deferred`.
+    /// WRITEs and READs the handler is finishing, by MessageId, waiting for their answers.
+    deferred: HashMap<u64, Deferred>,
+    /// Buffer bytes of `deferred`.
     deferred_bytes: usize,
     /// Message buffers given back by finished deferred WRITEs, for the next `plain`.
     plain_spare: Vec<Vec<u8>>,
 }
 
-/// What answering a deferred WRITE needs to remember of its request.
-struct DeferredWrite {
+/// What answering a deferred request needs to remember of it.
+struct Deferred {
     header: Header,
     encrypted: bool,
+    /// Payload (WRITE) or data area (READ) bytes.
     len: usize,
+    /// A READ's MinimumCount; `None` for a WRITE.
+    read_minimum: Option<u32>,
 }
 
-/// Deferred WRITEs per connection at most, and their payload bytes at most; beyond either, WRITEs
-/// are done before they are answered, which holds the client back.
-const MAX_DEFERRED_WRITES: usize = 16;
+/// Deferred requests per connection at most, and their buffer bytes at most; beyond either,
+/// requests are done before they are answered, which holds the client back.
+const MAX_DEFERRED: usize = 16;
 const MAX_DEFERRED_BYTES: usize = 32 * 1024 * 1024;
 /// Message buffers kept for reuse: enough for the WRITEs a client typically keeps in flight.
 const SPARE_PLAIN_BUFFERS: usize = 8;
 
 /// Small response buffers kept per connection.
 const SPARE_BUFFERS: usize = 4;
-/// READ response buffers kept per connection (the transport keeps a few more while they are sent).
-const SPARE_READ_BUFFERS: usize = 2;
+/// READ response buffers kept per connection (the transport keeps a few more while they are sent),
+/// enough for the READs a client typically keeps in flight.
+const SPARE_READ_BUFFERS: usize = 8;
 /// Responses at least this long are handed to the transport as they lie rather than copied.
 const SEND_OWNED_MIN: usize = 64 * 1024;
 
@@ -228,6 +235,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             spare: Vec::new(),
             read_spare: Vec::new(),
             defer_ok: false,
+            single_pdu: false,
             deferring: None,
             deferred: HashMap::new(),
             deferred_bytes: 0,
@@ -264,50 +272,82 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         self.deferred_bytes = 0;
     }
 
-    /// WRITEs the handler is still finishing.
-    pub fn writes_in_flight(&self) -> usize {
+    /// Requests the handler is still finishing.
+    pub fn deferred_in_flight(&self) -> usize {
         self.deferred.len()
     }
 
-    /// Answers the deferred WRITEs that have finished; with `wait`, every one outstanding (blocking
-    /// until the handler is done with them). The server calls this when the handler reports
-    /// progress (its connection was woken) and before it stops.
-    pub fn answer_writes(&mut self, wait: bool, tx: &mut dyn Transmit) -> Flow {
+    /// Answers the deferred requests that have finished; with `wait`, every one outstanding
+    /// (blocking until the handler is done with them). The server calls this when the handler
+    /// reports progress (its connection was woken) and before it stops.
+    pub fn answer_deferred(&mut self, wait: bool, tx: &mut dyn Transmit) -> Flow {
+        self.take_back(tx);
         while !self.deferred.is_empty() {
-            let Some(done) = self.files.write_done(wait) else { break };
-            if let Err(detail) = self.answer_write(done, tx) {
+            let Some(done) = self.files.io_done(wait) else { break };
+            if let Err(detail) = self.answer_one(done, tx) {
                 return self.violation(detail);
             }
         }
         Flow::Continue
     }
 
-    /// MS-SMB2 3.3.5.13 for a WRITE the handler finished: the response it would have had at once.
-    fn answer_write(&mut self, done: WriteDone, tx: &mut dyn Transmit) -> Result<(), &'static str> {
-        if self.plain_spare.len() < SPARE_PLAIN_BUFFERS {
-            self.plain_spare.push(done.buf);
+    /// READ response buffers the transport has sent, back for reuse.
+    fn take_back(&mut self, tx: &mut dyn Transmit) {
+        while self.read_spare.len() < SPARE_READ_BUFFERS {
+            let Some(b) = tx.reclaim() else { break };
+            self.read_spare.push(b);
         }
-        let Some(d) = self.deferred.remove(&done.message_id) else { return Ok(()) };
+    }
+
+    /// MS-SMB2 3.3.5.13 / 3.3.5.12 for a request the handler finished: the response it would have
+    /// had at once.
+    fn answer_one(&mut self, done: IoDone, tx: &mut dyn Transmit) -> Result<(), &'static str> {
+        let Some(d) = self.deferred.remove(&done.message_id) else {
+            return Ok(());
+        };
         self.deferred_bytes -= d.len;
         let session_id = d.header.session_id;
         // A session logged off meanwhile has no keys left to answer with (nor anyone to hear it).
         if self.sessions.get(&session_id).and_then(|s| s.valid()).is_none() {
             return Ok(());
         }
-        let mut p = self.new_pdu();
-        let status = match done.result {
-            Ok(count) => dispatch::write_response(count, &mut p),
-            Err(status) => {
-                put_body(&mut p, &ErrorResponse { error_context_count: 0, error_data: &[] });
-                status
+        let (status, reply) = match d.read_minimum {
+            None => {
+                if self.plain_spare.len() < SPARE_PLAIN_BUFFERS {
+                    self.plain_spare.push(done.buf);
+                }
+                let mut p = self.new_pdu();
+                let status = match done.result {
+                    Ok(count) => dispatch::write_response(count, &mut p),
+                    Err(status) => dispatch::error_body(status, &mut p),
+                };
+                (status, Reply::from_vec(p))
+            }
+            Some(minimum) => {
+                // The same layout as when the area was handed out: same buffer, same length.
+                let mut reply = Reply::for_read(done.buf, d.len);
+                match done.result {
+                    Ok(n) if n > 0 && n >= minimum => {
+                        reply.finish_read(n as usize);
+                        (NtStatus::SUCCESS, reply)
+                    }
+                    result => {
+                        self.recycle(reply);
+                        let mut p = self.new_pdu();
+                        let status =
+                            dispatch::error_body(result.err().unwrap_or(NtStatus::END_OF_FILE), &mut p);
+                        (status, Reply::from_vec(p))
+                    }
+                }
             }
         };
+        let mut reply = reply;
         let granted = self.credits.grant(d.header.credits.max(1));
         let tree_id = d.header.tree_id().unwrap_or(0);
-        self.finish_header(&mut p, &d.header, status, granted, session_id, tree_id);
+        self.finish_header(reply.pdu_mut(), &d.header, status, granted, session_id, tree_id);
         let (sign, encrypt) =
             self.reply_protection(&d.header, status, session_id, d.encrypted, &Related::default());
-        let reply = PduReply { bytes: Reply::from_vec(p), sign_with: sign.then_some(session_id) };
+        let reply = PduReply { bytes: reply, sign_with: sign.then_some(session_id) };
         self.send_replies(vec![reply], encrypt.then_some(session_id), tx)
     }
 
@@ -316,16 +356,13 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         let Some((message_id, r)) = self.deferring.take() else { return };
         let buf = std::mem::replace(plain, self.plain_spare.pop().unwrap_or_default());
         let range = msg_start + r.start..msg_start + r.end;
-        self.files.submit_write(message_id, WritePayload { buf, range });
+        self.files.submit_write(message_id, IoBuffer { buf, range });
     }
 
     /// Processes one transport message. `now` is the current time as a FILETIME. Deferred WRITEs
     /// that have finished meanwhile are answered too.
     pub fn on_message(&mut self, msg: &mut [u8], now: u64, tx: &mut dyn Transmit) -> Flow {
-        while self.read_spare.len() < SPARE_READ_BUFFERS {
-            let Some(b) = tx.reclaim() else { break };
-            self.read_spare.push(b);
-        }
+        self.take_back(tx);
         let flow = match msg.get(..4) {
             Some([0xFE, b'S', b'M', b'B']) if is_large_write(msg) => self.on_plain_write(msg, now, tx),
             Some([0xFE, b'S', b'M', b'B']) => self.on_chain(msg, None, false, now, tx),
@@ -334,7 +371,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             _ => self.violation("not an SMB2 message (or compression, which was not negotiated)"),
         };
         match flow {
-            Flow::Continue => self.answer_writes(false, tx),
+            Flow::Continue => self.answer_deferred(false, tx),
             Flow::Close => Flow::Close,
         }
     }
@@ -447,6 +484,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         let mut replies: Vec<PduReply> = Vec::with_capacity(ranges.len());
         let mut related = Related::default();
         self.defer_ok = in_plain && ranges.len() == 1;
+        self.single_pdu = ranges.len() == 1;
         let mut start = 0;
         let mut encrypt_reply = encrypted_for;
         for len in ranges {
@@ -467,6 +505,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             }
         }
         self.defer_ok = false;
+        self.single_pdu = false;
         let sent = if replies.is_empty() { Ok(()) } else { self.send_replies(replies, encrypt_reply, tx) };
         // A logged-off session lives until its signed or sealed response is out.
         if let Some(id) = related.logoff {
@@ -662,13 +701,8 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         let (status, mut body_pdu) = match result {
             Ok((status, body)) => (status, body),
             Err(Fail::Drop(e)) => return Err(e),
-            Err(Fail::Deferred) => {
-                let len = self.deferring.as_ref().map_or(0, |(_, r)| r.len());
-                self.deferred_bytes += len;
-                let d = DeferredWrite { header, encrypted: encrypted_for.is_some(), len };
-                self.deferred.insert(header.message_id, d);
-                return Ok(None);
-            }
+            // Recorded in `deferred` by the command; answered by `answer_deferred`.
+            Err(Fail::Deferred) => return Ok(None),
             Err(Fail::Status(status)) => {
                 let mut p = vec![0u8; HEADER_LEN];
                 put_body(&mut p, &ErrorResponse { error_context_count: 0, error_data: &[] });

@@ -55,6 +55,11 @@ impl Reply {
         &mut self.buf[self.start + READ_DATA_OFFSET..self.end]
     }
 
+    /// Where the READ data area lies in the buffer.
+    pub(super) fn data_range(&self) -> std::ops::Range<usize> {
+        self.start + READ_DATA_OFFSET..self.end
+    }
+
     /// Cuts the READ data to the `n` bytes read and writes the READ response's fixed part in front of
     /// it (the header is written later, as for every reply).
     pub(super) fn finish_read(&mut self, n: usize) {

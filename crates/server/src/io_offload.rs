@@ -1,0 +1,170 @@
+//! WRITEs and READs finished off the reactor: the checks run on the reactor
+//! ([`smb_fs::Opens::prepare_write`], [`smb_fs::Opens::prepare_read`]), the data moves between the
+//! file and the request's buffer on the reactor's helper threads ([`engine::Offload`]), and the
+//! outcome comes back on this connection's own bounded queue with a wake. The reactor meanwhile
+//! decrypts, seals and sends for the other requests: a WRITE no longer holds it while the device
+//! works, nor a READ while the page cache is copied (or filled from the disk).
+//!
+//! Order: the helper threads run several requests at once (a disk takes writes faster that way), so
+//! requests in flight together finish in any order, as MS-SMB2 allows for requests the client did
+//! not wait for. A READ waits here first ([`IoOffload::settle_writes`]) until the connection's
+//! WRITEs in flight are in the file, and every other file command until everything in flight is
+//! done ([`IoOffload::settle`]), so each sees every WRITE received before it, as if all ran on the
+//! reactor.
+
+use engine::{ConnectionHandle, Offload};
+use smb_fs::{PreparedRead, PreparedWrite};
+use smb_session::{IoBuffer, IoDone};
+use smb_wire::status::NtStatus;
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender};
+
+/// A checked request waiting for its buffer.
+enum Planned {
+    Write(PreparedWrite),
+    Read(PreparedRead),
+}
+
+/// A finished request as the helper reports it.
+struct Finished {
+    done: IoDone,
+    write: bool,
+}
+
+/// One connection's deferred requests.
+pub struct IoOffload {
+    helper: Arc<Offload>,
+    max_in_flight: usize,
+    /// Wakes the connection when a request finishes; set once the reactor has adopted it.
+    handle: Option<ConnectionHandle>,
+    done_tx: Sender<Finished>,
+    done_rx: Receiver<Finished>,
+    /// Submitted and not yet taken off `done_rx`, and the WRITEs among them.
+    in_flight: usize,
+    writes_in_flight: usize,
+    /// Taken off `done_rx` while settling, not yet answered.
+    ready: VecDeque<IoDone>,
+    /// Checked by `begin_write` / `begin_read`, waiting for its buffer.
+    planned: Option<(u64, Planned)>,
+}
+
+impl IoOffload {
+    /// `max_in_flight`: the most requests the connection defers at once (its queue never holds more).
+    pub fn new(helper: Arc<Offload>, max_in_flight: usize) -> Self {
+        let (done_tx, done_rx) = crossbeam_channel::bounded(max_in_flight.max(1));
+        IoOffload {
+            helper,
+            max_in_flight: max_in_flight.max(1),
+            handle: None,
+            done_tx,
+            done_rx,
+            in_flight: 0,
+            writes_in_flight: 0,
+            ready: VecDeque::new(),
+            planned: None,
+        }
+    }
+
+    pub fn attach(&mut self, handle: ConnectionHandle) {
+        self.handle = Some(handle);
+    }
+
+    /// Keeps a checked WRITE until its payload comes.
+    pub fn plan_write(&mut self, message_id: u64, w: PreparedWrite) {
+        self.planned = Some((message_id, Planned::Write(w)));
+    }
+
+    /// Keeps a checked READ until its data area comes.
+    pub fn plan_read(&mut self, message_id: u64, r: PreparedRead) {
+        self.planned = Some((message_id, Planned::Read(r)));
+    }
+
+    /// Sends the planned request's buffer to a helper thread (or does the I/O here when the
+    /// helper's queue is full).
+    pub fn submit(&mut self, message_id: u64, io: IoBuffer) {
+        let planned = match self.planned.take() {
+            Some((id, p)) if id == message_id => Some(p),
+            _ => None,
+        };
+        if self.in_flight >= self.max_in_flight {
+            // Keeps `done_tx` from ever being full when a job reports.
+            self.settle();
+        }
+        let write = !matches!(planned, Some(Planned::Read(_)));
+        let (done, handle) = (self.done_tx.clone(), self.handle.clone());
+        let job = move || {
+            let IoBuffer { mut buf, range } = io;
+            let result = run(planned.as_ref(), &mut buf, range);
+            // Never full: at most `max_in_flight` are in flight (see above).
+            let _ = done.try_send(Finished { done: IoDone { message_id, result, buf }, write });
+            if let Some(h) = handle {
+                let _ = h.wake();
+            }
+        };
+        self.in_flight += 1;
+        self.writes_in_flight += usize::from(write);
+        if let Err(job) = self.helper.try_run(Box::new(job)) {
+            job();
+        }
+    }
+
+    /// A finished request, if any; with `wait`, blocks until one finishes while any is in flight.
+    pub fn done(&mut self, wait: bool) -> Option<IoDone> {
+        if let Some(d) = self.ready.pop_front() {
+            return Some(d);
+        }
+        if self.in_flight == 0 {
+            return None;
+        }
+        let f = if wait { self.done_rx.recv().ok() } else { self.done_rx.try_recv().ok() }?;
+        self.count_off(&f);
+        Some(f.done)
+    }
+
+    /// Waits until every request in flight is done (their outcomes are kept for `done`).
+    pub fn settle(&mut self) {
+        while self.in_flight > 0 && self.wait_one() {}
+    }
+
+    /// Waits until every WRITE in flight is in the file.
+    pub fn settle_writes(&mut self) {
+        while self.writes_in_flight > 0 && self.wait_one() {}
+    }
+
+    fn wait_one(&mut self) -> bool {
+        let Ok(f) = self.done_rx.recv() else { return false };
+        self.count_off(&f);
+        self.ready.push_back(f.done);
+        true
+    }
+
+    fn count_off(&mut self, f: &Finished) {
+        self.in_flight -= 1;
+        self.writes_in_flight -= usize::from(f.write);
+    }
+}
+
+/// The I/O of one request, on a helper thread. Panics are caught here rather than by the helper, so
+/// that an answer always comes back.
+fn run(planned: Option<&Planned>, buf: &mut [u8], range: std::ops::Range<usize>) -> Result<u32, NtStatus> {
+    let Some(area) = buf.get_mut(range) else { return Err(NtStatus::INVALID_PARAMETER) };
+    let outcome = match planned {
+        Some(Planned::Write(w)) => catch_unwind(AssertUnwindSafe(|| w.write(area))),
+        Some(Planned::Read(r)) => catch_unwind(AssertUnwindSafe(|| r.read(area))),
+        None => return Err(NtStatus::INVALID_PARAMETER),
+    };
+    match outcome {
+        Ok(Ok(n)) => Ok(n as u32),
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "deferred I/O failed");
+            Err(e.status())
+        }
+        Err(_) => {
+            tracing::error!("deferred I/O panicked");
+            Err(NtStatus::UNSUCCESSFUL)
+        }
+    }
+}

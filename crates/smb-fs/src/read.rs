@@ -1,0 +1,56 @@
+//! MS-SMB2 3.3.5.12 READ, cut like WRITE (see `write.rs`): [`crate::Opens::prepare_read`] checks the
+//! request against the open, and the [`PreparedRead`] it returns fills a buffer from the file on any
+//! thread, so a reactor need not wait for a page-cache miss.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+use crate::error::{FsError, Result};
+
+/// A checked READ of up to `len()` bytes at `offset()`, holding the file open while it lives.
+#[derive(Debug)]
+pub struct PreparedRead {
+    pub(crate) file: Arc<File>,
+    pub(crate) offset: u64,
+    pub(crate) len: usize,
+    pub(crate) path: String,
+}
+
+impl PreparedRead {
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Fills `buf` (at most `len()` bytes of it) from the file through the page cache (see
+    /// `opens::Direct` for why not O_DIRECT) and returns how many bytes were read: fewer at the end
+    /// of the file, and [`FsError::EndOfFile`] when none are left at `offset()`.
+    pub fn read(&self, buf: &mut [u8]) -> Result<usize> {
+        let cap = buf.len().min(self.len);
+        let buf = &mut buf[..cap];
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let mut n = 0;
+        while n < buf.len() {
+            match self.file.read_at(&mut buf[n..], self.offset + n as u64) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(FsError::io("READ", &self.path, e)),
+            }
+        }
+        if n == 0 {
+            return Err(FsError::EndOfFile { path: self.path.clone(), offset: self.offset });
+        }
+        Ok(n)
+    }
+}
