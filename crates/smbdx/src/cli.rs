@@ -274,8 +274,8 @@ pub struct ServeArgs {
     /// in microseconds (default 50).
     #[arg(long, value_name = "US")]
     pub poll_spin_us: Option<u64>,
-    /// Threads per reactor that write large WRITEs to the files while the reactor goes on (default
-    /// 4: a disk takes several writes at a time faster than one).
+    /// Helper threads per reactor that do large READs and WRITEs while the reactor goes on (default
+    /// 4: a disk takes several writes at a time faster than one; 0: the reactor does them itself).
     #[arg(long, value_name = "N")]
     pub write_threads: Option<usize>,
     /// human (default) or json.
