@@ -36,6 +36,8 @@ smbclient_gbps() { # port op -> median GB/s
   local port=$1 op=$2 cmd t0 t1 r
   for r in $(seq "$REPEATS"); do
     if [ "$op" = put ]; then cmd="put file.bin up.bin"; else cmd="get up.bin down.bin"; fi
+    # Dirty pages left by the previous transfer would throttle this one's writes.
+    sync
     t0=$(date +%s.%N)
     (cd "$WORK/local" && smbclient //127.0.0.1/data -p "$port" -U "$USER_NAME%$PASS" -m SMB3 \
        --option='client smb encrypt=required' -c "$cmd" >/dev/null)
@@ -47,6 +49,8 @@ smbclient_gbps() { # port op -> median GB/s
 smbdx_cp_gbps() { # port op -> median GB/s of `smbdx cp` of the same file, the same way round
   local port=$1 op=$2 t0 t1 r
   for r in $(seq "$REPEATS"); do
+    # Dirty pages left by the previous transfer would throttle this one's writes.
+    sync
     t0=$(date +%s.%N)
     if [ "$op" = put ]; then
       SMBDX_PASSWORD=$PASS "$BIN" cp -q "$WORK/local/file.bin" "smb://$USER_NAME@127.0.0.1:$port/data/cp.bin" \
@@ -61,6 +65,7 @@ smbdx_cp_gbps() { # port op -> median GB/s of `smbdx cp` of the same file, the s
 }
 
 bench_json() { # port server_pid -> JSON lines of smbdx bench
+  sync
   SMBDX_PASSWORD=$PASS "$BIN" bench "smb://$USER_NAME@127.0.0.1:$1/data" --op read,write --size 1m \
     --depth "$DEPTH" --cipher aes-128-gcm --file-size "${SIZE_MIB}m" --duration "$DURATION" \
     --server-pid "$2" --json

@@ -28,6 +28,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 transfer() { # port server_pid op
   local port=$1 pid=$2 op=$3 cmd c0 c1 t0 t1
   if [ "$op" = put ]; then cmd="put file.bin up.bin"; else cmd="get up.bin down.bin"; fi
+  # Dirty pages left by the previous transfer would throttle this one's writes.
+  sync
   c0=$(cpu_seconds "$pid"); t0=$(date +%s.%N)
   (cd "$WORK/local" && smbclient //127.0.0.1/data -p "$port" -U "$USER_NAME%$PASS" -m SMB3 \
      --option='client smb encrypt=required' -c "$cmd" >/dev/null)
