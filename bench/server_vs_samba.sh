@@ -75,3 +75,10 @@ for op in put get; do
   printf '%-6s %-7s %10.2fx %13.2fx\n' "$op" ratio "$(echo "${GBPS[smbdx.$op]} / ${GBPS[samba.$op]}" | bc -l)" \
     "$(echo "${CPU[smbdx.$op]} / ${CPU[samba.$op]}" | bc -l)"
 done
+echo
+echo "each run (GB/s, server CPU-s/GiB), in order:"
+for op in put get; do
+  for s in samba smbdx; do
+    printf '  %-4s %-6s %s\n' "$op" "$s" "$(awk '{printf "%.2f/%.2f  ", $1, $2}' "$WORK/$s.$op")"
+  done
+done

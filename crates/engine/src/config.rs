@@ -8,8 +8,9 @@ use std::time::Duration;
 pub enum PollMode {
     /// Never sleep: poll with a zero timeout forever. Lowest latency; burns its core.
     Busy,
-    /// Keep polling with a zero timeout for `spin` after the last activity, yielding the core to any
-    /// other runnable thread between polls, then block in epoll until a socket or the waker fires.
+    /// Keep polling with a zero timeout for up to `spin` after the last activity, yielding the core
+    /// to any other runnable thread between polls, then block in epoll until a socket or the waker
+    /// fires. The window tunes itself below `spin` to what spinning catches (see `spin.rs`).
     /// The default: on a 2-core machine a client and a server process (and the server's writer
     /// threads) can share the cores without starving each other.
     Adaptive { spin: Duration },

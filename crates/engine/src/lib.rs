@@ -73,6 +73,7 @@ mod offload;
 mod outbox;
 mod reactor;
 mod shutdown;
+mod spin;
 mod stats;
 mod tcp_channel;
 
