@@ -188,6 +188,18 @@ const MAX_DEFERRED_BYTES: usize = 32 * 1024 * 1024;
 /// Message buffers kept for reuse: enough for the WRITEs a client typically keeps in flight.
 const SPARE_PLAIN_BUFFERS: usize = 8;
 
+/// Bytes of buffers one spare pool keeps at most: a client reading 8 MiB at a time leaves a few of
+/// them, not a pool's worth, allocated per connection.
+const SPARE_BYTES: usize = 24 * 1024 * 1024;
+
+/// Keeps `buf` in `pool` for reuse if the pool has room for it (in count and in bytes).
+fn keep(pool: &mut Vec<Vec<u8>>, buf: Vec<u8>, max_count: usize) {
+    let held: usize = pool.iter().map(Vec::capacity).sum();
+    if pool.len() < max_count && held + buf.capacity() <= SPARE_BYTES {
+        pool.push(buf);
+    }
+}
+
 /// Small response buffers kept per connection.
 const SPARE_BUFFERS: usize = 4;
 /// READ response buffers kept per connection (the transport keeps a few more while they are sent),
@@ -295,7 +307,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
     fn take_back(&mut self, tx: &mut dyn Transmit) {
         while self.read_spare.len() < SPARE_READ_BUFFERS {
             let Some(b) = tx.reclaim() else { break };
-            self.read_spare.push(b);
+            keep(&mut self.read_spare, b, SPARE_READ_BUFFERS);
         }
     }
 
@@ -313,9 +325,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         }
         let (status, reply) = match d.read_minimum {
             None => {
-                if self.plain_spare.len() < SPARE_PLAIN_BUFFERS {
-                    self.plain_spare.push(done.buf);
-                }
+                keep(&mut self.plain_spare, done.buf, SPARE_PLAIN_BUFFERS);
                 let mut p = self.new_pdu();
                 let status = match done.result {
                     Ok(count) => dispatch::write_response(count, &mut p),
@@ -645,9 +655,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         let buf = reply.into_buf();
         let (pool, cap) =
             if read { (&mut self.read_spare, SPARE_READ_BUFFERS) } else { (&mut self.spare, SPARE_BUFFERS) };
-        if pool.len() < cap {
-            pool.push(buf);
-        }
+        keep(pool, buf, cap);
     }
 
     /// One request PDU. Ok(None): no response (CANCEL). Err: drop the connection.
