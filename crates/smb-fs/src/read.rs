@@ -18,18 +18,6 @@ pub struct PreparedRead {
 }
 
 impl PreparedRead {
-    pub fn offset(&self) -> u64 {
-        self.offset
-    }
-
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Fills `buf` (at most `len()` bytes of it) from the file through the page cache (see
     /// `opens::Direct` for why not O_DIRECT) and returns how many bytes were read: fewer at the end
     /// of the file, and [`FsError::EndOfFile`] when none are left at `offset()`.

@@ -25,18 +25,6 @@ pub struct PreparedWrite {
 }
 
 impl PreparedWrite {
-    pub fn offset(&self) -> u64 {
-        self.offset
-    }
-
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Whether the data can bypass the page cache (given a block-aligned buffer): the writes worth
     /// handing to another thread, because the caller would otherwise wait for the device.
     pub fn is_direct(&self) -> bool {

@@ -8,6 +8,11 @@
 //! policies. File commands go to a [`FileHandler`]; security-relevant happenings come out as
 //! [`Event`]s (event 1003 for refused unencrypted access, 1005 for a tampered negotiation).
 //!
+//! A handler may take a large WRITE or READ over and finish it later (on another thread, so the
+//! reactor never waits for the disk): the connection answers it from
+//! [`ServerConnection::answer_deferred`] once the handler reports it done, signed or sealed like any
+//! other response.
+//!
 //! What it must not do: sockets, threads, clocks or randomness (time and seeds come in as arguments),
 //! and file I/O (that is the handler's).
 //!

@@ -544,6 +544,16 @@ fn a_read_below_minimum_count_is_end_of_file() {
     assert_eq!(ReadResponse::parse(&rsp).unwrap().data.len(), 10);
 }
 
+/// A logged-on client on the encrypted share of a server whose handler defers WRITEs and READs.
+fn deferring_client() -> (Client, OwnedTx) {
+    let mut c = Client::new(ServerConfig::default());
+    c.conn.files_mut().defer = true;
+    c.negotiate(&[CipherId::AES_128_GCM]);
+    c.logon(Cipher::Aes128Gcm);
+    c.tree_connect("secret", false, true);
+    (c, OwnedTx::default())
+}
+
 /// One 128 KiB WRITE request (sealed or signed) of `payload`, with its credit charge paid.
 fn write_request(c: &mut Client, payload: &[u8], seal: bool) -> (u64, Vec<u8>) {
     let mut h = c.header(Command::WRITE);
@@ -555,12 +565,7 @@ fn write_request(c: &mut Client, payload: &[u8], seal: bool) -> (u64, Vec<u8>) {
 
 #[test]
 fn deferred_writes_are_answered_once_the_handler_has_finished_them() {
-    let mut c = Client::new(ServerConfig::default());
-    c.conn.files_mut().defer = true;
-    c.negotiate(&[CipherId::AES_128_GCM]);
-    c.logon(Cipher::Aes128Gcm);
-    c.tree_connect("secret", false, true);
-    let mut tx = OwnedTx::default();
+    let (mut c, mut tx) = deferring_client();
     let payloads: Vec<Vec<u8>> = (0..3u8).map(|k| (0..131_072u32).map(|i| (i as u8) ^ k).collect()).collect();
     let mut ids = Vec::new();
     for p in &payloads {
@@ -606,12 +611,7 @@ fn deferred_writes_are_answered_once_the_handler_has_finished_them() {
 
 #[test]
 fn compounds_and_writes_beyond_the_bound_are_done_before_they_are_answered() {
-    let mut c = Client::new(ServerConfig::default());
-    c.conn.files_mut().defer = true;
-    c.negotiate(&[CipherId::AES_128_GCM]);
-    c.logon(Cipher::Aes128Gcm);
-    c.tree_connect("secret", false, true);
-    let mut tx = OwnedTx::default();
+    let (mut c, mut tx) = deferring_client();
     let payload = vec![7u8; 131_072];
     // A small plain WRITE is not in a buffer that can be given away: it runs through execute.
     c.tree_connect("plain", true, false);
@@ -641,12 +641,7 @@ fn compounds_and_writes_beyond_the_bound_are_done_before_they_are_answered() {
 
 #[test]
 fn deferred_reads_are_sealed_and_sent_once_the_handler_has_filled_them() {
-    let mut c = Client::new(ServerConfig::default());
-    c.conn.files_mut().defer = true;
-    c.negotiate(&[CipherId::AES_128_GCM]);
-    c.logon(Cipher::Aes128Gcm);
-    c.tree_connect("secret", false, true);
-    let mut tx = OwnedTx::default();
+    let (mut c, mut tx) = deferring_client();
     let mut ids = Vec::new();
     for (len, minimum) in [(131_072u32, 0u32), (65_536, 0), (65_536, 65_537)] {
         let mut h = c.header(Command::READ);
