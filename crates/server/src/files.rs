@@ -52,14 +52,14 @@ impl ServerFiles {
         self
     }
 
-    /// The connection's handle, for the helper to wake it with finished WRITEs.
+    /// The connection's handle, for the helpers to wake it with finished requests.
     pub fn attach(&mut self, handle: engine::ConnectionHandle) {
         if let Some(w) = &mut self.io {
             w.attach(handle);
         }
     }
 
-    /// Every deferred WRITE is in the file: run before any other file command.
+    /// Every deferred request is done (its WRITE in the file): run before any other file command.
     fn settle(&mut self) {
         if let Some(w) = &mut self.io {
             w.settle();
@@ -119,7 +119,7 @@ impl FileHandler for ServerFiles {
         self.execute_in(ctx, share, req, pdu)
     }
 
-    /// Checks the WRITE now; one that goes O_DIRECT is left to the helper thread, anything else
+    /// Checks the WRITE now; one that goes O_DIRECT is left to a helper thread, anything else
     /// (unaligned, or a file system without O_DIRECT) is written here.
     fn begin_write(&mut self, ctx: FileContext, header: &Header, req: &WriteRequest<'_>) -> IoStart {
         if self.io.is_none() {
