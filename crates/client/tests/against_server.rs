@@ -18,6 +18,11 @@ struct Rig {
 
 /// A server with share `data` (EncryptData) and share `plain`, both under one tempdir.
 fn rig() -> Rig {
+    rig_with(None)
+}
+
+/// [`rig`] with `--write-threads` as given.
+fn rig_with(write_threads: Option<usize>) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let (data, plain) = (dir.path().join("data"), dir.path().join("plain"));
     std::fs::create_dir(&data).unwrap();
@@ -30,6 +35,7 @@ fn rig() -> Rig {
         ],
         users: vec!["alice:secret".into()],
         reactors: Some(1),
+        write_threads,
         ..Default::default()
     };
     let server = Server::start(&cfg).unwrap();
@@ -58,6 +64,7 @@ fn eight_mib_round_trip_on_an_encrypted_share() {
     assert_eq!(f.write_at(0, &data).unwrap(), data.len());
     f.close().unwrap();
     assert_eq!(sha(&std::fs::read(rig.dir.path().join("data/big.bin")).unwrap()), sha(&data));
+    let before_reads = rig.server.offloaded_io();
 
     let f = tree.open("big.bin", OpenMode::Read).unwrap();
     assert_eq!(f.size_at_open(), data.len() as u64);
@@ -69,7 +76,28 @@ fn eight_mib_round_trip_on_an_encrypted_share() {
     assert_eq!(f.read_at(12345, &mut mid).unwrap(), mid.len());
     assert_eq!(mid, data[12345..12345 + mid.len()]);
     assert_eq!(f.read_at(data.len() as u64 + 10, &mut mid).unwrap(), 0);
+    // The large READs were done by the reactor's helper threads, not the reactor (WRITEs go there
+    // too where the file system takes O_DIRECT, which a tempdir may not).
+    assert!(rig.server.offloaded_io() > before_reads, "no READ went to a helper thread");
     f.close().unwrap();
+    drop((tree, c));
+    rig.server.shutdown().unwrap();
+}
+
+#[test]
+fn with_no_helper_threads_the_reactor_does_the_io_itself() {
+    let rig = rig_with(Some(0));
+    let c = Client::connect(rig.addr, "alice", "secret", ClientOptions::default()).unwrap();
+    let tree = c.tree("data").unwrap();
+    let data = random_bytes(3 << 20);
+    let f = tree.open("r.bin", OpenMode::Write).unwrap();
+    assert_eq!(f.write_at(0, &data).unwrap(), data.len());
+    let mut back = vec![0u8; data.len()];
+    assert_eq!(f.read_at(0, &mut back).unwrap(), data.len());
+    f.close().unwrap();
+    assert_eq!(sha(&back), sha(&data));
+    assert_eq!(sha(&std::fs::read(rig.dir.path().join("data/r.bin")).unwrap()), sha(&data));
+    assert_eq!(rig.server.offloaded_io(), 0);
     drop((tree, c));
     rig.server.shutdown().unwrap();
 }

@@ -11,6 +11,8 @@
 //! back-pressure.
 
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Sender, TrySendError};
@@ -23,6 +25,8 @@ pub type Job = Box<dyn FnOnce() + Send + 'static>;
 pub struct Offload {
     jobs: Option<Sender<Job>>,
     threads: Vec<JoinHandle<()>>,
+    /// Jobs the threads have run (not those given back to the caller).
+    ran: Arc<AtomicU64>,
 }
 
 impl Offload {
@@ -30,20 +34,26 @@ impl Offload {
     /// not started.
     pub fn start(name: &str, threads: usize, depth: usize) -> io::Result<Offload> {
         let (tx, rx) = crossbeam_channel::bounded::<Job>(depth.max(1));
-        let mut off = Offload { jobs: Some(tx), threads: Vec::new() };
+        let mut off = Offload { jobs: Some(tx), threads: Vec::new(), ran: Arc::new(AtomicU64::new(0)) };
         for k in 0..threads.max(1) {
-            let rx = rx.clone();
+            let (rx, ran) = (rx.clone(), off.ran.clone());
             let t = std::thread::Builder::new().name(format!("{name}-{k}")).spawn(move || {
                 for job in rx {
                     // A panicking job must not take the other connections' jobs down with it.
                     if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err() {
                         tracing::error!("offloaded job panicked");
                     }
+                    ran.fetch_add(1, Relaxed);
                 }
             })?;
             off.threads.push(t);
         }
         Ok(off)
+    }
+
+    /// How many jobs the threads have run so far.
+    pub fn jobs_run(&self) -> u64 {
+        self.ran.load(Relaxed)
     }
 
     /// Queues `job`, or gives it back when the queue is full (or the thread has ended): the caller
@@ -74,7 +84,7 @@ impl std::fmt::Debug for Offload {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Barrier, Mutex};
+    use std::sync::{Barrier, Mutex};
 
     #[test]
     fn jobs_run_in_order_and_drop_waits_for_them() {
@@ -93,6 +103,9 @@ mod tests {
                     }
                 }
             }
+        }
+        while off.jobs_run() < 50 {
+            std::thread::yield_now();
         }
         drop(off);
         assert_eq!(*seen.lock().unwrap(), (0..50).collect::<Vec<_>>());

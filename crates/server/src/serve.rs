@@ -58,6 +58,7 @@ const DEFAULT_SPIN: std::time::Duration = std::time::Duration::from_micros(50);
 /// A running server.
 pub struct Server {
     engine: Engine,
+    helpers: Vec<Arc<Offload>>,
 }
 
 impl Server {
@@ -114,13 +115,18 @@ impl Server {
             cfg: Arc::new(session_cfg),
             shares: Arc::new(ServerFiles::shares(&cfg.shares)),
             users: Arc::new(users),
-            helpers,
+            helpers: helpers.clone(),
         };
         let engine = Engine::start(listeners, Arc::new(factory), engine_cfg).map_err(ServeError::Engine)?;
         for a in engine.local_addrs() {
             tracing::info!(listen = %a, shares = cfg.shares.len(), encrypt_data = cfg.encrypt_data, "smbdx serving");
         }
-        Ok(Server { engine })
+        Ok(Server { engine, helpers })
+    }
+
+    /// READs and WRITEs the helper threads have done so far (0 with `--write-threads 0`).
+    pub fn offloaded_io(&self) -> u64 {
+        self.helpers.iter().map(|h| h.jobs_run()).sum()
     }
 
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
