@@ -85,6 +85,25 @@ fn eight_mib_round_trip_on_an_encrypted_share() {
 }
 
 #[test]
+fn requests_of_the_largest_size_go_out_first_thing_on_a_new_connection() {
+    let rig = rig();
+    let c = Client::connect(rig.addr, "alice", "secret", ClientOptions::default()).unwrap();
+    let tree = c.tree("data").unwrap();
+    // One WRITE of 8 MiB costs 128 credits; two in flight before any other I/O.
+    let data = random_bytes(8 << 20);
+    let f = tree.open("one-request.bin", OpenMode::Write).unwrap();
+    let first = f.start_write(0, &data).unwrap();
+    let second = f.start_write(data.len() as u64, &data).unwrap();
+    assert_eq!(first.wait().unwrap() as usize, data.len());
+    assert_eq!(second.wait().unwrap() as usize, data.len());
+    let back = f.start_read(data.len() as u64, data.len() as u32).unwrap().wait().unwrap();
+    assert_eq!(sha(&back), sha(&data));
+    f.close().unwrap();
+    drop((tree, c));
+    rig.server.shutdown().unwrap();
+}
+
+#[test]
 fn with_no_helper_threads_the_reactor_does_the_io_itself() {
     let rig = rig_with(Some(0));
     let c = Client::connect(rig.addr, "alice", "secret", ClientOptions::default()).unwrap();

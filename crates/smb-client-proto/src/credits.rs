@@ -13,8 +13,10 @@ pub struct CreditWindow {
     high: u64,
 }
 
-/// How many credits a client tries to keep in hand (asked for on every request).
-pub const CREDIT_TARGET: u64 = 64;
+/// How many credits a client tries to keep in hand (asked for on every request): room for four 8 MiB
+/// requests (128 credits each) in flight. With fewer, a request of the largest size could never be
+/// sent (64 held, 128 needed, nothing in flight to grant more).
+pub const CREDIT_TARGET: u64 = 512;
 
 impl Default for CreditWindow {
     fn default() -> Self {
@@ -76,7 +78,9 @@ mod tests {
     fn asks_to_get_back_to_the_target() {
         let mut w = CreditWindow::new();
         assert_eq!(w.request_for(1), 1 + CREDIT_TARGET as u16);
-        w.grant(200);
+        w.grant(CREDIT_TARGET as u16 + 100);
         assert_eq!(w.request_for(4), 4);
+        // The largest request fits in what the client asks to hold.
+        assert!(CREDIT_TARGET >= 128);
     }
 }
