@@ -59,6 +59,15 @@ impl ServerFiles {
         }
     }
 
+    /// What READ and WRITE refuse before touching the open: an RDMA channel on this TCP-only path
+    /// (MS-SMB2 3.3.5.12 / 3.3.5.13), or a share that is gone.
+    fn check_data_request(&self, ctx: FileContext, channel: Channel) -> Result<(), NtStatus> {
+        if channel != Channel::NONE {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        self.shares.get(ctx.share as usize).map(|_| ()).ok_or(NtStatus::NETWORK_NAME_DELETED)
+    }
+
     /// Every deferred request is done (its WRITE in the file): run before any other file command.
     fn settle(&mut self) {
         if let Some(w) = &mut self.io {
@@ -125,11 +134,8 @@ impl FileHandler for ServerFiles {
         if self.io.is_none() {
             return IoStart::Execute;
         }
-        if req.channel != Channel::NONE {
-            return IoStart::Done(Err(NtStatus::INVALID_PARAMETER));
-        }
-        if self.shares.get(ctx.share as usize).is_none() {
-            return IoStart::Done(Err(NtStatus::NETWORK_NAME_DELETED));
+        if let Err(status) = self.check_data_request(ctx, req.channel) {
+            return IoStart::Done(Err(status));
         }
         let through = req.flags & write_flags::WRITE_THROUGH != 0;
         let prepared = match self.opens(ctx.session_id).prepare_write(
@@ -160,18 +166,16 @@ impl FileHandler for ServerFiles {
     /// Checks the READ now (after the WRITEs in flight are in the file) and leaves the copy from the
     /// page cache, or the wait for the disk, to a helper thread.
     fn begin_read(&mut self, ctx: FileContext, header: &Header, req: &ReadRequest<'_>) -> IoStart {
-        let Some(io) = &mut self.io else { return IoStart::Execute };
         // A small READ costs less to copy here than to hand over and wake for.
-        if (req.length as usize) < DEFER_READ_MIN {
+        if self.io.is_none() || (req.length as usize) < DEFER_READ_MIN {
             return IoStart::Execute;
         }
-        if req.channel != Channel::NONE {
-            return IoStart::Done(Err(NtStatus::INVALID_PARAMETER));
+        if let Err(status) = self.check_data_request(ctx, req.channel) {
+            return IoStart::Done(Err(status));
         }
-        if self.shares.get(ctx.share as usize).is_none() {
-            return IoStart::Done(Err(NtStatus::NETWORK_NAME_DELETED));
+        if let Some(io) = &mut self.io {
+            io.settle_writes();
         }
-        io.settle_writes();
         match self.opens(ctx.session_id).prepare_read(req.file_id, req.offset, req.length as usize) {
             Ok(prepared) => {
                 if let Some(io) = &mut self.io {
@@ -202,10 +206,7 @@ impl FileHandler for ServerFiles {
         req: &ReadRequest<'_>,
         data: &mut [u8],
     ) -> Result<usize, NtStatus> {
-        if req.channel != Channel::NONE {
-            return Err(NtStatus::INVALID_PARAMETER);
-        }
-        self.shares.get(ctx.share as usize).ok_or(NtStatus::NETWORK_NAME_DELETED)?;
+        self.check_data_request(ctx, req.channel)?;
         self.settle();
         self.opens(ctx.session_id).read(req.file_id, req.offset, data)
     }

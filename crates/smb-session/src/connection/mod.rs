@@ -713,8 +713,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             Err(Fail::Deferred) => return Ok(None),
             Err(Fail::Status(status)) => {
                 let mut p = vec![0u8; HEADER_LEN];
-                put_body(&mut p, &ErrorResponse { error_context_count: 0, error_data: &[] });
-                (status, Reply::from_vec(p))
+                (dispatch::error_body(status, &mut p), Reply::from_vec(p))
             }
         };
         related.failed = if status.is_error() { Some(status) } else { None };

@@ -268,6 +268,18 @@ impl VerbsEndpoint {
         let mr = &self.regions.get(s.region).expect("checked before posting").inner;
         sys::ibv_sge { addr: mr.addr() + s.offset as u64, length: s.len as u32, lkey: mr.lkey() }
     }
+
+    /// Fills `self.sges` with the verbs form of every list, in order (a request's SGEs are then a
+    /// consecutive run of it).
+    fn load_sges<'a>(&mut self, lists: impl Iterator<Item = &'a [Sge]>) {
+        self.sges.clear();
+        for list in lists {
+            for s in list {
+                let sge = self.sge(s);
+                self.sges.push(sge);
+            }
+        }
+    }
 }
 
 impl Endpoint for VerbsEndpoint {
@@ -367,13 +379,7 @@ impl Endpoint for VerbsEndpoint {
             return Ok(());
         }
         self.send_wrs.clear();
-        self.sges.clear();
-        for wr in wrs {
-            for s in wr.sges {
-                let sge = self.sge(s);
-                self.sges.push(sge);
-            }
-        }
+        self.load_sges(wrs.iter().map(|wr| wr.sges));
         let mut first_sge = 0;
         for wr in wrs {
             let (opcode, wc_opcode, rkey) = match wr.op {
@@ -449,13 +455,7 @@ impl Endpoint for VerbsEndpoint {
             return Ok(());
         }
         self.recv_wrs.clear();
-        self.sges.clear();
-        for wr in wrs {
-            for s in wr.sges {
-                let sge = self.sge(s);
-                self.sges.push(sge);
-            }
-        }
+        self.load_sges(wrs.iter().map(|wr| wr.sges));
         let mut first_sge = 0;
         for wr in wrs {
             let slot =
