@@ -20,6 +20,8 @@ use crate::tree::Tree;
 
 /// Requests queued for the driver and not yet taken, at most (a full queue blocks the caller).
 const REQUEST_QUEUE: usize = 64;
+/// READ buffers on their way back from application threads to the driver, at most.
+const RETURNED_BUFFERS: usize = 32;
 /// Largest READ/WRITE chunk, whatever the server allows.
 const MAX_CHUNK: u32 = 1 << 20;
 /// How often a waiting caller checks whether the connection has closed.
@@ -33,6 +35,8 @@ pub(crate) struct Shared {
     cipher: Option<Cipher>,
     signing: Option<SigningAlgorithm>,
     requests: Sender<Request>,
+    /// READ buffers the application is done with, back to the driver for reuse.
+    pub(crate) returns: Sender<Vec<u8>>,
     handle: ConnectionHandle,
     host: String,
     timeout: Duration,
@@ -170,7 +174,8 @@ impl Client {
             NtlmInitiator::new(name, password, domain, "SMBDX", random(addr)?, now_filetime(), true);
         let (logon_tx, logon_rx) = bounded::<LogonReply>(1);
         let (req_tx, req_rx) = bounded(REQUEST_QUEUE);
-        let driver = Driver::new(conn, initiator, logon_tx, req_rx);
+        let (returns_tx, returns_rx) = bounded(RETURNED_BUFFERS);
+        let driver = Driver::new(conn, initiator, logon_tx, req_rx, returns_rx);
         let handle =
             engine.connect(addr, Box::new(driver)).map_err(|source| ClientError::Connect { addr, source })?;
         let limits = match logon_rx.recv_timeout(opts.timeout) {
@@ -188,6 +193,7 @@ impl Client {
             cipher,
             signing,
             requests: req_tx,
+            returns: returns_tx,
             handle,
             host: addr.ip().to_string(),
             timeout: opts.timeout,

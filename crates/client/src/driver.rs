@@ -11,6 +11,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender};
 use engine::{Connection, Flow, Outbox};
 use smb_auth::NtlmInitiator;
@@ -32,53 +33,26 @@ const OUTBOX_HOLD: usize = 16 << 20;
 /// One operation an application thread asks of the connection.
 #[derive(Debug)]
 pub(crate) enum Op {
-    TreeConnect {
-        unc: String,
-    },
-    Create {
-        tree: TreeHandle,
-        path: String,
-        access: u32,
-        disposition: CreateDisposition,
-        options: u32,
-    },
-    Read {
-        file: FileHandle,
-        offset: u64,
-        len: u32,
-    },
-    /// The payload already sits at `smb_client_proto::WRITE_PAYLOAD_AT` in `msg`.
-    Write {
-        file: FileHandle,
-        offset: u64,
-        msg: Vec<u8>,
-    },
-    Close {
-        file: FileHandle,
-    },
-    Flush {
-        file: FileHandle,
-    },
-    QueryDirectory {
-        file: FileHandle,
-        class: FileInfoClass,
-        pattern: String,
-        flags: u8,
-        output_len: u32,
-    },
-    QueryInfo {
-        file: FileHandle,
-        info_type: InfoType,
-        class: u8,
-        output_len: u32,
-    },
-    SetInfo {
-        file: FileHandle,
-        info_type: InfoType,
-        class: u8,
-        buffer: Vec<u8>,
-    },
+    TreeConnect { unc: String },
+    Create { tree: TreeHandle, path: String, access: u32, disposition: CreateDisposition, options: u32 },
+    Read { file: FileHandle, offset: u64, len: u32 },
+    Write { file: FileHandle, offset: u64, payload: Payload },
+    Close { file: FileHandle },
+    Flush { file: FileHandle },
+    QueryDirectory { file: FileHandle, class: FileInfoClass, pattern: String, flags: u8, output_len: u32 },
+    QueryInfo { file: FileHandle, info_type: InfoType, class: u8, output_len: u32 },
+    SetInfo { file: FileHandle, info_type: InfoType, class: u8, buffer: Vec<u8> },
     Logoff,
+}
+
+/// A WRITE's payload as the application handed it over.
+#[derive(Debug)]
+pub(crate) enum Payload {
+    /// Already at `smb_client_proto::WRITE_PAYLOAD_AT` in a message buffer: header and seal go
+    /// around it.
+    Placed(Vec<u8>),
+    /// The application's own bytes: sealed (or copied) from there into a message buffer here.
+    Shared(Bytes),
 }
 
 /// Why a request got no completion.
@@ -128,6 +102,8 @@ pub(crate) struct Driver {
     initiator: Option<NtlmInitiator>,
     logon: Option<Sender<LogonReply>>,
     requests: Receiver<Request>,
+    /// READ buffers application threads are done with.
+    returns: Receiver<Vec<u8>>,
     waiting: VecDeque<Request>,
     inflight: HashMap<RequestId, Sender<Reply>>,
     validation: Option<Validation>,
@@ -139,12 +115,14 @@ impl Driver {
         initiator: NtlmInitiator,
         logon: Sender<LogonReply>,
         requests: Receiver<Request>,
+        returns: Receiver<Vec<u8>>,
     ) -> Driver {
         Driver {
             conn,
             initiator: Some(initiator),
             logon: Some(logon),
             requests,
+            returns,
             waiting: VecDeque::new(),
             inflight: HashMap::new(),
             validation: None,
@@ -269,13 +247,20 @@ fn send(conn: &mut ClientConnection, op: &mut Op, out: &mut Outbox) -> Result<Re
             conn.create(*tree, path, *access, *disposition, *options)
         }
         Op::Read { file, offset, len } => conn.read(*file, *offset, *len),
-        Op::Write { file, offset, msg } => {
+        Op::Write { file, offset, payload: Payload::Placed(msg) } => {
             // The payload is already in place: header and seal go around it, and the buffer itself
             // goes to the socket.
             let (id, start) = conn.write_prebuilt(*file, *offset, msg)?;
             let msg = std::mem::take(msg);
             let end = msg.len();
             out.push_owned(msg, start..end);
+            return Ok(id);
+        }
+        Op::Write { file, offset, payload: Payload::Shared(data) } => {
+            // A buffer the socket is done with, most of the time: it already has the size.
+            let mut msg = out.reclaim().unwrap_or_default();
+            let (id, range) = conn.write_from(*file, *offset, data, &mut msg)?;
+            out.push_owned(msg, range);
             return Ok(id);
         }
         Op::Close { file } => conn.close(*file),
@@ -326,6 +311,9 @@ impl Connection for Driver {
     }
 
     fn on_message(&mut self, msg: &mut [u8], out: &mut Outbox) -> Flow {
+        for buf in self.returns.try_iter() {
+            self.conn.recycle(buf);
+        }
         let completions = match self.conn.receive(msg) {
             Ok(c) => c,
             Err(e) => return self.fatal(e),
@@ -364,7 +352,7 @@ mod tests {
         let init = NtlmInitiator::new("u", "p", "", "WS", [3; 24], 0, true);
         let (logon_tx, logon_rx) = crossbeam_channel::bounded(1);
         let (req_tx, req_rx) = crossbeam_channel::bounded(4);
-        (Driver::new(conn, init, logon_tx, req_rx), req_tx, logon_rx)
+        (Driver::new(conn, init, logon_tx, req_rx, crossbeam_channel::never()), req_tx, logon_rx)
     }
 
     #[test]

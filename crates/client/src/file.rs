@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use crossbeam_channel::Receiver;
 use smb_client_proto::{Completion, FileHandle, WRITE_PAYLOAD_AT};
 use smb_wire::info::file::FileStandardInformation;
@@ -11,8 +12,9 @@ use smb_wire::query_info::InfoType;
 use smb_wire::status::NtStatus;
 
 use crate::client::Shared;
-use crate::driver::{Op, Reply};
+use crate::driver::{Op, Payload, Reply};
 use crate::error::ClientError;
+use crate::read_buf::ReadBuf;
 
 /// Chunks of one `read_at`/`write_at` in flight at once.
 const WINDOW: usize = 8;
@@ -59,6 +61,7 @@ impl File {
                         total += data.len();
                         eof = data.len() < len;
                     }
+                    let _ = self.shared.returns.try_send(data.into_buffer());
                 }
                 Ok(_) => return Err(ClientError::Unexpected { op: "read" }),
                 Err(ClientError::Status { status: NtStatus::END_OF_FILE, .. }) => eof = true,
@@ -80,7 +83,7 @@ impl File {
                 let op = Op::Write {
                     file: self.file,
                     offset: offset + next as u64,
-                    msg: message(&data[next..next + len]),
+                    payload: Payload::Placed(message(&data[next..next + len])),
                 };
                 inflight.push_back((next, len, self.shared.submit(op, "write")?));
                 next += len;
@@ -104,7 +107,7 @@ impl File {
     /// Sends one READ of `len` bytes (at most the negotiated READ size) at `offset` and returns at
     /// once; [`Pending::wait`] gives the bytes (fewer at end of file, none past it). With several
     /// pending, the caller keeps a queue depth of its own (the benchmark does).
-    pub fn start_read(&self, offset: u64, len: u32) -> Result<Pending<Vec<u8>>, ClientError> {
+    pub fn start_read(&self, offset: u64, len: u32) -> Result<Pending<ReadBuf>, ClientError> {
         let rx = self.shared.submit(Op::Read { file: self.file, offset, len }, "read")?;
         Ok(Pending {
             shared: self.shared.clone(),
@@ -119,7 +122,27 @@ impl File {
     /// once; [`Pending::wait`] gives the count the server wrote (it answers only once the data is
     /// in the file).
     pub fn start_write(&self, offset: u64, data: &[u8]) -> Result<Pending<u32>, ClientError> {
-        let rx = self.shared.submit(Op::Write { file: self.file, offset, msg: message(data) }, "write")?;
+        let rx = self.shared.submit(
+            Op::Write { file: self.file, offset, payload: Payload::Placed(message(data)) },
+            "write",
+        )?;
+        Ok(Pending {
+            shared: self.shared.clone(),
+            rx,
+            op: "write",
+            target: self.path.clone(),
+            take: take_written,
+        })
+    }
+
+    /// Like [`File::start_write`] for data the caller shares rather than lends: it is not copied
+    /// on this thread, but encrypted (or, on a connection that does not encrypt, copied) from where
+    /// it lies straight into the request on the connection's reactor. The pass over the payload
+    /// this saves took 12% of the client's CPU samples in 1 MiB sealed WRITEs (perf, smbdx bench).
+    pub fn start_write_shared(&self, offset: u64, data: Bytes) -> Result<Pending<u32>, ClientError> {
+        let rx = self
+            .shared
+            .submit(Op::Write { file: self.file, offset, payload: Payload::Shared(data) }, "write")?;
         Ok(Pending {
             shared: self.shared.clone(),
             rx,
@@ -183,17 +206,18 @@ pub struct Pending<T> {
     rx: Receiver<Reply>,
     op: &'static str,
     target: String,
-    take: fn(Completion) -> Option<T>,
+    take: fn(&Shared, Completion) -> Option<T>,
 }
 
 impl<T> Pending<T> {
     /// Waits (at most the client's timeout) for the answer.
     pub fn wait(self) -> Result<T, ClientError> {
         match self.shared.wait(&self.rx, self.op, &self.target) {
-            Ok(c) => (self.take)(c).ok_or(ClientError::Unexpected { op: self.op }),
+            Ok(c) => (self.take)(&self.shared, c).ok_or(ClientError::Unexpected { op: self.op }),
             Err(ClientError::Status { status: NtStatus::END_OF_FILE, .. }) if self.op == "read" => {
-                (self.take)(Completion::Read { request: smb_client_proto::RequestId(0), data: Vec::new() })
-                    .ok_or(ClientError::Unexpected { op: self.op })
+                let c =
+                    Completion::Read { request: smb_client_proto::RequestId(0), data: Default::default() };
+                (self.take)(&self.shared, c).ok_or(ClientError::Unexpected { op: self.op })
             }
             Err(e) => Err(e),
         }
@@ -208,14 +232,14 @@ impl<T> Pending<T> {
     }
 }
 
-fn take_read(c: Completion) -> Option<Vec<u8>> {
+fn take_read(shared: &Shared, c: Completion) -> Option<ReadBuf> {
     match c {
-        Completion::Read { data, .. } => Some(data),
+        Completion::Read { data, .. } => Some(ReadBuf::new(data, shared.returns.clone())),
         _ => None,
     }
 }
 
-fn take_written(c: Completion) -> Option<u32> {
+fn take_written(_: &Shared, c: Completion) -> Option<u32> {
     match c {
         Completion::Written { count, .. } => Some(count),
         _ => None,

@@ -28,14 +28,17 @@ pub mod error;
 mod file;
 pub mod metadata;
 pub mod options;
+mod read_buf;
 mod tree;
 
+pub use bytes::Bytes;
 pub use client::Client;
 pub use engine::PollMode;
 pub use error::ClientError;
 pub use file::{File, Pending};
 pub use metadata::{DirEntry, Metadata};
 pub use options::{ClientOptions, OpenMode};
+pub use read_buf::ReadBuf;
 pub use smb_crypto::{Cipher, SigningAlgorithm};
 pub use smb_wire::negotiate::Dialect;
 pub use tree::Tree;

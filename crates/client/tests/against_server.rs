@@ -104,6 +104,41 @@ fn requests_of_the_largest_size_go_out_first_thing_on_a_new_connection() {
 }
 
 #[test]
+fn shared_payloads_and_pipelined_reads_round_trip_on_both_shares() {
+    let rig = rig();
+    let c = Client::connect(rig.addr, "alice", "secret", ClientOptions::default()).unwrap();
+    for share in ["data", "plain"] {
+        let tree = c.tree(share).unwrap();
+        let f = tree.open("shared.bin", OpenMode::Write).unwrap();
+        // One payload shared by several WRITEs in flight, each sealed (or copied) from it.
+        let chunk = client::Bytes::from(random_bytes(1 << 20));
+        let pending: Vec<_> =
+            (0..6u64).map(|i| f.start_write_shared(i << 20, chunk.clone()).unwrap()).collect();
+        for p in pending {
+            assert_eq!(p.wait().unwrap() as usize, chunk.len(), "{share}");
+        }
+        let on_disk = std::fs::read(rig.dir.path().join(share).join("shared.bin")).unwrap();
+        assert_eq!(on_disk.len(), 6 << 20, "{share}");
+        for part in on_disk.chunks(1 << 20) {
+            assert_eq!(sha(part), sha(&chunk), "{share}");
+        }
+        // Many READs in flight, their buffers dropped and reused by later ones as they go.
+        for round in 0..3 {
+            let reads: Vec<_> = (0..6u64).map(|i| f.start_read(i << 20, 1 << 20).unwrap()).collect();
+            for r in reads {
+                assert_eq!(sha(&r.wait().unwrap()), sha(&chunk), "{share} round {round}");
+            }
+        }
+        assert_eq!(f.start_read(6 << 20, 4096).unwrap().wait().unwrap().len(), 0, "past the end");
+        let tail = f.start_read((6 << 20) - 10, 4096).unwrap().wait().unwrap().into_vec();
+        assert_eq!(tail, chunk[chunk.len() - 10..]);
+        f.close().unwrap();
+    }
+    drop(c);
+    rig.server.shutdown().unwrap();
+}
+
+#[test]
 fn with_no_helper_threads_the_reactor_does_the_io_itself() {
     let rig = rig_with(Some(0));
     let c = Client::connect(rig.addr, "alice", "secret", ClientOptions::default()).unwrap();

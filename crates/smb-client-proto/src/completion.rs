@@ -1,5 +1,6 @@
 //! What the caller gets back: handles naming trees and opens, and typed completions of requests.
 
+use crate::read_data::ReadData;
 use smb_crypto::{Cipher, SigningAlgorithm};
 use smb_wire::create::{CreateAction, NetworkOpenInfo};
 use smb_wire::header::Command;
@@ -61,7 +62,7 @@ pub enum Completion {
     },
     Read {
         request: RequestId,
-        data: Vec<u8>,
+        data: ReadData,
     },
     Written {
         request: RequestId,

@@ -10,9 +10,11 @@ use crate::completion::{Completion, CreateInfo, FileHandle, RequestId, TreeHandl
 use crate::config::ClientConfig;
 use crate::credits::CreditWindow;
 use crate::error::ClientError;
+use crate::read_data::ReadData;
+use core::ops::Range;
 use smb_auth::NtlmInitiator;
 use smb_crypto::kdf::{KdfInput, SessionKeys};
-use smb_crypto::transform::{open_message, seal_message, TRANSFORM_HEADER_LEN};
+use smb_crypto::transform::{open_message_to, seal_message, seal_message_from, TRANSFORM_HEADER_LEN};
 use smb_crypto::{AeadKey, Cipher, NonceSequence, PreauthHash, SigningAlgorithm, SigningKey};
 use smb_wire::close::{CloseRequest, CloseResponse};
 use smb_wire::create::{
@@ -158,6 +160,29 @@ pub struct ClientConnection {
     capabilities: u32,
     /// FSCTL_VALIDATE_NEGOTIATE_INFO has confirmed the negotiation (or the dialect needs none).
     validated: bool,
+    /// Buffers to decrypt into, given back by the caller (see [`ClientConnection::recycle`]); their
+    /// length is their capacity, so reuse writes into them without zero-filling first.
+    spare: Vec<Vec<u8>>,
+}
+
+/// Spare decryption buffers kept, at most: enough for a deep queue of READs coming back.
+const SPARE_BUFFERS: usize = 32;
+/// Bytes of spare buffers kept, at most.
+const SPARE_BYTES: usize = 64 << 20;
+/// Messages smaller than this are decrypted into a fresh buffer, and such buffers are not kept: a
+/// pool full of small buffers would leave every large READ to allocate (and zero) its own.
+const SPARE_MIN: usize = 64 << 10;
+
+/// A completion as the response chain produced it; a READ's data is still at `read` in the message.
+struct Done {
+    completion: Completion,
+    read: Option<Range<usize>>,
+}
+
+impl From<Completion> for Done {
+    fn from(completion: Completion) -> Done {
+        Done { completion, read: None }
+    }
 }
 
 impl ClientConnection {
@@ -178,6 +203,7 @@ impl ClientConnection {
             trees: HashMap::new(),
             capabilities: 0,
             validated: false,
+            spare: Vec::new(),
         }
     }
 
@@ -614,6 +640,70 @@ impl ClientConnection {
         Ok((id, start))
     }
 
+    /// MS-SMB2 3.2.4.7 WRITE of `data`, built in `msg` (resized to fit; reuse one to save the
+    /// allocation): header and fixed WRITE body in front, then the payload. A sealed request has
+    /// the payload encrypted from where it lies straight into `msg`, in one pass, where copying it
+    /// in first and sealing in place would take two. Returns the request and the part of `msg` to
+    /// send. Nothing is taken from the credit window if the request is refused.
+    pub fn write_from(
+        &mut self,
+        file: FileHandle,
+        offset: u64,
+        data: &[u8],
+        msg: &mut Vec<u8>,
+    ) -> Result<(RequestId, Range<usize>), ClientError> {
+        self.ready("write", file.tree)?;
+        if data.is_empty() {
+            return Err(ClientError::BufferSize { expected: WRITE_PAYLOAD_AT + 1, got: WRITE_PAYLOAD_AT });
+        }
+        let charge = self.io_charge("write", data.len())?;
+        let (encrypt, sign) = self.protection(file.tree.0)?;
+        let end = WRITE_PAYLOAD_AT + data.len();
+        // 16 bytes past the message: the seal's scratch for the tag.
+        msg.resize(end + 16, 0);
+        let head = WriteHead {
+            req: WriteRequest { offset, file_id: file.file_id, ..WriteRequest::default() },
+            len: data.len(),
+        };
+        let pdu_at = TRANSFORM_HEADER_LEN;
+        let id = self.frame_into(
+            Command::WRITE,
+            file.tree.0,
+            charge,
+            &head,
+            Some(file.file_id),
+            &mut msg[pdu_at..WRITE_PAYLOAD_AT],
+        )?;
+        if !encrypt {
+            msg[WRITE_PAYLOAD_AT..end].copy_from_slice(data);
+            let start = self.protect(id, &mut msg[..end], pdu_at, false, sign)?;
+            return Ok((id, start..end));
+        }
+        if let Some(p) = self.pending.get_mut(&id.0) {
+            p.encrypted = true;
+        }
+        let (hdr, rest) = msg.split_at_mut(pdu_at);
+        let hdr: &mut [u8; TRANSFORM_HEADER_LEN] =
+            hdr.try_into().map_err(|_| ClientError::BufferSize { expected: TRANSFORM_HEADER_LEN, got: 0 })?;
+        let (key, nonce, session_id) = self.next_seal()?;
+        seal_message_from(key, &nonce, session_id, hdr, rest, WRITE_PAYLOAD_AT - pdu_at, data)
+            .map_err(ClientError::crypto("sealing a request"))?;
+        Ok((id, 0..end))
+    }
+
+    /// The session's sealing key, the next nonce under it, and the session's id.
+    fn next_seal(&mut self) -> Result<(&AeadKey, smb_crypto::Nonce, u64), ClientError> {
+        let session =
+            self.session.as_mut().ok_or(ClientError::WrongState { op: "send", state: "no session" })?;
+        let Some((key, nonces)) = session.seal.as_mut() else {
+            return Err(ClientError::PrivacyUnavailable {
+                reason: "encryption required but the session has no key",
+            });
+        };
+        let nonce = nonces.next_nonce().map_err(ClientError::crypto("nonce"))?;
+        Ok((key, nonce, session.id))
+    }
+
     /// How a request on `tree` is protected (MS-SMB2 3.2.4.1.8, 3.2.4.1.1): (encrypt, sign).
     fn protection(&self, tree: u32) -> Result<(bool, bool), ClientError> {
         let session =
@@ -657,16 +747,11 @@ impl ClientConnection {
         let start = pdu_at
             .checked_sub(TRANSFORM_HEADER_LEN)
             .ok_or(ClientError::BufferSize { expected: TRANSFORM_HEADER_LEN, got: pdu_at })?;
-        let Some((key, nonces)) = session.seal.as_mut() else {
-            return Err(ClientError::PrivacyUnavailable {
-                reason: "encryption required but the session has no key",
-            });
-        };
-        let nonce = nonces.next_nonce().map_err(ClientError::crypto("nonce"))?;
         let (hdr, pdu) = msg[start..].split_at_mut(TRANSFORM_HEADER_LEN);
         let hdr: &mut [u8; TRANSFORM_HEADER_LEN] =
             hdr.try_into().map_err(|_| ClientError::BufferSize { expected: TRANSFORM_HEADER_LEN, got: 0 })?;
-        seal_message(key, &nonce, session.id, hdr, pdu).map_err(ClientError::crypto("sealing a request"))?;
+        let (key, nonce, session_id) = self.next_seal()?;
+        seal_message(key, &nonce, session_id, hdr, pdu).map_err(ClientError::crypto("sealing a request"))?;
         Ok(start)
     }
 
@@ -721,9 +806,15 @@ impl ClientConnection {
     /// Takes one received transport message (an SMB2 message, possibly compounded, or a transform)
     /// and returns what it completed. A message that fails its integrity checks is dropped whole and
     /// reported as an error; nothing in it is believed.
+    ///
+    /// READ data comes back in the buffer the message was decrypted into (no copy of it), or copied
+    /// out of `msg` when the message was not encrypted or held more than the one READ response.
     pub fn receive(&mut self, msg: &mut [u8]) -> Result<Vec<Completion>, ClientError> {
         match msg.get(..4) {
-            Some([0xFE, b'S', b'M', b'B']) => self.receive_chain(msg, false),
+            Some([0xFE, b'S', b'M', b'B']) => {
+                let done = self.receive_chain(msg, false)?;
+                Ok(copy_reads(done, msg))
+            }
             Some([0xFD, b'S', b'M', b'B']) => {
                 if msg.len() < TRANSFORM_HEADER_LEN + HEADER_LEN {
                     return Err(ClientError::TransformTooShort { len: msg.len() });
@@ -738,14 +829,38 @@ impl ClientConnection {
                     .filter(|s| s.id == got)
                     .and_then(|s| s.open.as_ref())
                     .ok_or(ClientError::UnknownTransformSession { got })?;
-                open_message(key, &header, body).map_err(ClientError::Decrypt)?;
-                self.receive_chain(body, true)
+                // Decrypted out of place: the AEAD writes every plaintext byte anyway, and a buffer of
+                // our own can then carry READ data to the caller as it is.
+                let len = body.len();
+                let mut plain = take_spare(&mut self.spare, len);
+                if let Err(e) = open_message_to(key, &header, body, &mut plain[..len]) {
+                    self.recycle(plain);
+                    return Err(ClientError::Decrypt(e));
+                }
+                let done = match self.receive_chain(&mut plain[..len], true) {
+                    Ok(done) => done,
+                    Err(e) => {
+                        self.recycle(plain);
+                        return Err(e);
+                    }
+                };
+                if let [Done { completion: Completion::Read { request, .. }, read: Some(range) }] = &done[..]
+                {
+                    if let Some(data) = ReadData::within(plain, range.clone()) {
+                        return Ok(vec![Completion::Read { request: *request, data }]);
+                    }
+                    // Not reached: the range was taken from a part of the message.
+                    return Err(ClientError::UnexpectedResponse { message_id: request.0 });
+                }
+                let completions = copy_reads(done, &plain[..len]);
+                self.recycle(plain);
+                Ok(completions)
             }
             _ => Err(ClientError::NotSmb2),
         }
     }
 
-    fn receive_chain(&mut self, msg: &mut [u8], encrypted: bool) -> Result<Vec<Completion>, ClientError> {
+    fn receive_chain(&mut self, msg: &mut [u8], encrypted: bool) -> Result<Vec<Done>, ClientError> {
         let mut lens = Vec::new();
         for pdu in Compound::new(msg) {
             lens.push(pdu.map_err(ClientError::wire("compound chain"))?.len());
@@ -761,6 +876,7 @@ impl ClientConnection {
         let mut out = Vec::new();
         let mut start = 0;
         for (len, (header, pending)) in lens.into_iter().zip(headers) {
+            let pdu_at = start;
             let pdu = &mut msg[start..start + len];
             start += len;
             self.credits.grant(header.credits);
@@ -769,8 +885,9 @@ impl ClientConnection {
                 continue;
             }
             self.pending.remove(&header.message_id);
-            if let Some(c) = self.complete(pdu, &header, pending)? {
-                out.push(c);
+            if let Some(mut d) = self.complete(pdu, &header, pending)? {
+                d.read = d.read.map(|r| pdu_at + r.start..pdu_at + r.end);
+                out.push(d);
             }
         }
         Ok(out)
@@ -818,16 +935,18 @@ impl ClientConnection {
         pdu: &mut [u8],
         header: &Header,
         pending: Pending,
-    ) -> Result<Option<Completion>, ClientError> {
+    ) -> Result<Option<Done>, ClientError> {
         let request = RequestId(header.message_id);
         let status = header.nt_status();
         match header.command {
-            Command::NEGOTIATE => return self.on_negotiate(pdu, header).map(Some),
-            Command::SESSION_SETUP => return self.on_session_setup(pdu, header, request),
+            Command::NEGOTIATE => return self.on_negotiate(pdu, header).map(|c| Some(c.into())),
+            Command::SESSION_SETUP => {
+                return self.on_session_setup(pdu, header, request).map(|c| c.map(Done::from))
+            }
             _ => {}
         }
         if status.is_error() {
-            return Ok(Some(Completion::Error { request, command: header.command, status }));
+            return Ok(Some(Completion::Error { request, command: header.command, status }.into()));
         }
         let c = match header.command {
             Command::TREE_CONNECT => {
@@ -852,7 +971,13 @@ impl ClientConnection {
             }
             Command::READ => {
                 let rsp = ReadResponse::parse(pdu).map_err(ClientError::wire("READ response"))?;
-                Completion::Read { request, data: rsp.data.to_vec() }
+                // The data is a part of `pdu`; where it starts there is its offset.
+                let at = (rsp.data.as_ptr() as usize).wrapping_sub(pdu.as_ptr() as usize);
+                let data = ReadData::default();
+                return Ok(Some(Done {
+                    completion: Completion::Read { request, data },
+                    read: Some(at..at + rsp.data.len()),
+                }));
             }
             Command::WRITE => {
                 let rsp = WriteResponse::parse(pdu).map_err(ClientError::wire("WRITE response"))?;
@@ -892,7 +1017,21 @@ impl ClientConnection {
             }
             _ => return Ok(None),
         };
-        Ok(Some(c))
+        Ok(Some(c.into()))
+    }
+
+    /// Gives a buffer back for decrypting later messages into, typically that of a [`ReadData`]
+    /// the caller is done with (see [`ReadData::into_buffer`]). Kept only while the spare buffers
+    /// stay within their bounds.
+    pub fn recycle(&mut self, mut buf: Vec<u8>) {
+        let held: usize = self.spare.iter().map(Vec::len).sum();
+        if self.spare.len() < SPARE_BUFFERS
+            && held + buf.capacity() <= SPARE_BYTES
+            && buf.capacity() >= SPARE_MIN
+        {
+            buf.resize(buf.capacity(), 0);
+            self.spare.push(buf);
+        }
     }
 
     /// MS-SMB2 3.2.5.14.12: the answer to VALIDATE_NEGOTIATE_INFO must be signed and repeat the
@@ -1179,6 +1318,29 @@ impl ClientConnection {
         self.phase = Phase::LoggedOn;
         Ok(Completion::LoggedOn { session_id, encrypted: encrypt_data, signed: signing_required })
     }
+}
+
+/// A buffer of at least `len` bytes to decrypt into: a spare one if any is large enough.
+fn take_spare(spare: &mut Vec<Vec<u8>>, len: usize) -> Vec<u8> {
+    if len < SPARE_MIN {
+        return vec![0; len];
+    }
+    match spare.iter().rposition(|b| b.len() >= len) {
+        Some(i) => spare.swap_remove(i),
+        None => vec![0; len],
+    }
+}
+
+/// The completions of a message, each READ given a copy of its data from `msg`.
+fn copy_reads(done: Vec<Done>, msg: &[u8]) -> Vec<Completion> {
+    done.into_iter()
+        .map(|d| match (d.completion, d.read) {
+            (Completion::Read { request, .. }, Some(r)) => {
+                Completion::Read { request, data: msg.get(r).unwrap_or_default().to_vec().into() }
+            }
+            (c, _) => c,
+        })
+        .collect()
 }
 
 #[cfg(test)]

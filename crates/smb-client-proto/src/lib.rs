@@ -24,8 +24,10 @@ pub mod config;
 pub mod connection;
 pub mod credits;
 pub mod error;
+pub mod read_data;
 
 pub use completion::{Completion, CreateInfo, FileHandle, RequestId, TreeHandle};
 pub use config::ClientConfig;
 pub use connection::{ClientConnection, WRITE_PAYLOAD_AT};
 pub use error::ClientError;
+pub use read_data::ReadData;

@@ -258,7 +258,7 @@ fn logs_on_with_each_cipher_and_encrypts_on_an_encrypted_share() {
         let (_, req) = rig.client.write(file, 0, b"sealed bytes").unwrap();
         assert!(matches!(rig.one(req), Completion::Written { count: 12, .. }));
         let (id, req) = rig.client.read(file, 0, 100).unwrap();
-        assert_eq!(rig.one(req), Completion::Read { request: id, data: b"sealed bytes".to_vec() });
+        assert_eq!(rig.one(req), Completion::Read { request: id, data: b"sealed bytes".to_vec().into() });
         assert!(rig.last_was_transform());
         assert!(rig.server.drain_events().iter().all(|e| e.id() != Some(1003)), "nothing refused as clear");
     }
@@ -527,4 +527,64 @@ fn prebuilt_writes_land_sealed_and_signed() {
         rig.client.write_prebuilt(file, 0, &mut [0; WRITE_PAYLOAD_AT]),
         Err(ClientError::BufferSize { .. })
     ));
+}
+
+#[test]
+fn writes_from_the_callers_bytes_land_sealed_and_signed() {
+    let mut rig = Rig::new(client_cfg(&[Cipher::Aes128Gcm]), ServerConfig::default());
+    rig.logon();
+    for (share, sealed) in [("secret", true), ("plain", false)] {
+        let (tree, _) = rig.tree(share);
+        let file = rig.open(tree, "from.bin");
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i * 13 + 1) as u8).collect();
+        // A reused message buffer, larger than needed, with stale bytes in it.
+        let mut msg = vec![0xAB; 300_000];
+        let (_, range) = rig.client.write_from(file, 3, &data, &mut msg).unwrap();
+        assert_eq!(range.len(), WRITE_PAYLOAD_AT - if sealed { 0 } else { 52 } + data.len(), "{share}");
+        assert_eq!(msg[range.start] == 0xFD, sealed, "{share}");
+        assert_eq!(msg[WRITE_PAYLOAD_AT..range.end] == data[..], !sealed, "{share}: payload sealed");
+        assert!(matches!(rig.one(msg[range].to_vec()), Completion::Written { count: 200_000, .. }));
+        let (_, req) = rig.client.read(file, 3, 200_000).unwrap();
+        match rig.one(req) {
+            Completion::Read { data: back, .. } => assert_eq!(fnv1a(&back), fnv1a(&data)),
+            other => panic!("{other:?}"),
+        }
+    }
+    let (tree, _) = rig.tree("plain");
+    let file = rig.open(tree, "x");
+    let before = rig.client.credits_available();
+    assert!(matches!(
+        rig.client.write_from(file, 0, &[], &mut Vec::new()),
+        Err(ClientError::BufferSize { .. })
+    ));
+    assert_eq!(rig.client.credits_available(), before, "nothing charged for a refused request");
+}
+
+#[test]
+fn sealed_read_data_comes_in_the_buffer_it_was_decrypted_into_and_buffers_are_reused() {
+    let mut rig = Rig::new(client_cfg(&[Cipher::Aes256Gcm]), ServerConfig::default());
+    rig.logon();
+    let (tree, _) = rig.tree("secret");
+    let file = rig.open(tree, "r.bin");
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i ^ (i >> 7)) as u8).collect();
+    let (_, req) = rig.client.write(file, 0, &data).unwrap();
+    assert!(matches!(rig.one(req), Completion::Written { .. }));
+    let read = |rig: &mut Rig| {
+        let (_, req) = rig.client.read(file, 0, 100_000).unwrap();
+        match rig.one(req) {
+            Completion::Read { data, .. } => data,
+            other => panic!("{other:?}"),
+        }
+    };
+    let first = read(&mut rig);
+    assert_eq!(fnv1a(&first), fnv1a(&data));
+    // The data sits behind the headers in its buffer: handed over, not copied out.
+    let buf = first.into_buffer();
+    assert!(buf.len() >= 100_000 + 64 + 16);
+    let at = buf.as_ptr() as usize;
+    rig.client.recycle(buf);
+    let second = read(&mut rig);
+    assert_eq!(fnv1a(&second), fnv1a(&data));
+    let inside = second.as_ptr() as usize;
+    assert!(inside > at && inside < at + 100, "the recycled buffer was decrypted into");
 }

@@ -162,6 +162,39 @@ impl AeadKey {
         Ok(tag)
     }
 
+    /// Seals the message `msg[..head] ‖ tail`, with `tail` lying elsewhere: `msg[..head]` in place,
+    /// `tail` into `msg[head..head + tail.len()]`. The send path uses it to encrypt a caller's
+    /// payload straight into the message buffer, in the pass that would otherwise only copy it
+    /// there. `msg` must be `head + tail.len() + 16` bytes long; its last 16 bytes are scratch.
+    pub fn seal_from(
+        &self,
+        nonce: &Nonce,
+        aad: &[u8],
+        msg: &mut [u8],
+        head: usize,
+        tail: &[u8],
+    ) -> Result<[u8; 16]> {
+        if head.checked_add(tail.len()).and_then(|n| n.checked_add(16)) != Some(msg.len()) {
+            return Err(CryptoError::BadInput {
+                what: "seal_from",
+                detail: "buffer is not head + tail + 16 bytes",
+            });
+        }
+        if let Imp::Aws(k) = &self.imp {
+            let n = nonce.cipher_bytes(self.cipher);
+            let fail = |_| CryptoError::Backend("seal");
+            let nonce = aws::Nonce::try_assume_unique_for_key(n).map_err(fail)?;
+            let (in_out, out_and_tag) = msg.split_at_mut(head);
+            k.seal_in_place_scatter(nonce, aws::Aad::from(aad), in_out, tail, out_and_tag).map_err(fail)?;
+            let mut tag = [0u8; 16];
+            tag.copy_from_slice(&out_and_tag[tail.len()..]);
+            return Ok(tag);
+        }
+        let end = head + tail.len();
+        msg[head..end].copy_from_slice(tail);
+        self.seal_in_place(nonce, aad, &mut msg[..end])
+    }
+
     /// Verifies `tag` and decrypts `buf` in place. On failure `buf` holds no plaintext the caller may
     /// use (it is wiped).
     pub fn open_in_place(&self, nonce: &Nonce, aad: &[u8], buf: &mut [u8], tag: &[u8; 16]) -> Result<()> {

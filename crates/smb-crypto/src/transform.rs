@@ -25,7 +25,39 @@ pub fn seal_message(
     header: &mut [u8; TRANSFORM_HEADER_LEN],
     msg: &mut [u8],
 ) -> Result<()> {
-    let size = u32::try_from(msg.len())
+    fill_header(key, nonce, session_id, header, msg.len())?;
+    let tag = key.seal_in_place(nonce, &header[AAD_RANGE], msg)?;
+    header[SIGNATURE_RANGE].copy_from_slice(&tag);
+    Ok(())
+}
+
+/// Like [`seal_message`] for the message `msg[..head] ‖ tail`, with `tail` (a payload) lying
+/// elsewhere: it is encrypted into `msg[head..]` (see [`AeadKey::seal_from`]; `msg` is
+/// `head + tail.len()` bytes plus 16 of scratch at its end, which are not part of the message).
+pub fn seal_message_from(
+    key: &AeadKey,
+    nonce: &Nonce,
+    session_id: u64,
+    header: &mut [u8; TRANSFORM_HEADER_LEN],
+    msg: &mut [u8],
+    head: usize,
+    tail: &[u8],
+) -> Result<()> {
+    fill_header(key, nonce, session_id, header, head.saturating_add(tail.len()))?;
+    let tag = key.seal_from(nonce, &header[AAD_RANGE], msg, head, tail)?;
+    header[SIGNATURE_RANGE].copy_from_slice(&tag);
+    Ok(())
+}
+
+/// Every field of the transform header but the signature, which stays zero until the seal.
+fn fill_header(
+    key: &AeadKey,
+    nonce: &Nonce,
+    session_id: u64,
+    header: &mut [u8; TRANSFORM_HEADER_LEN],
+    len: usize,
+) -> Result<()> {
+    let size = u32::try_from(len)
         .map_err(|_| CryptoError::BadInput { what: "seal_message", detail: "message above 4 GiB" })?;
     header[..4].copy_from_slice(&TRANSFORM_PROTOCOL_ID);
     header[SIGNATURE_RANGE].fill(0);
@@ -37,8 +69,6 @@ pub fn seal_message(
     header[40..42].fill(0);
     header[42..44].copy_from_slice(&TRANSFORM_FLAG_ENCRYPTED.to_le_bytes());
     header[44..52].copy_from_slice(&session_id.to_le_bytes());
-    let tag = key.seal_in_place(nonce, &header[AAD_RANGE], msg)?;
-    header[SIGNATURE_RANGE].copy_from_slice(&tag);
     Ok(())
 }
 

@@ -68,6 +68,17 @@ proptest! {
         fast.open_in_place(&nonce, &aad, &mut y, &tag_b).unwrap();
         prop_assert_eq!(&y, &plain);
 
+        // Sealing a head in place and a tail from elsewhere is the same seal, split anywhere.
+        let head = flip.index(len + 1);
+        for k in [&fast, &portable] {
+            let mut msg = vec![0xEEu8; len + 16];
+            msg[..head].copy_from_slice(&plain[..head]);
+            let tag = k.seal_from(&nonce, &aad, &mut msg, head, &plain[head..]).unwrap();
+            prop_assert_eq!(&msg[..len], &a[..]);
+            prop_assert_eq!(tag, tag_a);
+            prop_assert!(k.seal_from(&nonce, &aad, &mut msg[1..], head, &plain[head..]).is_err());
+        }
+
         // Out-of-place opening agrees too.
         for k in [&fast, &portable] {
             let mut out = vec![0u8; a.len()];

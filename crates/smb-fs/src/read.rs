@@ -3,6 +3,7 @@
 //! thread, so a reactor need not wait for a page-cache miss.
 
 use std::fs::File;
+use std::io::IoSliceMut;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
@@ -40,5 +41,20 @@ impl PreparedRead {
             return Err(FsError::EndOfFile { path: self.path.clone(), offset: self.offset });
         }
         Ok(n)
+    }
+
+    /// Fills `buf` (at most `len()` bytes of it) only if the page cache holds every byte
+    /// (`RWF_NOWAIT`), returning how many were read; `None` otherwise, and for anything short
+    /// (end of file included), which [`PreparedRead::read`] then does on a thread that may wait.
+    /// A miss starts the kernel's readahead, so a sequential reader's next READs find their data.
+    pub fn read_cached(&self, buf: &mut [u8]) -> Option<usize> {
+        let cap = buf.len().min(self.len);
+        if cap == 0 {
+            return None;
+        }
+        let mut iov = [IoSliceMut::new(&mut buf[..cap])];
+        let n = rustix::io::preadv2(&*self.file, &mut iov, self.offset, rustix::io::ReadWriteFlags::NOWAIT)
+            .ok()?;
+        (n == cap).then_some(n)
     }
 }

@@ -120,3 +120,23 @@ fn write_through_opens_write_and_close_reports_the_result() {
     assert_eq!(info.end_of_file, 4096);
     assert_eq!(info.file_attributes, smb_wire::info::file_attributes::ARCHIVE);
 }
+
+#[test]
+fn a_read_of_cached_data_is_done_without_waiting_and_a_short_one_is_left_to_the_blocking_read() {
+    let mut f = Fixture::new();
+    let data = pseudo_random(256 << 10, 7);
+    f.write_file("hot.bin", &data);
+    let id = f.open("hot.bin", am::GENERIC_READ);
+    // Just written: the page cache holds all of it.
+    let r = f.opens.prepare_read(id, 4096, 128 << 10).unwrap();
+    let mut buf = vec![0u8; 200 << 10];
+    assert_eq!(r.read_cached(&mut buf), Some(128 << 10), "no more than the READ's length");
+    assert_eq!(checksum(&buf[..128 << 10]), checksum(&data[4096..4096 + (128 << 10)]));
+    // Running into the end of the file: short, so the blocking read (which reports it) does it.
+    let r = f.opens.prepare_read(id, (200 << 10) as u64, 128 << 10).unwrap();
+    assert_eq!(r.read_cached(&mut buf), None);
+    assert_eq!(r.read(&mut buf).unwrap(), 56 << 10);
+    assert_eq!(checksum(&buf[..56 << 10]), checksum(&data[200 << 10..]));
+    let r = f.opens.prepare_read(id, 1 << 30, 4096).unwrap();
+    assert_eq!(r.read_cached(&mut buf), None);
+}

@@ -10,7 +10,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use client::{Cipher, Client, ClientError, ClientOptions, OpenMode, Pending};
+use client::{Bytes, Cipher, Client, ClientError, ClientOptions, OpenMode, Pending, ReadBuf};
 
 use crate::cli::{BenchSmbArgs, IoOp};
 use crate::cpu;
@@ -136,6 +136,8 @@ fn run_thread(
     let mut next_slot = (slots / cfg.threads as u64) * index as u64;
     let mut payload = vec![0u8; cfg.size];
     fill_noise(&mut payload, index as u64 + 2);
+    // Shared with the connection, which seals each WRITE straight from it.
+    let payload = Bytes::from(payload);
     let mut inflight: std::collections::VecDeque<(Instant, Issued)> = std::collections::VecDeque::new();
     let mut res = ThreadResult { bytes: 0, ios: 0, latencies_ns: Vec::with_capacity(1 << 16) };
     let mut n = 0u64;
@@ -152,7 +154,7 @@ fn run_thread(
         *n += 1;
         let now = Instant::now();
         Ok(if write {
-            (now, Issued::Write(f.start_write(offset, &payload)?))
+            (now, Issued::Write(f.start_write_shared(offset, payload.clone())?))
         } else {
             (now, Issued::Read(f.start_read(offset, cfg.size as u32)?))
         })
@@ -178,7 +180,7 @@ fn run_thread(
 }
 
 enum Issued {
-    Read(Pending<Vec<u8>>),
+    Read(Pending<ReadBuf>),
     Write(Pending<u32>),
 }
 

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use std::collections::VecDeque;
 
-use client::{ClientError, OpenMode, Pending, Tree};
+use client::{ClientError, OpenMode, Pending, ReadBuf, Tree};
 
 use crate::cli::CpArgs;
 use crate::failure::Failure;
@@ -220,7 +220,7 @@ fn download_file(tree: &Tree, src: &str, target: &Path, quiet: bool) -> Result<(
         let mut progress = Progress::new(src, total, quiet);
         let mut out = fs::File::create(&partial).map_err(local)?;
         let chunk = u64::from(file.max_io().0.min(CHUNK as u32));
-        let mut inflight: VecDeque<(u64, Pending<Vec<u8>>)> = VecDeque::new();
+        let mut inflight: VecDeque<(u64, Pending<ReadBuf>)> = VecDeque::new();
         let mut next = 0u64;
         let mut written = 0u64;
         // Reads up to the size seen at open, a window of them in flight; a short one ends the copy.
