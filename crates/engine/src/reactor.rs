@@ -56,6 +56,8 @@ pub(crate) struct Reactor {
     pub(crate) shutdown: ShutdownHandle,
     pub(crate) core: Option<core_affinity::CoreId>,
     pub(crate) cfg: EngineConfig,
+    /// `net.core.wmem_max` when the reactor started (see `set_send_buffer`).
+    wmem_max: usize,
     /// Channels by token; `None` slots are listed in `free`.
     channels: Vec<Option<TcpChannel>>,
     free: Vec<usize>,
@@ -90,6 +92,7 @@ impl Reactor {
             shutdown,
             core,
             cfg,
+            wmem_max: wmem_max(),
             channels: Vec::new(),
             free: Vec::new(),
             open: 0,
@@ -246,6 +249,9 @@ impl Reactor {
             self.refuse(peer, handler, EngineError::ShuttingDown);
             return;
         }
+        if let Err(e) = set_send_buffer(&socket, self.cfg.send_buffer, self.wmem_max) {
+            tracing::debug!(%peer, error = %e, "SO_SNDBUF not set; autotuned instead");
+        }
         let i = self.free.pop().unwrap_or(self.channels.len());
         if let Err(e) =
             self.poll.registry().register(&mut socket, Token(i), Interest::READABLE | Interest::WRITABLE)
@@ -374,6 +380,54 @@ impl Reactor {
             if self.channels[i].is_some() {
                 self.close(i, None);
             }
+        }
+    }
+}
+
+/// Applies [`crate::EngineConfig::send_buffer`] to a connection's socket. Above `net.core.wmem_max`
+/// (`cap`; 208 KiB on a stock kernel) the size is forced where the process may (CAP_NET_ADMIN), and
+/// otherwise left to autotuning: the kernel would cut it to the cap, which is less than autotuning
+/// reaches on its own.
+fn set_send_buffer(socket: &impl std::os::fd::AsFd, bytes: Option<usize>, cap: usize) -> std::io::Result<()> {
+    use rustix::net::sockopt::{set_socket_send_buffer_size, set_socket_send_buffer_size_force};
+    match bytes {
+        Some(b) if b <= cap => Ok(set_socket_send_buffer_size(socket, b)?),
+        Some(b) => Ok(set_socket_send_buffer_size_force(socket, b)?),
+        None => Ok(()),
+    }
+}
+
+/// `net.core.wmem_max`, the most SO_SNDBUF may ask for without CAP_NET_ADMIN (0 if unknown).
+fn wmem_max() -> usize {
+    std::fs::read_to_string("/proc/sys/net/core/wmem_max")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_send_buffer_is_set_as_configured_or_left_to_autotuning() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (b, _) = listener.accept().unwrap();
+        let size = |s: &std::net::TcpStream| rustix::net::sockopt::socket_send_buffer_size(s).unwrap();
+        let autotuned = size(&b);
+        set_send_buffer(&b, None, 1 << 30).unwrap();
+        assert_eq!(size(&b), autotuned);
+        // The kernel doubles what it is given (its bookkeeping overhead).
+        set_send_buffer(&a, Some(64 << 10), 1 << 30).unwrap();
+        assert_eq!(size(&a), 128 << 10);
+        // Beyond the cap: forced with the right to, else refused and left as it was; never cut
+        // down to the cap.
+        let (c, _) = (std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap(), ());
+        let before = size(&c);
+        match set_send_buffer(&c, Some(3 << 20), 64 << 10) {
+            Ok(()) => assert_eq!(size(&c), 6 << 20),
+            Err(_) => assert_eq!(size(&c), before),
         }
     }
 }
