@@ -121,15 +121,30 @@ struct ThreadResult {
     latencies_ns: Vec<u64>,
 }
 
+/// The time each thread runs its configuration before the measured part: a tenth of the measured
+/// time, like the TCP anchor's warm-up.
+fn warmup(duration: Duration) -> Duration {
+    duration / 10
+}
+
 fn run_thread(
     t: &Target,
     cfg: &Config,
     index: usize,
     start_gate: &std::sync::Barrier,
 ) -> Result<ThreadResult, ClientError> {
-    let c = connect(t, cfg.cipher)?;
-    let tree = c.tree(&t.share)?;
-    let f = tree.open(&t.path, OpenMode::ReadWrite)?;
+    let opened = connect(t, cfg.cipher).and_then(|c| {
+        let tree = c.tree(&t.share)?;
+        let f = tree.open(&t.path, OpenMode::ReadWrite)?;
+        Ok((c, tree, f))
+    });
+    let (_c, _tree, f) = match opened {
+        Ok(o) => o,
+        Err(e) => {
+            start_gate.wait();
+            return Err(e);
+        }
+    };
     let size = cfg.size as u64;
     let slots = (t.file_size / size).max(1);
     // Threads start in different parts of the file.
@@ -138,14 +153,10 @@ fn run_thread(
     fill_noise(&mut payload, index as u64 + 2);
     // Shared with the connection, which seals each WRITE straight from it.
     let payload = Bytes::from(payload);
-    let mut inflight: std::collections::VecDeque<(Instant, Issued)> = std::collections::VecDeque::new();
-    let mut res = ThreadResult { bytes: 0, ios: 0, latencies_ns: Vec::with_capacity(1 << 16) };
     let mut n = 0u64;
-    start_gate.wait();
-    let start = Instant::now();
-    let issue = |n: &mut u64, next_slot: &mut u64| -> Result<(Instant, Issued), ClientError> {
-        let offset = (*next_slot % slots) * size;
-        *next_slot += 1;
+    let mut issue = |n: &mut u64| -> Result<(Instant, Issued), ClientError> {
+        let offset = (next_slot % slots) * size;
+        next_slot += 1;
         let write = match cfg.op {
             IoOp::Read => false,
             IoOp::Write => true,
@@ -159,22 +170,37 @@ fn run_thread(
             (now, Issued::Read(f.start_read(offset, cfg.size as u32)?))
         })
     };
-    while start.elapsed() < cfg.duration || !inflight.is_empty() {
-        while inflight.len() < cfg.depth && start.elapsed() < cfg.duration {
-            inflight.push_back(issue(&mut n, &mut next_slot)?);
+    // Keeps `depth` requests in flight for `time`, then waits for them all.
+    let mut run = |time: Duration, res: &mut ThreadResult| -> Result<(), ClientError> {
+        let mut inflight: std::collections::VecDeque<(Instant, Issued)> = std::collections::VecDeque::new();
+        let start = Instant::now();
+        while start.elapsed() < time || !inflight.is_empty() {
+            while inflight.len() < cfg.depth && start.elapsed() < time {
+                inflight.push_back(issue(&mut n)?);
+            }
+            let Some((at, op)) = inflight.pop_front() else { break };
+            let got = match op {
+                Issued::Read(p) => p.wait()?.len(),
+                Issued::Write(p) => p.wait()? as usize,
+            };
+            if got != cfg.size {
+                return Err(ClientError::Unexpected { op: "benchmark I/O came back short" });
+            }
+            res.latencies_ns.push(at.elapsed().as_nanos() as u64);
+            res.bytes += got as u64;
+            res.ios += 1;
         }
-        let Some((at, op)) = inflight.pop_front() else { break };
-        let got = match op {
-            Issued::Read(p) => p.wait()?.len(),
-            Issued::Write(p) => p.wait()? as usize,
-        };
-        if got != cfg.size {
-            return Err(ClientError::Unexpected { op: "benchmark I/O came back short" });
-        }
-        res.latencies_ns.push(at.elapsed().as_nanos() as u64);
-        res.bytes += got as u64;
-        res.ios += 1;
-    }
+        Ok(())
+    };
+    // Not counted: the first pass over data the previous row overwrote with O_DIRECT WRITEs (which
+    // drop it from the server's page cache) reads from the disk, and the credit window and socket
+    // buffers grow.
+    let warmed = run(warmup(cfg.duration), &mut ThreadResult { bytes: 0, ios: 0, latencies_ns: Vec::new() });
+    // Every thread meets the others at the gate, failed or not, so none waits there forever.
+    start_gate.wait();
+    warmed?;
+    let mut res = ThreadResult { bytes: 0, ios: 0, latencies_ns: Vec::with_capacity(1 << 16) };
+    run(cfg.duration, &mut res)?;
     drop(f);
     Ok(res)
 }
@@ -195,8 +221,8 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 /// Measures one configuration.
 pub fn measure(t: &Target, cfg: &Config) -> Result<Row, ClientError> {
     let gate = std::sync::Barrier::new(cfg.threads + 1);
-    let cpu0 = cpu::own_seconds();
-    let srv0 = t.server_pid.and_then(|p| cpu::seconds(p, true));
+    let mut cpu0 = 0.0;
+    let mut srv0 = None;
     let results = std::thread::scope(|s| {
         let handles: Vec<_> = (0..cfg.threads)
             .map(|i| {
@@ -207,6 +233,9 @@ pub fn measure(t: &Target, cfg: &Config) -> Result<Row, ClientError> {
             })
             .collect();
         gate.wait();
+        // Connected and warmed up: from here on it counts.
+        cpu0 = cpu::own_seconds();
+        srv0 = t.server_pid.and_then(|p| cpu::seconds(p, true));
         let start = Instant::now();
         let r: Vec<_> = handles
             .into_iter()
@@ -263,7 +292,7 @@ pub fn print_header(target: &str, t: &Target, anchor_gbps: Option<f64>) {
     } else {
         "CPU-s/GB: client (this process); the server's is not visible from here"
     };
-    println!("# {cpu}");
+    println!("# {cpu}; each row measured after a warm-up of a tenth of its duration, not counted");
     println!(
         "{:<9} {:<11} {:<5} {:>7} {:>5} {:>3} {:>8} {:>9} {:>8} {:>8} {:>8} {:>9} {:>9} {:>7}",
         "transport",

@@ -1,0 +1,121 @@
+//! `smbdx bench` against `smbdx serve` and `smbdx demo`, end to end through the binary: every
+//! configuration asked for comes back as a row whose figures agree with each other, the anchor is
+//! measured, the test file is removed, and a failed logon exits with its code.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::{Command, Output};
+
+use common::{Serve, PASS, USER};
+
+fn smbdx(args: &[&str], pass: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_smbdx"))
+        .args(args)
+        .env("SMBDX_PASSWORD", pass)
+        .env_remove("SMBDX_USER")
+        .output()
+        .expect("run smbdx")
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+#[test]
+fn bench_reports_every_configuration_against_the_anchor_and_removes_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let serve = Serve::start(&["--share", &format!("data={},encrypt-data", dir.path().display())]);
+    let url = format!("smb://{USER}@127.0.0.1:{}/data", serve.port);
+    let out = smbdx(
+        &[
+            "bench",
+            &url,
+            "--op",
+            "read,write",
+            "--size",
+            "64k,1m",
+            "--depth",
+            "4",
+            "--duration",
+            "0.3",
+            "--cipher",
+            "aes-128-gcm,aes-256-gcm",
+            "--file-size",
+            "8m",
+            "--json",
+        ],
+        PASS,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let got: BTreeSet<(String, u64, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["op"].as_str().unwrap().into(),
+                r["size"].as_u64().unwrap(),
+                r["cipher"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let mut want = BTreeSet::new();
+    for op in ["read", "write"] {
+        for size in [64 << 10, 1 << 20] {
+            for cipher in ["aes-128-gcm", "aes-256-gcm"] {
+                want.insert((op.to_string(), size, cipher.to_string()));
+            }
+        }
+    }
+    assert_eq!(rows.len(), 8);
+    assert_eq!(got, want);
+    for r in &rows {
+        let f = |k: &str| r[k].as_f64().unwrap_or_else(|| panic!("{k} missing in {r}"));
+        assert!(f("ios") > 0.0, "{r}");
+        // Only whole I/Os count, and throughput is those bytes over the measured time.
+        assert_eq!(f("bytes"), f("ios") * f("size"), "{r}");
+        assert!((f("gbps") - f("bytes") / f("seconds") / 1e9).abs() < 1e-9, "{r}");
+        assert!(f("seconds") >= 0.3, "{r}");
+        assert!(f("p50_us") <= f("p99_us") && f("p99_us") <= f("p999_us"), "{r}");
+        assert!(f("anchor_tcp_gbps") > 0.0, "{r}");
+        assert!((f("vs_tcp") - f("gbps") / f("anchor_tcp_gbps")).abs() < 1e-9, "{r}");
+        assert!(f("client_cpu_s_per_gb") > 0.0, "{r}");
+        assert!(r["server_cpu_s_per_gb"].is_null(), "no --server-pid, no server figure: {r}");
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "bench file left behind: {left:?}");
+
+    // The same server, a wrong password: the logon failure's exit code, and no rows.
+    let out = smbdx(&["bench", &url, "--duration", "0.1", "--json"], "wrong");
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("\"gbps\""));
+    serve.stop();
+}
+
+#[test]
+fn demo_measures_every_row_beside_the_anchor_and_says_where_to_go_next() {
+    let out = smbdx(&["demo", "--seconds", "0.1", "--file-size", "8m"], "");
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("# anchor: raw loopback TCP"), "{t}");
+    let rows: Vec<&str> = t.lines().filter(|l| l.starts_with("tcp ")).collect();
+    assert_eq!(rows.len(), 12, "{t}");
+    for cipher in ["none", "aes-128-gcm", "aes-256-gcm"] {
+        for op in ["read", "write"] {
+            for size in ["64k", "1m"] {
+                assert!(
+                    rows.iter().any(|r| {
+                        let f: Vec<&str> = r.split_whitespace().collect();
+                        f[1] == cipher && f[2] == op && f[3] == size && f[6].parse::<f64>().unwrap() > 0.0
+                    }),
+                    "no {cipher} {op} {size} row with a throughput: {t}"
+                );
+            }
+        }
+    }
+    assert!(t.contains("Where next"), "{t}");
+}
