@@ -618,26 +618,34 @@ impl ClientConnection {
         offset: u64,
         msg: &mut [u8],
     ) -> Result<(RequestId, usize), ClientError> {
-        self.ready("write", file.tree)?;
         let len = msg.len().saturating_sub(WRITE_PAYLOAD_AT);
-        if len == 0 {
+        let (id, encrypt, sign) = self.frame_write(file, offset, len, msg)?;
+        let start = self.protect(id, msg, TRANSFORM_HEADER_LEN, encrypt, sign)?;
+        Ok((id, start))
+    }
+
+    /// The checks of a WRITE of `len` payload bytes and its header and fixed body, framed into
+    /// `msg[TRANSFORM_HEADER_LEN..WRITE_PAYLOAD_AT]`; returns the request and whether to (encrypt,
+    /// sign) it. Nothing is taken from the credit window on error.
+    fn frame_write(
+        &mut self,
+        file: FileHandle,
+        offset: u64,
+        len: usize,
+        msg: &mut [u8],
+    ) -> Result<(RequestId, bool, bool), ClientError> {
+        self.ready("write", file.tree)?;
+        if len == 0 || msg.len() < WRITE_PAYLOAD_AT {
             return Err(ClientError::BufferSize { expected: WRITE_PAYLOAD_AT + 1, got: msg.len() });
         }
         let charge = self.io_charge("write", len)?;
         let (encrypt, sign) = self.protection(file.tree.0)?;
         let head =
             WriteHead { req: WriteRequest { offset, file_id: file.file_id, ..WriteRequest::default() }, len };
-        let pdu_at = TRANSFORM_HEADER_LEN;
-        let id = self.frame_into(
-            Command::WRITE,
-            file.tree.0,
-            charge,
-            &head,
-            Some(file.file_id),
-            &mut msg[pdu_at..WRITE_PAYLOAD_AT],
-        )?;
-        let start = self.protect(id, msg, pdu_at, encrypt, sign)?;
-        Ok((id, start))
+        let at = TRANSFORM_HEADER_LEN..WRITE_PAYLOAD_AT;
+        let id =
+            self.frame_into(Command::WRITE, file.tree.0, charge, &head, Some(file.file_id), &mut msg[at])?;
+        Ok((id, encrypt, sign))
     }
 
     /// MS-SMB2 3.2.4.7 WRITE of `data`, built in `msg` (resized to fit; reuse one to save the
@@ -652,28 +660,11 @@ impl ClientConnection {
         data: &[u8],
         msg: &mut Vec<u8>,
     ) -> Result<(RequestId, Range<usize>), ClientError> {
-        self.ready("write", file.tree)?;
-        if data.is_empty() {
-            return Err(ClientError::BufferSize { expected: WRITE_PAYLOAD_AT + 1, got: WRITE_PAYLOAD_AT });
-        }
-        let charge = self.io_charge("write", data.len())?;
-        let (encrypt, sign) = self.protection(file.tree.0)?;
         let end = WRITE_PAYLOAD_AT + data.len();
         // 16 bytes past the message: the seal's scratch for the tag.
         msg.resize(end + 16, 0);
-        let head = WriteHead {
-            req: WriteRequest { offset, file_id: file.file_id, ..WriteRequest::default() },
-            len: data.len(),
-        };
+        let (id, encrypt, sign) = self.frame_write(file, offset, data.len(), msg)?;
         let pdu_at = TRANSFORM_HEADER_LEN;
-        let id = self.frame_into(
-            Command::WRITE,
-            file.tree.0,
-            charge,
-            &head,
-            Some(file.file_id),
-            &mut msg[pdu_at..WRITE_PAYLOAD_AT],
-        )?;
         if !encrypt {
             msg[WRITE_PAYLOAD_AT..end].copy_from_slice(data);
             let start = self.protect(id, &mut msg[..end], pdu_at, false, sign)?;
