@@ -6,7 +6,10 @@
 //! [`smb_client_proto::ClientConnection`]; [`Tree`] and [`File`] then queue operations to the
 //! connection through a bounded channel plus a wake, and wait on a one-slot channel for the answer.
 //! Large reads and writes are cut into chunks of at most the negotiated size (1 MiB at most), with
-//! several in flight; the connection sends each only when the credit window allows.
+//! several in flight; the connection sends each only when the credit window allows. Payloads are
+//! touched as few times as the protocol allows: a sealed READ's data stays in the buffer it was
+//! decrypted into ([`ReadBuf`], whose buffer goes back to the connection when dropped), and
+//! [`File::start_write_shared`] encrypts a shared payload ([`Bytes`]) straight into its request.
 //!
 //! What it must not do: block a reactor (the driver only `try_send`s), wait without a bound (every
 //! wait has [`ClientOptions::timeout`]), or touch SMB bytes itself (the protocol crate does).
