@@ -234,9 +234,9 @@ pub fn measure(t: &Target, cfg: &Config) -> Result<Row, ClientError> {
             .collect();
         gate.wait();
         // Connected and warmed up: from here on it counts.
+        let start = Instant::now();
         cpu0 = cpu::own_seconds();
         srv0 = t.server_pid.and_then(|p| cpu::seconds(p, true));
-        let start = Instant::now();
         let r: Vec<_> = handles
             .into_iter()
             .map(|h| h.join().unwrap_or(Err(ClientError::Unexpected { op: "benchmark thread panicked" })))

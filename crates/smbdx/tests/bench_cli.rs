@@ -5,18 +5,9 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use common::{Serve, PASS, USER};
-
-fn smbdx(args: &[&str], pass: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_smbdx"))
-        .args(args)
-        .env("SMBDX_PASSWORD", pass)
-        .env_remove("SMBDX_USER")
-        .output()
-        .expect("run smbdx")
-}
+use common::{cli_with as smbdx, Serve, PASS, USER};
 
 fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
@@ -79,7 +70,8 @@ fn bench_reports_every_configuration_against_the_anchor_and_removes_its_file() {
         // Only whole I/Os count, and throughput is those bytes over the measured time.
         assert_eq!(f("bytes"), f("ios") * f("size"), "{r}");
         assert!((f("gbps") - f("bytes") / f("seconds") / 1e9).abs() < 1e-9, "{r}");
-        assert!(f("seconds") >= 0.3, "{r}");
+        // The measured part at least (the threads and the clock start at one gate).
+        assert!(f("seconds") >= 0.29, "{r}");
         assert!(f("p50_us") <= f("p99_us") && f("p99_us") <= f("p999_us"), "{r}");
         assert!(f("anchor_tcp_gbps") > 0.0, "{r}");
         assert!((f("vs_tcp") - f("gbps") / f("anchor_tcp_gbps")).abs() < 1e-9, "{r}");

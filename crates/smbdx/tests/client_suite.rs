@@ -14,9 +14,10 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use client::{Cipher, Client, ClientError, ClientOptions, Dialect, OpenMode, SigningAlgorithm};
+use common::cli_with;
 use common::proxy::Proxy;
 use common::samba::{self, Encrypt, Samba};
 use server::config::{ServeConfig, ShareConfig};
@@ -49,15 +50,6 @@ impl Endpoint {
     fn cli(&self, args: &[&str]) -> Output {
         cli_with(args, &self.pass)
     }
-}
-
-fn cli_with(args: &[&str], pass: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_smbdx"))
-        .args(args)
-        .env("SMBDX_PASSWORD", pass)
-        .env_remove("SMBDX_USER")
-        .output()
-        .expect("run smbdx")
 }
 
 fn ok(out: &Output) -> String {

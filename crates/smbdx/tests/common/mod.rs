@@ -18,6 +18,16 @@ pub fn enabled() -> bool {
     false
 }
 
+/// Runs the `smbdx` binary with `pass` as SMBDX_PASSWORD (and no SMBDX_USER from the caller).
+pub fn cli_with(args: &[&str], pass: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_smbdx"))
+        .args(args)
+        .env("SMBDX_PASSWORD", pass)
+        .env_remove("SMBDX_USER")
+        .output()
+        .expect("run smbdx")
+}
+
 /// A running `smbdx serve` with its log captured.
 pub struct Serve {
     child: Child,
