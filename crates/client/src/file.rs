@@ -56,12 +56,13 @@ impl File {
             let Some((at, len, rx)) = inflight.pop_front() else { break };
             match self.shared.wait(&rx, "read", &self.path) {
                 Ok(Completion::Read { data, .. }) if data.len() <= len => {
+                    // Its buffer goes back to the connection when this is dropped.
+                    let data = ReadBuf::new(data, self.shared.returns.clone());
                     if !eof {
                         buf[at..at + data.len()].copy_from_slice(&data);
                         total += data.len();
                         eof = data.len() < len;
                     }
-                    let _ = self.shared.returns.try_send(data.into_buffer());
                 }
                 Ok(_) => return Err(ClientError::Unexpected { op: "read" }),
                 Err(ClientError::Status { status: NtStatus::END_OF_FILE, .. }) => eof = true,

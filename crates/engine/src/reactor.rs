@@ -423,7 +423,7 @@ mod tests {
         assert_eq!(size(&a), 128 << 10);
         // Beyond the cap: forced with the right to, else refused and left as it was; never cut
         // down to the cap.
-        let (c, _) = (std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap(), ());
+        let c = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let before = size(&c);
         match set_send_buffer(&c, Some(3 << 20), 64 << 10) {
             Ok(()) => assert_eq!(size(&c), 6 << 20),

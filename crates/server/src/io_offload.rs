@@ -94,12 +94,11 @@ impl IoOffload {
     /// Sends the planned request's buffer to a helper thread (or does the I/O here when the
     /// helper's queue is full). A READ whose data the page cache holds is done here at once
     /// while [`HELPER_FIRST`] requests are already with the helpers.
-    pub fn submit(&mut self, message_id: u64, io: IoBuffer) {
+    pub fn submit(&mut self, message_id: u64, mut io: IoBuffer) {
         let planned = match self.planned.take() {
             Some((id, p)) if id == message_id => Some(p),
             _ => None,
         };
-        let mut io = io;
         if let Some(Planned::Read(r)) = planned.as_ref().filter(|_| self.in_flight >= HELPER_FIRST) {
             let cached = io.buf.get_mut(io.range.clone()).and_then(|area| r.read_cached(area));
             if let Some(n) = cached {
