@@ -190,6 +190,7 @@ impl Opens {
         let maximal_access = access::maximal(share.read_only, meta.is_read_only());
         let info = meta.network_open_info(path.file_name());
         let is_directory = meta.is_dir();
+        let in_memory = !is_directory && !path_only && crate::read::in_memory(&file);
         let open = Open {
             tree_id,
             share_name: share.name.clone(),
@@ -200,6 +201,7 @@ impl Opens {
             direct: Default::default(),
             path_only,
             is_directory,
+            in_memory,
             key: meta.key(),
             granted,
             mode: opts & MODE_OPTIONS,

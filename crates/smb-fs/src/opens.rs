@@ -62,6 +62,8 @@ pub(crate) struct Open {
     /// Opened with O_PATH (the server may not read it): metadata only.
     pub path_only: bool,
     pub is_directory: bool,
+    /// The file is on tmpfs or ramfs (`read::in_memory`).
+    pub in_memory: bool,
     pub key: FileKey,
     /// Open.GrantedAccess.
     pub granted: u32,
@@ -370,7 +372,13 @@ impl Opens {
         if offset > i64::MAX as u64 {
             return Err(FsError::InvalidParameter { op: "READ", what: "Offset beyond 2^63" });
         }
-        Ok(PreparedRead { file: open.file.clone(), offset, len, path: open.display() })
+        Ok(PreparedRead {
+            file: open.file.clone(),
+            offset,
+            len,
+            path: open.display(),
+            in_memory: open.in_memory,
+        })
     }
 
     /// MS-SMB2 3.3.5.13 WRITE: returns once all of `data` is in the file (and on stable storage when

@@ -16,6 +16,16 @@ pub struct PreparedRead {
     pub(crate) offset: u64,
     pub(crate) len: usize,
     pub(crate) path: String,
+    /// The file lives in memory (see [`in_memory`]).
+    pub(crate) in_memory: bool,
+}
+
+/// Whether `file` lives on tmpfs or ramfs, where a read never waits for a device. Those refuse
+/// `RWF_NOWAIT` (EOPNOTSUPP), so [`PreparedRead::read_cached`] asks this instead of the page cache.
+pub(crate) fn in_memory(file: &File) -> bool {
+    const TMPFS_MAGIC: u64 = 0x0102_1994;
+    const RAMFS_MAGIC: u64 = 0x8584_58f6;
+    rustix::fs::fstatfs(file).is_ok_and(|st| matches!(st.f_type as u64, TMPFS_MAGIC | RAMFS_MAGIC))
 }
 
 impl PreparedRead {
@@ -44,13 +54,17 @@ impl PreparedRead {
     }
 
     /// Fills `buf` (at most `len()` bytes of it) only if the page cache holds every byte
-    /// (`RWF_NOWAIT`), returning how many were read; `None` otherwise, and for anything short
-    /// (end of file included), which [`PreparedRead::read`] then does on a thread that may wait.
-    /// A miss starts the kernel's readahead, so a sequential reader's next READs find their data.
+    /// (`RWF_NOWAIT`), or the file lives in memory, returning how many were read; `None` otherwise,
+    /// and for anything short (end of file included), which [`PreparedRead::read`] then does on a
+    /// thread that may wait. A miss starts the kernel's readahead, so a sequential reader's next
+    /// READs find their data.
     pub fn read_cached(&self, buf: &mut [u8]) -> Option<usize> {
         let cap = buf.len().min(self.len);
         if cap == 0 {
             return None;
+        }
+        if self.in_memory {
+            return self.read(&mut buf[..cap]).ok().filter(|&n| n == cap);
         }
         let mut iov = [IoSliceMut::new(&mut buf[..cap])];
         let n = rustix::io::preadv2(&*self.file, &mut iov, self.offset, rustix::io::ReadWriteFlags::NOWAIT)

@@ -140,3 +140,23 @@ fn a_read_of_cached_data_is_done_without_waiting_and_a_short_one_is_left_to_the_
     let r = f.opens.prepare_read(id, 1 << 30, 4096).unwrap();
     assert_eq!(r.read_cached(&mut buf), None);
 }
+
+#[test]
+fn a_read_on_tmpfs_counts_as_cached_though_tmpfs_refuses_rwf_nowait() {
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    assert!(
+        mounts.lines().any(|l| l.split(' ').take(3).collect::<Vec<_>>()[1..] == ["/dev/shm", "tmpfs"]),
+        "this test needs /dev/shm on tmpfs"
+    );
+    let mut f = Fixture::in_dir(std::path::Path::new("/dev/shm"));
+    let data = pseudo_random(256 << 10, 9);
+    f.write_file("ram.bin", &data);
+    let id = f.open("ram.bin", am::GENERIC_READ);
+    let r = f.opens.prepare_read(id, 8192, 64 << 10).unwrap();
+    let mut buf = vec![0u8; 64 << 10];
+    assert_eq!(r.read_cached(&mut buf), Some(64 << 10));
+    assert_eq!(checksum(&buf), checksum(&data[8192..8192 + (64 << 10)]));
+    // Still short at the end of the file: left to the blocking read.
+    let r = f.opens.prepare_read(id, (240 << 10) as u64, 64 << 10).unwrap();
+    assert_eq!(r.read_cached(&mut buf), None);
+}

@@ -276,14 +276,61 @@ pub fn measure(t: &Target, cfg: &Config) -> Result<Row, ClientError> {
     })
 }
 
+/// What each row is read against: raw loopback TCP (1 MiB writes, one stream) measured in the same
+/// run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Anchor {
+    /// None (the target is not on loopback, or `--no-anchor`).
+    None,
+    /// Measured once before the rows, in GB/s (`smbdx demo`: all its rows fit in a minute).
+    Once(f64),
+    /// Measured for this long just before and just after each row, which is read against their
+    /// mean. A shared machine's speed drifts by tens of percent within a minute (the anchor alone
+    /// measured 3.6-5.7 GB/s in consecutive runs here), so an anchor taken once, before rows that
+    /// run for minutes, says little about the later ones.
+    Bracket(Duration),
+}
+
+/// The anchor figures of one row, GB/s.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AnchorReading {
+    pub before: f64,
+    /// `None` for [`Anchor::Once`].
+    pub after: Option<f64>,
+}
+
+impl AnchorReading {
+    /// What the row is compared with.
+    pub fn gbps(&self) -> f64 {
+        self.after.map_or(self.before, |a| (self.before + a) / 2.0)
+    }
+}
+
+/// How long [`Anchor::Bracket`] measures on each side of a row: half the row's time, within
+/// 0.2-2 s.
+pub fn bracket_time(row: Duration) -> Duration {
+    (row / 2).clamp(Duration::from_millis(200), Duration::from_secs(2))
+}
+
+fn measure_anchor(time: Duration) -> Result<f64, Failure> {
+    tcp_anchor::loopback_bytes_per_sec(time)
+        .map(|bps| bps / 1e9)
+        .map_err(|e| Failure::new(1, format!("TCP anchor: {e}")))
+}
+
 /// Prints the table header and the statement of what is measured.
-pub fn print_header(target: &str, t: &Target, anchor_gbps: Option<f64>) {
+pub fn print_header(target: &str, t: &Target, anchor: Anchor) {
     println!("# smbdx bench: SMB 3.1.1 over TCP to {target}, file {} ({} MiB)", t.path, t.file_size >> 20);
-    match anchor_gbps {
-        Some(a) => println!(
+    match anchor {
+        Anchor::Once(a) => println!(
             "# anchor: raw loopback TCP {a:.2} GB/s, measured in this run (1 MiB writes, one stream)"
         ),
-        None => println!("# anchor: none (raw TCP can only be measured here for a loopback target)"),
+        Anchor::Bracket(time) => println!(
+            "# anchor: raw loopback TCP (1 MiB writes, one stream) for {:.1}s just before and just after \
+             each row; \"vs TCP\" is the row against their mean",
+            time.as_secs_f64()
+        ),
+        Anchor::None => println!("# anchor: none (raw TCP can only be measured here for a loopback target)"),
     }
     let cpu = if t.in_process_server {
         "CPU-s/GB: client and server together (one process)"
@@ -294,7 +341,7 @@ pub fn print_header(target: &str, t: &Target, anchor_gbps: Option<f64>) {
     };
     println!("# {cpu}; each row measured after a warm-up of a tenth of its duration, not counted");
     println!(
-        "{:<9} {:<11} {:<5} {:>7} {:>5} {:>3} {:>8} {:>9} {:>8} {:>8} {:>8} {:>9} {:>9} {:>7}",
+        "{:<9} {:<11} {:<5} {:>7} {:>5} {:>3} {:>8} {:>9} {:>8} {:>8} {:>8} {:>9} {:>9} {:>8} {:>7}",
         "transport",
         "cipher",
         "op",
@@ -308,6 +355,7 @@ pub fn print_header(target: &str, t: &Target, anchor_gbps: Option<f64>) {
         "p999 us",
         "cli s/GB",
         "srv s/GB",
+        "TCP GB/s",
         "vs TCP"
     );
 }
@@ -322,8 +370,9 @@ pub fn size_label(size: usize) -> String {
     }
 }
 
-pub fn print_row(r: &Row, anchor_gbps: Option<f64>, json: bool) {
+pub fn print_row(r: &Row, anchor: Option<AnchorReading>, json: bool) {
     let c = &r.config;
+    let anchor_gbps = anchor.map(|a| a.gbps());
     let vs_tcp = anchor_gbps.map(|a| r.gbps() / a);
     if json {
         let v = serde_json::json!({
@@ -344,6 +393,8 @@ pub fn print_row(r: &Row, anchor_gbps: Option<f64>, json: bool) {
             "client_cpu_s_per_gb": r.client_cpu_s_per_gb,
             "server_cpu_s_per_gb": r.server_cpu_s_per_gb,
             "anchor_tcp_gbps": anchor_gbps,
+            "anchor_tcp_gbps_before": anchor.map(|a| a.before),
+            "anchor_tcp_gbps_after": anchor.and_then(|a| a.after),
             "vs_tcp": vs_tcp,
         });
         println!("{v}");
@@ -351,7 +402,7 @@ pub fn print_row(r: &Row, anchor_gbps: Option<f64>, json: bool) {
     }
     let opt = |v: Option<f64>, p: usize| v.map_or("-".to_string(), |v| format!("{v:.p$}"));
     println!(
-        "{:<9} {:<11} {:<5} {:>7} {:>5} {:>3} {:>8.3} {:>9.0} {:>8.0} {:>8.0} {:>8.0} {:>9.2} {:>9} {:>7}",
+        "{:<9} {:<11} {:<5} {:>7} {:>5} {:>3} {:>8.3} {:>9.0} {:>8.0} {:>8.0} {:>8.0} {:>9.2} {:>9} {:>8} {:>7}",
         "tcp",
         r.cipher_name(),
         c.op.name(),
@@ -365,12 +416,13 @@ pub fn print_row(r: &Row, anchor_gbps: Option<f64>, json: bool) {
         r.p999_us,
         r.client_cpu_s_per_gb,
         opt(r.server_cpu_s_per_gb, 2),
+        opt(anchor_gbps, 2),
         opt(vs_tcp, 2),
     );
 }
 
 /// Runs every configuration against `t`: for each cipher, write the file, then each op and size.
-pub fn run_all(t: &Target, configs: &[Config], anchor: Option<f64>, json: bool) -> Result<Vec<Row>, Failure> {
+pub fn run_all(t: &Target, configs: &[Config], anchor: Anchor, json: bool) -> Result<Vec<Row>, Failure> {
     let mut rows = Vec::new();
     let mut prepared: Option<Option<Cipher>> = None;
     for cfg in configs {
@@ -378,6 +430,11 @@ pub fn run_all(t: &Target, configs: &[Config], anchor: Option<f64>, json: bool) 
             prepare(t, cfg.cipher).map_err(|e| Failure::client("bench: writing the test file", e))?;
             prepared = Some(cfg.cipher);
         }
+        let before = match anchor {
+            Anchor::None => None,
+            Anchor::Once(a) => Some(a),
+            Anchor::Bracket(time) => Some(measure_anchor(time)?),
+        };
         let row = measure(t, cfg).map_err(|e| {
             Failure::client(
                 &format!(
@@ -389,7 +446,11 @@ pub fn run_all(t: &Target, configs: &[Config], anchor: Option<f64>, json: bool) 
                 e,
             )
         })?;
-        print_row(&row, anchor, json);
+        let after = match anchor {
+            Anchor::Bracket(time) => Some(measure_anchor(time)?),
+            _ => None,
+        };
+        print_row(&row, before.map(|before| AnchorReading { before, after }), json);
         rows.push(row);
     }
     Ok(rows)
@@ -454,13 +515,9 @@ pub fn run(args: &BenchSmbArgs) -> Result<(), Failure> {
         in_process_server: false,
     };
     let anchor = if addr.ip().is_loopback() && !args.no_anchor {
-        Some(
-            tcp_anchor::loopback_bytes_per_sec(Duration::from_secs(2))
-                .map_err(|e| Failure::new(1, format!("TCP anchor: {e}")))?
-                / 1e9,
-        )
+        Anchor::Bracket(bracket_time(Duration::from_secs_f64(args.duration)))
     } else {
-        None
+        Anchor::None
     };
     if !args.json {
         print_header(&url.to_string(), &t, anchor);
@@ -493,6 +550,15 @@ mod tests {
         assert_eq!(percentile(&v, 0.99), 990.0);
         assert_eq!(percentile(&v, 0.999), 999.0);
         assert_eq!(percentile(&[], 0.5), 0.0);
+    }
+
+    #[test]
+    fn a_bracketed_row_is_read_against_the_mean_of_its_two_anchors() {
+        assert_eq!(AnchorReading { before: 4.0, after: Some(6.0) }.gbps(), 5.0);
+        assert_eq!(AnchorReading { before: 4.0, after: None }.gbps(), 4.0);
+        assert_eq!(bracket_time(Duration::from_secs(10)), Duration::from_secs(2));
+        assert_eq!(bracket_time(Duration::from_secs(2)), Duration::from_secs(1));
+        assert_eq!(bracket_time(Duration::from_millis(100)), Duration::from_millis(200));
     }
 
     #[test]

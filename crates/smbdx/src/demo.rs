@@ -9,7 +9,7 @@ use client::{Cipher, ClientOptions};
 use server::config::{ServeConfig, ShareConfig};
 use server::serve::Server;
 
-use crate::bench_smb::{self, Target};
+use crate::bench_smb::{self, Anchor, Target};
 use crate::cli::{DemoArgs, IoOp};
 use crate::failure::Failure;
 use crate::tcp_anchor;
@@ -32,9 +32,11 @@ pub fn run(args: &DemoArgs) -> Result<(), Failure> {
     let addr = server.local_addrs()[0];
     println!("smbdx demo: server on {addr} (in this process), share \"demo\" in {}", dir.path().display());
     let secs = args.seconds.max(0.2);
-    let anchor = tcp_anchor::loopback_bytes_per_sec(Duration::from_secs_f64(secs))
-        .map_err(|e| Failure::new(1, format!("demo: TCP anchor: {e}")))?
-        / 1e9;
+    let anchor = Anchor::Once(
+        tcp_anchor::loopback_bytes_per_sec(Duration::from_secs_f64(secs))
+            .map_err(|e| Failure::new(1, format!("demo: TCP anchor: {e}")))?
+            / 1e9,
+    );
     let t = Target {
         addr,
         user: "demo".into(),
@@ -46,7 +48,7 @@ pub fn run(args: &DemoArgs) -> Result<(), Failure> {
         server_pid: None,
         in_process_server: true,
     };
-    bench_smb::print_header(&format!("smb://{addr}/demo"), &t, Some(anchor));
+    bench_smb::print_header(&format!("smb://{addr}/demo"), &t, anchor);
     let configs = bench_smb::plan(
         &[None, Some(Cipher::Aes128Gcm), Some(Cipher::Aes256Gcm)],
         &[IoOp::Read, IoOp::Write],
@@ -55,7 +57,7 @@ pub fn run(args: &DemoArgs) -> Result<(), Failure> {
         1,
         Duration::from_secs_f64(secs),
     );
-    let result = bench_smb::run_all(&t, &configs, Some(anchor), false);
+    let result = bench_smb::run_all(&t, &configs, anchor, false);
     let stopped = server.shutdown();
     result?;
     stopped.map_err(|e| Failure::new(1, format!("demo: stopping the server: {e}")))?;

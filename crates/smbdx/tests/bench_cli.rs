@@ -73,11 +73,17 @@ fn bench_reports_every_configuration_against_the_anchor_and_removes_its_file() {
         // The measured part at least (the threads and the clock start at one gate).
         assert!(f("seconds") >= 0.29, "{r}");
         assert!(f("p50_us") <= f("p99_us") && f("p99_us") <= f("p999_us"), "{r}");
-        assert!(f("anchor_tcp_gbps") > 0.0, "{r}");
+        // Raw TCP measured just before and just after the row; the row is read against the mean.
+        assert!(f("anchor_tcp_gbps_before") > 0.0 && f("anchor_tcp_gbps_after") > 0.0, "{r}");
+        let mean = (f("anchor_tcp_gbps_before") + f("anchor_tcp_gbps_after")) / 2.0;
+        assert!((f("anchor_tcp_gbps") - mean).abs() < 1e-9, "{r}");
         assert!((f("vs_tcp") - f("gbps") / f("anchor_tcp_gbps")).abs() < 1e-9, "{r}");
         assert!(f("client_cpu_s_per_gb") > 0.0, "{r}");
         assert!(r["server_cpu_s_per_gb"].is_null(), "no --server-pid, no server figure: {r}");
     }
+    let befores: BTreeSet<u64> =
+        rows.iter().map(|r| r["anchor_tcp_gbps_before"].as_f64().unwrap().to_bits()).collect();
+    assert_eq!(befores.len(), rows.len(), "each row has an anchor of its own");
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(left.is_empty(), "bench file left behind: {left:?}");
 

@@ -27,7 +27,15 @@ impl Fixture {
     }
 
     pub fn with_opens(opens: Opens) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        Self::with_dir(tempfile::tempdir().unwrap(), opens)
+    }
+
+    /// A share in a new directory under `parent`.
+    pub fn in_dir(parent: &std::path::Path) -> Self {
+        Self::with_dir(tempfile::tempdir_in(parent).unwrap(), Opens::new(256))
+    }
+
+    fn with_dir(dir: tempfile::TempDir, opens: Opens) -> Self {
         let share = Share::new("data", dir.path());
         Self { dir, share, opens }
     }
