@@ -9,8 +9,8 @@
 #      (beside Samba's), one a directory in RAM (tmpfs, RAM_DIR). `smbdx bench` measures raw TCP
 #      just before and just after each row; the ratio is taken per row and reported as the median
 #      over the rounds with its range.
-#   5. the disk's own O_DIRECT write rate (4 dd's of 1 MiB writes at once, like the server's 4
-#      writer threads), before and after each disk round: large WRITEs reach the disk before they
+#   5. the disk's own O_DIRECT write rate (4 dd's overwriting files with 1 MiB writes at once, like
+#      the server's 4 writer threads), before and after each disk round: large WRITEs reach the disk before they
 #      are answered, so on a disk slower than 0.7x TCP the disk share's writes are the disk's
 #      figure, and the RAM share is what shows the engine (TCP, AES-GCM on both sides, the file
 #      layer) against raw TCP.
@@ -102,14 +102,21 @@ serve() { # share_dir -> SERVE_PORT, SERVE_PID (also kept in SMBDX_PIDS for stop
   SMBDX_PIDS="${SMBDX_PIDS:-} $SERVE_PID"
   for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$SERVE_PORT") 2>/dev/null && break; sleep 0.1; done
 }
-disk_gbps() { # the disk's O_DIRECT write rate: 4 x 256 MiB of 1 MiB writes at once, GB/s
-  local t0 t1 i
+# The disk's O_DIRECT rate, like for like with the benchmark's WRITEs, which overwrite a file that
+# exists: 4 x 256 MiB of 1 MiB writes at once over files written beforehand (writing new blocks
+# measured a third slower here), GB/s.
+mkdir -p "$WORK/disk-anchor"
+for i in 0 1 2 3; do head -c 256M /dev/zero >"$WORK/disk-anchor/dd$i"; done
+disk_gbps() {
+  local t0 t1 i pids=()
   sync
   t0=$(date +%s.%N)
-  for i in 0 1 2 3; do dd if=/dev/zero of="$WORK/smbdx-share/dd$i" bs=1M count=256 oflag=direct 2>/dev/null & done
-  wait
+  for i in 0 1 2 3; do
+    dd if=/dev/zero of="$WORK/disk-anchor/dd$i" bs=1M count=256 oflag=direct conv=notrunc 2>/dev/null &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
   t1=$(date +%s.%N)
-  rm -f "$WORK"/smbdx-share/dd?
   echo "4 * 256 * 1048576 / 1000000000 / ($t1 - $t0)" | bc -l
 }
 with_disk() { # disk_gbps -> each JSON line on stdin with it added
