@@ -149,7 +149,11 @@ impl FileHandler for ServerFiles {
         };
         if !prepared.is_direct() {
             self.settle();
-            return IoStart::Done(prepared.write(req.data).map(|n| n as u32).map_err(|e| e.status()));
+            // Reported like a deferred WRITE's failure (`io_offload::run`).
+            return IoStart::Done(prepared.write(req.data).map(|n| n as u32).map_err(|e| {
+                tracing::debug!(error = %e, "WRITE failed");
+                e.status()
+            }));
         }
         if let Some(w) = &mut self.io {
             w.plan_write(header.message_id, prepared);
