@@ -17,6 +17,7 @@ use crate::error::ClientError;
 use crate::metadata::UNIX_EPOCH_FILETIME;
 use crate::options::ClientOptions;
 use crate::tree::Tree;
+use crate::write_spares::WriteSpares;
 
 /// Requests queued for the driver and not yet taken, at most (a full queue blocks the caller).
 const REQUEST_QUEUE: usize = 64;
@@ -37,6 +38,8 @@ pub(crate) struct Shared {
     requests: Sender<Request>,
     /// READ buffers the application is done with, back to the driver for reuse.
     pub(crate) returns: Sender<Vec<u8>>,
+    /// WRITE message buffers the socket has sent, for the next WRITEs' payloads.
+    pub(crate) spares: WriteSpares,
     handle: ConnectionHandle,
     host: String,
     timeout: Duration,
@@ -175,7 +178,8 @@ impl Client {
         let (logon_tx, logon_rx) = bounded::<LogonReply>(1);
         let (req_tx, req_rx) = bounded(REQUEST_QUEUE);
         let (returns_tx, returns_rx) = bounded(RETURNED_BUFFERS);
-        let driver = Driver::new(conn, initiator, logon_tx, req_rx, returns_rx);
+        let spares = WriteSpares::new();
+        let driver = Driver::new(conn, initiator, logon_tx, req_rx, returns_rx, spares.clone());
         let handle =
             engine.connect(addr, Box::new(driver)).map_err(|source| ClientError::Connect { addr, source })?;
         let limits = match logon_rx.recv_timeout(opts.timeout) {
@@ -194,6 +198,7 @@ impl Client {
             signing,
             requests: req_tx,
             returns: returns_tx,
+            spares,
             handle,
             host: addr.ip().to_string(),
             timeout: opts.timeout,

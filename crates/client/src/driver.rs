@@ -14,6 +14,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender};
 use engine::{Connection, Flow, Outbox};
+
+use crate::write_spares::WriteSpares;
 use smb_auth::NtlmInitiator;
 use smb_client_proto::{ClientConnection, Completion, FileHandle, RequestId, TreeHandle};
 use smb_crypto::{Cipher, SigningAlgorithm};
@@ -104,6 +106,9 @@ pub(crate) struct Driver {
     requests: Receiver<Request>,
     /// READ buffers application threads are done with.
     returns: Receiver<Vec<u8>>,
+    /// WRITE message buffers the socket is done with: application threads copy their next
+    /// payloads into them ([`crate::file`]), and so does this driver for shared payloads.
+    spares: WriteSpares,
     waiting: VecDeque<Request>,
     inflight: HashMap<RequestId, Sender<Reply>>,
     validation: Option<Validation>,
@@ -116,6 +121,7 @@ impl Driver {
         logon: Sender<LogonReply>,
         requests: Receiver<Request>,
         returns: Receiver<Vec<u8>>,
+        spares: WriteSpares,
     ) -> Driver {
         Driver {
             conn,
@@ -123,6 +129,7 @@ impl Driver {
             logon: Some(logon),
             requests,
             returns,
+            spares,
             waiting: VecDeque::new(),
             inflight: HashMap::new(),
             validation: None,
@@ -210,6 +217,7 @@ impl Driver {
 
     /// Moves requests from the channel to the local queue, then sends what the credits allow.
     fn pump(&mut self, out: &mut Outbox) {
+        self.spares.keep_written(out);
         while self.waiting.len() < MAX_WAITING {
             match self.requests.try_recv() {
                 Ok(req) => self.waiting.push_back(req),
@@ -220,7 +228,7 @@ impl Driver {
             if out.queued_bytes() > OUTBOX_HOLD {
                 break;
             }
-            match send(&mut self.conn, &mut req.op, out) {
+            match send(&mut self.conn, &mut req.op, &self.spares, out) {
                 Ok(id) => {
                     if let Some(req) = self.waiting.pop_front() {
                         self.inflight.insert(id, req.reply);
@@ -240,7 +248,12 @@ impl Driver {
 
 /// Builds the request message for `op` and queues it (nothing is taken from the credit window, and
 /// nothing queued, on error).
-fn send(conn: &mut ClientConnection, op: &mut Op, out: &mut Outbox) -> Result<RequestId, ProtoError> {
+fn send(
+    conn: &mut ClientConnection,
+    op: &mut Op,
+    spares: &WriteSpares,
+    out: &mut Outbox,
+) -> Result<RequestId, ProtoError> {
     let (id, bytes) = match op {
         Op::TreeConnect { unc } => conn.tree_connect(unc),
         Op::Create { tree, path, access, disposition, options } => {
@@ -258,7 +271,7 @@ fn send(conn: &mut ClientConnection, op: &mut Op, out: &mut Outbox) -> Result<Re
         }
         Op::Write { file, offset, payload: Payload::Shared(data) } => {
             // A buffer the socket is done with, most of the time: it already has the size.
-            let mut msg = out.reclaim().unwrap_or_default();
+            let mut msg = out.reclaim().or_else(|| spares.take()).unwrap_or_default();
             let (id, range) = conn.write_from(*file, *offset, data, &mut msg)?;
             out.push_owned(msg, range);
             return Ok(id);
@@ -352,7 +365,11 @@ mod tests {
         let init = NtlmInitiator::new("u", "p", "", "WS", [3; 24], 0, true);
         let (logon_tx, logon_rx) = crossbeam_channel::bounded(1);
         let (req_tx, req_rx) = crossbeam_channel::bounded(4);
-        (Driver::new(conn, init, logon_tx, req_rx, crossbeam_channel::never()), req_tx, logon_rx)
+        (
+            Driver::new(conn, init, logon_tx, req_rx, crossbeam_channel::never(), WriteSpares::new()),
+            req_tx,
+            logon_rx,
+        )
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use crossbeam_channel::Receiver;
-use smb_client_proto::{Completion, FileHandle, WRITE_PAYLOAD_AT};
+use smb_client_proto::{Completion, FileHandle};
 use smb_wire::info::file::FileStandardInformation;
 use smb_wire::query_info::InfoType;
 use smb_wire::status::NtStatus;
@@ -84,7 +84,7 @@ impl File {
                 let op = Op::Write {
                     file: self.file,
                     offset: offset + next as u64,
-                    payload: Payload::Placed(message(&data[next..next + len])),
+                    payload: Payload::Placed(self.shared.spares.message(&data[next..next + len])),
                 };
                 inflight.push_back((next, len, self.shared.submit(op, "write")?));
                 next += len;
@@ -123,7 +123,7 @@ impl File {
     /// once; [`Pending::wait`] gives the count the server wrote (it answers only once the data is
     /// in the file).
     pub fn start_write(&self, offset: u64, data: &[u8]) -> Result<Pending<u32>, ClientError> {
-        self.start_write_payload(offset, Payload::Placed(message(data)))
+        self.start_write_payload(offset, Payload::Placed(self.shared.spares.message(data)))
     }
 
     /// Like [`File::start_write`] for data the caller shares rather than lends: it is not copied
@@ -182,15 +182,6 @@ impl File {
             _ => Err(ClientError::Unexpected { op: "close" }),
         }
     }
-}
-
-/// The one copy of a payload on its way out: into a message buffer with room in front for the
-/// headers (and a TRANSFORM_HEADER), which the connection fills and seals around it in place.
-fn message(data: &[u8]) -> Vec<u8> {
-    let mut msg = Vec::with_capacity(WRITE_PAYLOAD_AT + data.len());
-    msg.resize(WRITE_PAYLOAD_AT, 0);
-    msg.extend_from_slice(data);
-    msg
 }
 
 /// A request sent by [`File::start_read`] or [`File::start_write`], not yet waited for.

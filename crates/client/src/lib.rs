@@ -33,6 +33,7 @@ pub mod metadata;
 pub mod options;
 mod read_buf;
 mod tree;
+mod write_spares;
 
 pub use bytes::Bytes;
 pub use client::Client;
