@@ -435,7 +435,12 @@ impl Opens {
             return Err(FsError::InvalidParameter { op: "WRITE", what: "Offset + Length beyond 2^63" });
         }
         let aligned = offset.is_multiple_of(DIRECT_ALIGN as u64) && len.is_multiple_of(DIRECT_ALIGN);
-        let direct = if aligned && len > 0 { open.direct_file() } else { None };
+        // A file in memory has no device to wait for or bypass: its WRITEs are copies into the
+        // page cache, done where they arrive (a server's reactor) rather than handed to helper
+        // threads, which only queued up on the inode lock there (writer threads spinning on it were
+        // 13% of the server's samples in `smbdx cp` to a tmpfs share; 1 MiB sealed WRITEs at depth
+        // 8 measured 0.19-0.23 server CPU-s/GB inline against 0.23-0.30 through helpers).
+        let direct = if aligned && len > 0 && !open.in_memory { open.direct_file() } else { None };
         let sync = write_through || open.mode & create_options::WRITE_THROUGH != 0;
         if len > 0 {
             open.position = offset + len as u64;

@@ -141,14 +141,31 @@ fn a_read_of_cached_data_is_done_without_waiting_and_a_short_one_is_left_to_the_
     assert_eq!(r.read_cached(&mut buf), None);
 }
 
-#[test]
-fn a_read_on_tmpfs_counts_as_cached_though_tmpfs_refuses_rwf_nowait() {
+/// A share in a new directory on tmpfs (/dev/shm, which Debian mounts so).
+fn tmpfs_fixture() -> Fixture {
     let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
     assert!(
         mounts.lines().any(|l| l.split(' ').take(3).collect::<Vec<_>>()[1..] == ["/dev/shm", "tmpfs"]),
         "this test needs /dev/shm on tmpfs"
     );
-    let mut f = Fixture::in_dir(std::path::Path::new("/dev/shm"));
+    Fixture::in_dir(std::path::Path::new("/dev/shm"))
+}
+
+#[test]
+fn an_aligned_write_on_tmpfs_is_not_direct_and_lands_all_the_same() {
+    let mut f = tmpfs_fixture();
+    let o = f.create("ram.bin", RW, D::CREATE, FILE).unwrap();
+    let data = pseudo_random(256 << 10, 5);
+    let w = f.opens.prepare_write(o.file_id, 64 << 10, data.len(), false).unwrap();
+    assert!(!w.is_direct(), "nothing to bypass: a tmpfs write is a copy, done where it arrives");
+    assert_eq!(w.write(&data).unwrap(), data.len());
+    let back = std::fs::read(f.path("ram.bin")).unwrap();
+    assert_eq!(checksum(&back[64 << 10..]), checksum(&data));
+}
+
+#[test]
+fn a_read_on_tmpfs_counts_as_cached_though_tmpfs_refuses_rwf_nowait() {
+    let mut f = tmpfs_fixture();
     let data = pseudo_random(256 << 10, 9);
     f.write_file("ram.bin", &data);
     let id = f.open("ram.bin", am::GENERIC_READ);
