@@ -129,7 +129,7 @@ impl FileHandler for ServerFiles {
     }
 
     /// Checks the WRITE now; one that goes O_DIRECT is left to a helper thread, anything else
-    /// (unaligned, or a file system without O_DIRECT) is written here.
+    /// (unaligned, a file on tmpfs or ramfs, or a file system without O_DIRECT) is written here.
     fn begin_write(&mut self, ctx: FileContext, header: &Header, req: &WriteRequest<'_>) -> IoStart {
         if self.io.is_none() {
             return IoStart::Execute;
