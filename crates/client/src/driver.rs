@@ -14,8 +14,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender};
 use engine::{Connection, Flow, Outbox};
-
-use crate::write_spares::WriteSpares;
 use smb_auth::NtlmInitiator;
 use smb_client_proto::{ClientConnection, Completion, FileHandle, RequestId, TreeHandle};
 use smb_crypto::{Cipher, SigningAlgorithm};
@@ -24,6 +22,8 @@ use smb_wire::info::FileInfoClass;
 use smb_wire::negotiate::Dialect;
 use smb_wire::query_info::InfoType;
 use smb_wire::status::NtStatus;
+
+use crate::write_spares::WriteSpares;
 
 type ProtoError = smb_client_proto::ClientError;
 
