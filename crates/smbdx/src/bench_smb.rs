@@ -312,7 +312,8 @@ pub fn bracket_time(row: Duration) -> Duration {
     (row / 2).clamp(Duration::from_millis(200), Duration::from_secs(2))
 }
 
-fn measure_anchor(time: Duration) -> Result<f64, Failure> {
+/// Raw loopback TCP for `time`, in GB/s.
+pub fn measure_anchor(time: Duration) -> Result<f64, Failure> {
     tcp_anchor::loopback_bytes_per_sec(time)
         .map(|bps| bps / 1e9)
         .map_err(|e| Failure::new(1, format!("TCP anchor: {e}")))

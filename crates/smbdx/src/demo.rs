@@ -12,7 +12,6 @@ use server::serve::Server;
 use crate::bench_smb::{self, Anchor, Target};
 use crate::cli::{DemoArgs, IoOp};
 use crate::failure::Failure;
-use crate::tcp_anchor;
 
 pub fn run(args: &DemoArgs) -> Result<(), Failure> {
     let dir = tempfile::tempdir().map_err(|e| Failure::new(1, format!("demo: temporary directory: {e}")))?;
@@ -32,11 +31,7 @@ pub fn run(args: &DemoArgs) -> Result<(), Failure> {
     let addr = server.local_addrs()[0];
     println!("smbdx demo: server on {addr} (in this process), share \"demo\" in {}", dir.path().display());
     let secs = args.seconds.max(0.2);
-    let anchor = Anchor::Once(
-        tcp_anchor::loopback_bytes_per_sec(Duration::from_secs_f64(secs))
-            .map_err(|e| Failure::new(1, format!("demo: TCP anchor: {e}")))?
-            / 1e9,
-    );
+    let anchor = Anchor::Once(bench_smb::measure_anchor(Duration::from_secs_f64(secs))?);
     let t = Target {
         addr,
         user: "demo".into(),
