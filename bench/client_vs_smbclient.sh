@@ -129,7 +129,8 @@ for _ in $(seq "$ROUNDS"); do
   d0=$(disk_gbps)
   j=$(bench_json "$XPORT" "$DISK_PID")
   d1=$(disk_gbps)
-  DISK_JSON+=$(with_disk "$(echo "($d0 + $d1) / 2" | bc -l)" <<<"$j")$'\n'
+  j=$(with_disk "$(echo "($d0 + $d1) / 2" | bc -l)" <<<"$j")
+  DISK_JSON+=$j$'\n'
   r=$(bench_json "$RPORT" "$RAM_PID")
   RAM_JSON+=$r$'\n'
   # Every round, so a reader sees the spread behind the medians.
@@ -141,7 +142,7 @@ for share, text in (("disk", sys.argv[1]), ("RAM", sys.argv[2])):
         disk = " (disk O_DIRECT %.2f GB/s)" % r["disk_gbps"] if "disk_gbps" in r else ""
         print("round: %-4s %-5s %.2f GB/s, raw TCP %.2f-%.2f GB/s: %.2fx%s" % (share, r["op"], r["gbps"],
               r["anchor_tcp_gbps_before"], r["anchor_tcp_gbps_after"], r["vs_tcp"], disk))
-' "$(with_disk "$(echo "($d0 + $d1) / 2" | bc -l)" <<<"$j")" "$r"
+' "$j" "$r"
 done
 stop_smbdx
 

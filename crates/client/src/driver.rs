@@ -270,8 +270,9 @@ fn send(
             return Ok(id);
         }
         Op::Write { file, offset, payload: Payload::Shared(data) } => {
-            // A buffer the socket is done with, most of the time: it already has the size.
-            let mut msg = out.reclaim().or_else(|| spares.take()).unwrap_or_default();
+            // A buffer the socket is done with (`pump` moved them to `spares`), most of the time: it
+            // already has the size.
+            let mut msg = spares.take().unwrap_or_default();
             let (id, range) = conn.write_from(*file, *offset, data, &mut msg)?;
             out.push_owned(msg, range);
             return Ok(id);
