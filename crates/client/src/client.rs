@@ -160,7 +160,8 @@ impl Client {
             poll: opts.poll,
             ..EngineConfig::default()
         };
-        let factory = Arc::new(|_peer, _reactor| -> Box<dyn Connection> { Box::new(Refuse) });
+        let factory =
+            Arc::new(|_peer: &engine::PeerInfo, _reactor| -> Box<dyn Connection> { Box::new(Refuse) });
         let engine =
             Engine::start(vec![], factory, cfg).map_err(|source| ClientError::Connect { addr, source })?;
         let proto = ClientConfig {

@@ -1,5 +1,6 @@
 //! The contract between the engine (I/O) and a protocol handler (meaning): the engine hands over whole
-//! Direct TCP messages, the handler answers into an [`Outbox`]. Handlers are sans-I/O and never block.
+//! transport messages (a Direct TCP frame's payload, or a reassembled SMB Direct message), the handler
+//! answers into an [`Outbox`]. Handlers are sans-I/O and never block.
 
 use std::net::SocketAddr;
 
@@ -56,17 +57,58 @@ pub trait Connection: Send {
     fn on_close(&mut self) {}
 }
 
+/// What a connection runs over. The factory learns it with the peer, because what a handler may do
+/// depends on it: RDMA channels in a READ or WRITE are valid only over SMB Direct (MS-SMB2 3.3.5.12,
+/// 3.3.5.13), and an SMB Direct connection bounds messages and data transfers by what MS-SMBD
+/// negotiated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// MS-SMB2 2.1 Direct TCP: 4-byte length prefix, messages up to `EngineConfig::max_message`.
+    Tcp,
+    /// MS-SMBD over a reliable-connected RDMA queue pair.
+    Rdma(RdmaLimits),
+}
+
+/// What MS-SMBD negotiation settled for one connection (MS-SMBD 3.1.1.1 Connection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RdmaLimits {
+    /// Largest upper-layer message either side may send (MaxFragmentedSize of the receiver).
+    pub max_message: u32,
+    /// Largest RDMA READ or WRITE one request may ask for (MaxReadWriteSize).
+    pub max_read_write: u32,
+    /// RDMA READs this side may have in flight at once (the initiator depth the CM agreed).
+    pub initiator_depth: u8,
+}
+
+/// Who is on the other end of a new connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// The peer's IP address and port (for RDMA, the address RDMA CM reports).
+    pub addr: SocketAddr,
+    pub transport: Transport,
+}
+
+impl PeerInfo {
+    pub fn tcp(addr: SocketAddr) -> PeerInfo {
+        PeerInfo { addr, transport: Transport::Tcp }
+    }
+
+    pub fn is_rdma(&self) -> bool {
+        matches!(self.transport, Transport::Rdma(_))
+    }
+}
+
 /// Makes the handler for each new connection; called on the reactor that will own it, so the
 /// handler's memory is first touched on that core.
 pub trait ConnectionFactory: Send + Sync + 'static {
-    fn accept(&self, peer: SocketAddr, reactor: usize) -> Box<dyn Connection>;
+    fn accept(&self, peer: &PeerInfo, reactor: usize) -> Box<dyn Connection>;
 }
 
 impl<F> ConnectionFactory for F
 where
-    F: Fn(SocketAddr, usize) -> Box<dyn Connection> + Send + Sync + 'static,
+    F: Fn(&PeerInfo, usize) -> Box<dyn Connection> + Send + Sync + 'static,
 {
-    fn accept(&self, peer: SocketAddr, reactor: usize) -> Box<dyn Connection> {
+    fn accept(&self, peer: &PeerInfo, reactor: usize) -> Box<dyn Connection> {
         self(peer, reactor)
     }
 }

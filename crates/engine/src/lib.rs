@@ -50,7 +50,7 @@
 //! }
 //!
 //! let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-//! let factory = Arc::new(|_peer, _reactor| Box::new(Echo) as Box<dyn Connection>);
+//! let factory = Arc::new(|_peer: &engine::PeerInfo, _reactor| Box::new(Echo) as Box<dyn Connection>);
 //! let cfg = EngineConfig { reactors: 1, pin: false, ..EngineConfig::default() };
 //! let engine = Engine::start(vec![listener], factory, cfg).unwrap();
 //!
@@ -63,11 +63,13 @@
 //! ```
 
 mod acceptor;
+mod channel;
 mod config;
 mod connection;
 mod engine;
 mod error;
 mod handle;
+mod handler_core;
 mod input;
 mod offload;
 mod outbox;
@@ -78,7 +80,7 @@ mod stats;
 mod tcp_channel;
 
 pub use config::{EngineConfig, PollMode, DEFAULT_MAX_MESSAGE};
-pub use connection::{Connection, ConnectionFactory, Flow};
+pub use connection::{Connection, ConnectionFactory, Flow, PeerInfo, RdmaLimits, Transport};
 pub use engine::Engine;
 pub use error::EngineError;
 pub use handle::ConnectionHandle;

@@ -19,16 +19,18 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 use mio::net::TcpStream;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Poll, Token};
 
+use crate::channel::{Channel, Limits, Progress};
 use crate::config::{EngineConfig, PollMode};
-use crate::connection::{Connection, ConnectionFactory};
+use crate::connection::{Connection, ConnectionFactory, PeerInfo};
 use crate::error::EngineError;
 use crate::handle::{ConnectionHandle, WakeLink, WakeState, CLOSED, UNADOPTED};
+use crate::handler_core::HandlerCore;
 use crate::shutdown::ShutdownHandle;
 use crate::spin::SpinWindow;
 use crate::stats::{bump, ReactorCounters};
-use crate::tcp_channel::{Limits, Progress, TcpChannel};
+use crate::tcp_channel::TcpChannel;
 
 /// The waker's token; channel tokens are slab indices, far below it.
 pub(crate) const WAKER: Token = Token(usize::MAX);
@@ -59,7 +61,7 @@ pub(crate) struct Reactor {
     /// `net.core.wmem_max` when the reactor started (see `set_send_buffer`).
     wmem_max: usize,
     /// Channels by token; `None` slots are listed in `free`.
-    channels: Vec<Option<TcpChannel>>,
+    channels: Vec<Option<Channel>>,
     free: Vec<usize>,
     open: usize,
     /// Channels whose last drive ran out of budget.
@@ -173,7 +175,7 @@ impl Reactor {
             for _ in 0..self.ready.len() {
                 let Some(i) = self.ready.pop_front() else { break };
                 if let Some(ch) = self.channels.get_mut(i).and_then(Option::as_mut) {
-                    ch.queued = false;
+                    ch.core_mut().queued = false;
                 }
                 self.drive(i);
             }
@@ -222,7 +224,8 @@ impl Reactor {
         }
         if self.wake_link.overflow.swap(false, SeqCst) {
             for i in 0..self.channels.len() {
-                let pending = self.channels[i].as_ref().is_some_and(|ch| ch.wake.pending.swap(false, SeqCst));
+                let pending =
+                    self.channels[i].as_ref().is_some_and(|ch| ch.core().wake.pending.swap(false, SeqCst));
                 if pending {
                     self.wake_channel(i);
                 }
@@ -241,7 +244,7 @@ impl Reactor {
 
     fn adopt(
         &mut self,
-        mut socket: TcpStream,
+        socket: TcpStream,
         peer: SocketAddr,
         handler: Option<(Box<dyn Connection>, Arc<WakeState>)>,
     ) {
@@ -252,33 +255,40 @@ impl Reactor {
         if let Err(e) = set_send_buffer(&socket, self.cfg.send_buffer, self.wmem_max) {
             tracing::debug!(%peer, error = %e, "SO_SNDBUF not set; autotuned instead");
         }
-        let i = self.free.pop().unwrap_or(self.channels.len());
-        if let Err(e) =
-            self.poll.registry().register(&mut socket, Token(i), Interest::READABLE | Interest::WRITABLE)
-        {
-            if i < self.channels.len() {
-                self.free.push(i);
-            }
-            self.refuse(peer, handler, EngineError::io("epoll register", Some(peer), e));
-            return;
-        }
+        let info = PeerInfo::tcp(peer);
         let (handler, wake) = match handler {
             Some((h, wake)) => (h, wake),
-            None => match catch_unwind(AssertUnwindSafe(|| self.factory.accept(peer, self.index))) {
+            None => match catch_unwind(AssertUnwindSafe(|| self.factory.accept(&info, self.index))) {
                 Ok(h) => (h, WakeState::new()),
                 Err(_) => {
-                    let _ = self.poll.registry().deregister(&mut socket);
-                    if i < self.channels.len() {
-                        self.free.push(i);
-                    }
                     self.refuse(peer, None, EngineError::HandlerPanicked { peer, during: "accept" });
                     return;
                 }
             },
         };
-        let handle = ConnectionHandle::new(wake.clone(), self.wake_link.clone(), self.index);
-        let mut ch = TcpChannel::new(socket, peer, handler, wake, self.cfg.max_message);
-        let mut started = ch.start(handle);
+        let core = HandlerCore::new(info, handler, wake);
+        let ch = Channel::Tcp(TcpChannel::new(core, socket, self.cfg.max_message));
+        self.install(ch);
+    }
+
+    /// Gives an adopted channel its slot and readiness registration, starts its handler and drives it
+    /// once.
+    fn install(&mut self, mut ch: Channel) {
+        let peer = ch.core().peer.addr;
+        let i = self.free.pop().unwrap_or(self.channels.len());
+        if let Err(e) = ch.register(self.poll.registry(), Token(i)) {
+            if i < self.channels.len() {
+                self.free.push(i);
+            }
+            let core = ch.core_mut();
+            core.wake.mark_closed();
+            let _ = core.finish();
+            tracing::warn!(reactor = self.index, %peer, error = %e, "connection dropped before adoption");
+            self.counters.connections.fetch_sub(1, Relaxed);
+            return;
+        }
+        let handle = ConnectionHandle::new(ch.core().wake.clone(), self.wake_link.clone(), self.index);
+        let mut started = ch.core_mut().start(handle);
         if i == self.channels.len() {
             self.channels.push(Some(ch));
         } else {
@@ -290,8 +300,8 @@ impl Reactor {
         if let (Ok(()), Some(ch)) = (&started, self.channels[i].as_mut()) {
             // Publish the token before looking at the flag; a handle raises the flag before looking
             // at the token (SeqCst both), so a wake made before adoption is seen by one of the two.
-            ch.wake.token.store(i, SeqCst);
-            if ch.wake.pending.swap(false, SeqCst) {
+            ch.core().wake.token.store(i, SeqCst);
+            if ch.core().wake.pending.swap(false, SeqCst) {
                 started = ch.wake();
             }
         }
@@ -324,8 +334,9 @@ impl Reactor {
         match ch.drive(&limits, &self.counters, reading) {
             Progress::Idle => {}
             Progress::MoreWork => {
-                if !ch.queued {
-                    ch.queued = true;
+                let core = ch.core_mut();
+                if !core.queued {
+                    core.queued = true;
                     self.ready.push_back(i);
                 }
             }
@@ -338,9 +349,9 @@ impl Reactor {
         let Some(mut ch) = self.channels.get_mut(i).and_then(Option::take) else { return };
         self.free.push(i);
         self.open -= 1;
-        let _ = self.poll.registry().deregister(&mut ch.socket);
-        ch.wake.mark_closed();
-        let (peer, reactor) = (ch.peer, self.index);
+        ch.deregister(self.poll.registry());
+        ch.core().wake.mark_closed();
+        let (peer, reactor) = (ch.core().peer.addr, self.index);
         match &why {
             None => tracing::debug!(reactor, %peer, "connection closed"),
             Some(e @ EngineError::Io { .. }) => {
@@ -351,7 +362,7 @@ impl Reactor {
             }
             Some(e) => tracing::warn!(reactor, %peer, error = %e, "closing connection"),
         }
-        if let Some(e) = ch.finish() {
+        if let Some(e) = ch.core_mut().finish() {
             tracing::error!(reactor, %peer, error = %e, "on_close panicked");
         }
         self.counters.connections.fetch_sub(1, Relaxed);
@@ -363,7 +374,8 @@ impl Reactor {
         self.draining = true;
         for i in 0..self.channels.len() {
             self.drive(i);
-            let stopped = self.channels.get_mut(i).and_then(Option::as_mut).map(TcpChannel::stop_input);
+            let stopped =
+                self.channels.get_mut(i).and_then(Option::as_mut).map(|ch| ch.core_mut().stop_input());
             match stopped {
                 Some(Err(e)) => self.close(i, Some(e)),
                 _ => self.drive(i),

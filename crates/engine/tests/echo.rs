@@ -162,7 +162,9 @@ impl Connection for Hello {
 #[test]
 fn outgoing_connections_run_on_reactors() {
     let (server, addr, seen) = echo_server(config(1, PollMode::default()));
-    let factory = Arc::new(|_peer, _reactor| -> Box<dyn Connection> { unreachable!("no listeners") });
+    let factory = Arc::new(|_peer: &engine::PeerInfo, _reactor| -> Box<dyn Connection> {
+        unreachable!("no listeners")
+    });
     let client = Engine::start(vec![], factory, config(1, PollMode::default())).unwrap();
     assert!(client.local_addrs().is_empty());
     let (tx, rx) = crossbeam_channel::bounded(4);

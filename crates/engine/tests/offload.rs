@@ -60,7 +60,7 @@ impl Connection for Deferred {
 
 fn deferred_server(delay: Duration) -> (Engine, std::net::SocketAddr) {
     let helper = Arc::new(Offload::start("test-helper", 1, 64).unwrap());
-    let factory = Arc::new(move |_peer, _reactor| -> Box<dyn Connection> {
+    let factory = Arc::new(move |_peer: &engine::PeerInfo, _reactor| -> Box<dyn Connection> {
         let (done_tx, done_rx) = bounded(64);
         Box::new(Deferred { helper: helper.clone(), handle: None, done_tx, done_rx, in_flight: 0, delay })
     });

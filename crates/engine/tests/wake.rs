@@ -77,7 +77,9 @@ impl App {
 }
 
 fn client_engine(cfg: EngineConfig) -> Engine {
-    let factory = Arc::new(|_peer, _reactor| -> Box<dyn Connection> { unreachable!("no listeners") });
+    let factory = Arc::new(|_peer: &engine::PeerInfo, _reactor| -> Box<dyn Connection> {
+        unreachable!("no listeners")
+    });
     Engine::start(vec![], factory, cfg).unwrap()
 }
 

@@ -39,13 +39,13 @@ const DEFERRED_WRITES_PER_CONNECTION: usize = 16;
 const HELPER_QUEUE: usize = 64;
 
 impl ConnectionFactory for Factory {
-    fn accept(&self, peer: SocketAddr, reactor: usize) -> Box<dyn Connection> {
+    fn accept(&self, peer: &engine::PeerInfo, reactor: usize) -> Box<dyn Connection> {
         let mut files = ServerFiles::new(Arc::clone(&self.shares), Arc::new(crate::netif::interfaces));
         if let Some(h) = self.helpers.get(reactor) {
             files = files.with_io_offload(IoOffload::new(Arc::clone(h), DEFERRED_WRITES_PER_CONNECTION));
         }
         let auth = NtlmAuth::new(Arc::clone(&self.users), &self.cfg.server_name);
-        Box::new(SmbConnection::new(peer, Arc::clone(&self.cfg), files, auth))
+        Box::new(SmbConnection::new(peer.addr, Arc::clone(&self.cfg), files, auth))
     }
 }
 

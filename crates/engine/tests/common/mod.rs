@@ -81,7 +81,7 @@ impl Connection for Echo {
 pub struct EchoFactory(pub Arc<Seen>);
 
 impl ConnectionFactory for EchoFactory {
-    fn accept(&self, _peer: SocketAddr, reactor: usize) -> Box<dyn Connection> {
+    fn accept(&self, _peer: &engine::PeerInfo, reactor: usize) -> Box<dyn Connection> {
         self.0.accepted.fetch_add(1, SeqCst);
         self.0.reactors.lock().unwrap().insert(reactor);
         Box::new(Echo { seen: self.0.clone() })

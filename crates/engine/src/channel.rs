@@ -1,0 +1,84 @@
+//! The transport seam: a reactor owns channels of either kind and drives them through one interface.
+//! A channel is a [`HandlerCore`] (handler, outbox, life state, wake state) plus the transport that
+//! moves its bytes: a TCP socket with Direct TCP framing (`tcp_channel.rs`), or an RDMA queue pair
+//! with MS-SMBD on top (`rdma_channel.rs`). Everything above the transport (handlers, outboxes,
+//! wakes, shutdown) is the same for both.
+
+use mio::{Interest, Registry, Token};
+
+use crate::error::EngineError;
+use crate::handler_core::HandlerCore;
+use crate::stats::ReactorCounters;
+use crate::tcp_channel::TcpChannel;
+
+/// What a channel's drive step left behind.
+#[derive(Debug)]
+pub(crate) enum Progress {
+    /// Waiting for the transport; a readiness event (socket, completion channel) will come.
+    Idle,
+    /// The read budget ran out with input possibly still waiting: drive again soon.
+    MoreWork,
+    /// Drained after Close or end of input: close it.
+    Done,
+    /// Close it for this reason.
+    Failed(EngineError),
+}
+
+/// The limits a reactor applies to every connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) max_outbox: usize,
+    /// Reads per drive, so that one busy peer cannot monopolise its reactor.
+    pub(crate) read_budget: usize,
+}
+
+/// One connection of a reactor, by transport.
+pub(crate) enum Channel {
+    Tcp(TcpChannel),
+}
+
+impl Channel {
+    pub(crate) fn core(&self) -> &HandlerCore {
+        match self {
+            Channel::Tcp(c) => &c.core,
+        }
+    }
+
+    pub(crate) fn core_mut(&mut self) -> &mut HandlerCore {
+        match self {
+            Channel::Tcp(c) => &mut c.core,
+        }
+    }
+
+    /// Watches the channel's readiness sources under `token`.
+    pub(crate) fn register(&mut self, registry: &Registry, token: Token) -> std::io::Result<()> {
+        match self {
+            Channel::Tcp(c) => {
+                registry.register(&mut c.socket, token, Interest::READABLE | Interest::WRITABLE)
+            }
+        }
+    }
+
+    pub(crate) fn deregister(&mut self, registry: &Registry) {
+        match self {
+            Channel::Tcp(c) => {
+                let _ = registry.deregister(&mut c.socket);
+            }
+        }
+    }
+
+    /// The handle was woken: the handler queues what the application asked for.
+    pub(crate) fn wake(&mut self) -> Result<(), EngineError> {
+        match self {
+            Channel::Tcp(c) => c.wake(),
+        }
+    }
+
+    /// Run to completion: deliver, send, receive, until the transport would block or a budget or
+    /// limit is reached. `reading` is false during shutdown.
+    pub(crate) fn drive(&mut self, limits: &Limits, counters: &ReactorCounters, reading: bool) -> Progress {
+        match self {
+            Channel::Tcp(c) => c.drive(limits, counters, reading),
+        }
+    }
+}
