@@ -65,5 +65,17 @@ impl Error {
     }
 }
 
+impl From<iobuf::Error> for Error {
+    fn from(e: iobuf::Error) -> Self {
+        match e {
+            iobuf::Error::BadLength { len, why } => Error::BadLength { len, why },
+            iobuf::Error::TooLarge { len, .. } => Error::BadLength { len, why: "larger than any lease" },
+            iobuf::Error::Exhausted { size, .. } => {
+                Error::BadLength { len: size, why: "every lease of the size is out" }
+            }
+        }
+    }
+}
+
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

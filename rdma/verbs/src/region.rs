@@ -265,55 +265,6 @@ pub(crate) fn check_sges<M>(regions: &RegionTable<M>, sges: &[Sge], needs: Acces
     Ok(())
 }
 
-/// A zeroed, page-aligned heap buffer that never moves: the memory behind a region.
-pub(crate) struct AlignedBuf {
-    ptr: std::ptr::NonNull<u8>,
-    len: usize,
-}
-
-// SAFETY: AlignedBuf uniquely owns its allocation, like Box<[u8]>.
-unsafe impl Send for AlignedBuf {}
-// SAFETY: shared access only hands out &[u8], like Box<[u8]>.
-unsafe impl Sync for AlignedBuf {}
-
-impl AlignedBuf {
-    const ALIGN: usize = 4096;
-
-    pub fn zeroed(len: usize) -> Result<Self> {
-        if len == 0 {
-            return Err(Error::BadLength { len, why: "a region must not be empty" });
-        }
-        let layout = std::alloc::Layout::from_size_align(len, Self::ALIGN)
-            .map_err(|_| Error::BadLength { len, why: "too large for one allocation" })?;
-        // SAFETY: the layout has a non-zero size.
-        let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
-        let ptr = std::ptr::NonNull::new(ptr).ok_or(Error::BadLength { len, why: "out of memory" })?;
-        Ok(Self { ptr, len })
-    }
-
-    pub fn as_ptr(&self) -> *mut u8 {
-        self.ptr.as_ptr()
-    }
-
-    pub fn as_slice(&self) -> &[u8] {
-        // SAFETY: ptr is a live allocation of len initialised (zeroed) bytes owned by self.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
-    }
-
-    pub fn as_mut_slice(&mut self) -> &mut [u8] {
-        // SAFETY: as above, and &mut self makes this the only reference.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
-    }
-}
-
-impl Drop for AlignedBuf {
-    fn drop(&mut self) {
-        let layout = std::alloc::Layout::from_size_align(self.len, Self::ALIGN).expect("made in zeroed");
-        // SAFETY: allocated in `zeroed` with this layout and not freed since.
-        unsafe { std::alloc::dealloc(self.ptr.as_ptr(), layout) };
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,13 +299,5 @@ mod tests {
         assert!(matches!(slots.ensure_room(Queue::Send, 1), Err(Error::QueueFull { queue: "send", .. })));
         slots.ensure_room(Queue::Recv, 2).unwrap();
         assert!(slots.ensure_room(Queue::Recv, 3).is_err());
-    }
-
-    #[test]
-    fn aligned_buffers_are_zeroed_and_aligned() {
-        let b = AlignedBuf::zeroed(10_000).unwrap();
-        assert_eq!(b.as_ptr() as usize % 4096, 0);
-        assert!(b.as_slice().iter().all(|&x| x == 0));
-        assert!(AlignedBuf::zeroed(0).is_err());
     }
 }

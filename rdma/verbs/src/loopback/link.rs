@@ -3,9 +3,9 @@
 //! in the order a reliable connection would produce them.
 
 use crate::completion::{WcOpcode, WcStatus};
-use crate::region::AlignedBuf;
 use crate::work_request::RemoteAddr;
 use crate::Access;
+use iobuf::AlignedBuf;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};

@@ -2,8 +2,8 @@
 
 use super::protection_domain::ProtectionDomain;
 use crate::error::{Error, Result};
-use crate::region::AlignedBuf;
 use crate::Access;
+use iobuf::AlignedBuf;
 use rdma_core_sys as sys;
 use std::sync::Arc;
 
