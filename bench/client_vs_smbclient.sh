@@ -29,8 +29,11 @@ USER_NAME=smbdxbench
 PASS=bench-Pa55word
 source bench/scripts/samba_env.sh
 
-cargo build --release --quiet -p smbdx
-BIN=$PWD/target/release/smbdx
+# SMBDX_BIN: measure another build (e.g. the commit before a change, for a before/after in one sitting).
+if [ -n "${SMBDX_BIN:-}" ]; then BIN=$(readlink -f "$SMBDX_BIN"); else
+  cargo build --release --quiet -p smbdx
+  BIN=$PWD/target/release/smbdx
+fi
 WORK=$(mktemp -d)
 RAM=$(mktemp -d -p "${RAM_DIR:-/dev/shm}")
 [ "$(stat -f -c %T "$RAM")" = tmpfs ] || { echo "RAM_DIR must be on tmpfs" >&2; exit 1; }

@@ -14,8 +14,11 @@ USER_NAME=smbdxbench
 PASS=bench-Pa55word
 source bench/scripts/samba_env.sh
 
-cargo build --release --quiet
-BIN=$PWD/target/release/smbdx
+# SMBDX_BIN: measure another build (e.g. the commit before a change, for a before/after in one sitting).
+if [ -n "${SMBDX_BIN:-}" ]; then BIN=$(readlink -f "$SMBDX_BIN"); else
+  cargo build --release --quiet
+  BIN=$PWD/target/release/smbdx
+fi
 WORK=$(mktemp -d)
 trap 'samba_stop; [ -n "${SMBDX_PID:-}" ] && kill "$SMBDX_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
 mkdir -p "$WORK"/{samba-share,smbdx-share,local}

@@ -255,6 +255,11 @@ impl Lease {
         self.len = len;
     }
 
+    /// The batch the lease lies in, for a registration to keep alive.
+    pub fn batch(&self) -> BatchRef {
+        self.batch.clone()
+    }
+
     pub fn location(&self) -> Location {
         Location {
             pool: self.pool.id,

@@ -48,6 +48,9 @@ pub enum Error {
     /// No device of that name (or no device at all).
     #[error("no RDMA device {0:?}")]
     NoDevice(String),
+    /// The queue pair id is stale or was never made by this domain.
+    #[error("{0} is not a queue pair of this domain")]
+    UnknownQp(crate::domain::QpId),
     /// The endpoint is not connected (never was, or disconnected).
     #[error("endpoint is {0:?}, not connected")]
     NotConnected(crate::CmState),

@@ -44,9 +44,11 @@
 
 mod access;
 pub mod bench;
+mod blocking;
 mod cm_state;
 mod completion;
 pub mod conformance;
+pub mod domain;
 mod error;
 pub mod loopback;
 mod provider;
@@ -56,8 +58,10 @@ pub mod verbs;
 mod work_request;
 
 pub use access::Access;
+pub use blocking::{Blocking, BlockingListener, DomainEndpoint};
 pub use cm_state::{CmCall, CmEvent, CmState};
 pub use completion::{Completion, WcOpcode, WcStatus};
+pub use domain::{ConnectRequest, Domain, DomainProvider, PassiveListener, QpCompletion, QpEvent, QpId};
 pub use error::{Error, Result};
 pub use provider::{
     poll_n, Endpoint, EndpointOptions, Listener, Provider, MAX_ACCEPT_PRIVATE_DATA, MAX_CONNECT_PRIVATE_DATA,

@@ -93,7 +93,7 @@ pub trait Endpoint: Send {
     /// the protocol, not the type system, orders those writes (as on any RDMA device).
     fn bytes(&mut self, region: RegionId) -> Result<Self::Bytes<'_>>;
     /// The region-wide rkey of a region registered with remote access: `len` bytes at `offset`.
-    fn remote_key(&self, region: RegionId, offset: usize, len: usize) -> Result<RemoteKey>;
+    fn remote_key(&mut self, region: RegionId, offset: usize, len: usize) -> Result<RemoteKey>;
     /// Grants the peer `access` to just `len` bytes at `offset` through a new memory window whose
     /// rkey can be invalidated (by the peer's SEND_WITH_INVALIDATE or a local invalidate). The
     /// bind is a send-queue work request: its completion (opcode BIND_MW) carries `wr_id`.

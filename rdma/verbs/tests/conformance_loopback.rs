@@ -1,4 +1,5 @@
-//! The shared conformance suite against the loopback provider: both roles in one process.
+//! The shared conformance suite against the loopback provider, both roles in one process. A loopback
+//! endpoint is a domain with one queue pair, so this checks the domain code a reactor drives.
 
 use rdma_verbs::conformance::{self, Config};
 use rdma_verbs::loopback::{Fabric, LoopbackEndpoint};

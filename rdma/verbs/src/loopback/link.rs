@@ -5,13 +5,11 @@
 use crate::completion::{WcOpcode, WcStatus};
 use crate::work_request::RemoteAddr;
 use crate::Access;
-use iobuf::AlignedBuf;
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// Region memory, shared between the owning endpoint and the link (which copies into it).
-pub(crate) type Mem = Arc<Mutex<AlignedBuf>>;
+pub(crate) use super::mem::Mem;
 
 /// A resolved scatter/gather entry.
 #[derive(Clone)]
@@ -66,6 +64,8 @@ pub(crate) struct FaultState {
 
 #[derive(Default)]
 pub(crate) struct Side {
+    /// The domain that owns this side, told of its completions and of the disconnect.
+    pub notify: Option<std::sync::Arc<super::notify::Notifier>>,
     pub keys: HashMap<u32, Key>,
     recvs: VecDeque<PostedRecv>,
     inbound: VecDeque<InboundSend>,
@@ -118,8 +118,7 @@ impl Link {
 fn gather(segs: &[Seg]) -> Vec<u8> {
     let mut out = Vec::with_capacity(segs.iter().map(|s| s.len).sum());
     for s in segs {
-        let m = s.mem.lock().unwrap_or_else(|p| p.into_inner());
-        out.extend_from_slice(&m.as_slice()[s.offset..s.offset + s.len]);
+        s.mem.read_into(s.offset, s.len, &mut out);
     }
     out
 }
@@ -130,8 +129,7 @@ fn scatter(segs: &[Seg], mut data: &[u8]) {
             break;
         }
         let n = s.len.min(data.len());
-        let mut m = s.mem.lock().unwrap_or_else(|p| p.into_inner());
-        m.as_mut_slice()[s.offset..s.offset + n].copy_from_slice(&data[..n]);
+        s.mem.write(s.offset, &data[..n]);
         data = &data[n..];
     }
 }
@@ -157,6 +155,9 @@ impl LinkState {
         if s.faults.drop_next > 0 {
             s.faults.drop_next -= 1;
             return;
+        }
+        if let Some(n) = &s.notify {
+            n.signal();
         }
         cqe.ready_at = s.faults.delay.map(|d| Instant::now() + d);
         if cqe.opcode.is_recv() {
@@ -184,6 +185,9 @@ impl LinkState {
     /// Completes every outstanding work request of `side` with WR_FLUSH_ERR (queue pair in error).
     pub fn flush(&mut self, side: usize) {
         self.sides[side].qp_error = true;
+        if let Some(n) = &self.sides[side].notify {
+            n.signal();
+        }
         let recvs: Vec<PostedRecv> = self.sides[side].recvs.drain(..).collect();
         for r in recvs {
             let seq = self.next_seq();
@@ -346,6 +350,9 @@ impl LinkState {
         } else {
             c.ready_at = s.faults.delay.map(|d| Instant::now() + d);
             s.sq.insert(i, c);
+            if let Some(n) = &s.notify {
+                n.signal();
+            }
         }
         if self.sides[side].qp_error {
             self.flush(side);

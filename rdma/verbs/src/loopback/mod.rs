@@ -14,30 +14,59 @@
 //! Faults ([`Faults`]): drop completions, fail the next work request with a chosen status, delay
 //! completions, break the link.
 
+mod domain;
 mod endpoint;
 mod link;
+mod mem;
+mod notify;
 
+pub use domain::{LoopbackDomain, LoopbackPassiveListener, LoopbackRequest};
 pub use endpoint::{Faults, LoopbackBytes, LoopbackEndpoint};
 
 use crate::error::{Error, Result};
-use crate::provider::{
-    EndpointOptions, Listener, Provider, MAX_ACCEPT_PRIVATE_DATA, MAX_CONNECT_PRIVATE_DATA,
-};
+use crate::provider::{EndpointOptions, Provider};
 use link::Link;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-/// An in-process address space of listeners. Clones share it.
+/// An in-process address space of listeners. Clones share it. Its domains (`Fabric::open_domain`)
+/// are what a reactor drives; as a blocking [`Provider`] each endpoint is a domain of its own.
 #[derive(Clone, Default)]
 pub struct Fabric {
-    listeners: Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Request>>>>,
+    listeners: Arc<Mutex<HashMap<SocketAddr, ListenerEntry>>>,
 }
 
-struct Request {
-    private_data: Vec<u8>,
-    reply: mpsc::Sender<(Arc<Link>, Vec<u8>)>,
+/// Where requests to one address go, and who to wake for them (an fd-driven listener).
+pub(crate) struct ListenerEntry {
+    pub(crate) requests: mpsc::Sender<Request>,
+    pub(crate) notify: Option<Arc<notify::Notifier>>,
+}
+
+/// A connection request in flight from a connector to a listener.
+pub(crate) struct Request {
+    pub(crate) private_data: Vec<u8>,
+    /// The accepting side answers with the link and its private data.
+    pub(crate) reply: mpsc::Sender<(Arc<Link>, Vec<u8>)>,
+    /// The connector's domain, woken when the answer is there (None: a blocking connector).
+    pub(crate) notify: Option<Arc<notify::Notifier>>,
+    /// The address the connector is known by, for the acceptor's `peer_addr`.
+    pub(crate) from: Option<SocketAddr>,
+}
+
+impl Fabric {
+    /// Sends `req` to whoever listens on `addr`.
+    pub(crate) fn request(&self, addr: SocketAddr, req: Request) -> Result<()> {
+        let map = self.listeners.lock().expect("fabric lock");
+        let refused = || Error::ConnectFailed { addr, reason: "no listener (REJECTED)".into() };
+        let entry = map.get(&addr).ok_or_else(refused)?;
+        entry.requests.send(req).map_err(|_| refused())?;
+        if let Some(n) = &entry.notify {
+            n.signal();
+        }
+        Ok(())
+    }
 }
 
 impl Fabric {
@@ -46,26 +75,12 @@ impl Fabric {
     }
 }
 
-/// Accepts connections made to one address of a [`Fabric`].
-pub struct LoopbackListener {
-    fabric: Fabric,
-    addr: SocketAddr,
-    opts: EndpointOptions,
-    requests: mpsc::Receiver<Request>,
-}
-
 impl Provider for Fabric {
     type Endpoint = LoopbackEndpoint;
-    type Listener = LoopbackListener;
+    type Listener = crate::blocking::BlockingListener<Fabric>;
 
-    fn listen(&self, addr: SocketAddr, opts: EndpointOptions) -> Result<LoopbackListener> {
-        let mut map = self.listeners.lock().expect("fabric lock");
-        if map.contains_key(&addr) {
-            return Err(Error::AddrInUse(addr));
-        }
-        let (tx, rx) = mpsc::channel();
-        map.insert(addr, tx);
-        Ok(LoopbackListener { fabric: self.clone(), addr, opts, requests: rx })
+    fn listen(&self, addr: SocketAddr, opts: EndpointOptions) -> Result<Self::Listener> {
+        crate::blocking::Blocking(self.clone()).listen(addr, opts)
     }
 
     fn connect(
@@ -75,43 +90,6 @@ impl Provider for Fabric {
         private_data: &[u8],
         timeout: Duration,
     ) -> Result<LoopbackEndpoint> {
-        crate::provider::check_private_data("connect", private_data, MAX_CONNECT_PRIVATE_DATA)?;
-        let listener = self.listeners.lock().expect("fabric lock").get(&addr).cloned();
-        let refused = || Error::ConnectFailed { addr, reason: "no listener (REJECTED)".into() };
-        let listener = listener.ok_or_else(refused)?;
-        let (tx, rx) = mpsc::channel();
-        listener.send(Request { private_data: private_data.to_vec(), reply: tx }).map_err(|_| refused())?;
-        let (link, peer_data) = rx.recv_timeout(timeout).map_err(|e| match e {
-            mpsc::RecvTimeoutError::Timeout => Error::Timeout { after: timeout, what: "accept" },
-            mpsc::RecvTimeoutError::Disconnected => refused(),
-        })?;
-        Ok(LoopbackEndpoint::new(link, 0, opts, peer_data))
-    }
-}
-
-impl Listener for LoopbackListener {
-    type Endpoint = LoopbackEndpoint;
-
-    fn accept(&mut self, private_data: &[u8], timeout: Duration) -> Result<LoopbackEndpoint> {
-        crate::provider::check_private_data("accept", private_data, MAX_ACCEPT_PRIVATE_DATA)?;
-        loop {
-            let req = self
-                .requests
-                .recv_timeout(timeout)
-                .map_err(|_| Error::Timeout { after: timeout, what: "a connect request" })?;
-            let link = Arc::new(Link::new());
-            // A requester that gave up (timed out) is skipped, as the CM would drop it.
-            if req.reply.send((link.clone(), private_data.to_vec())).is_ok() {
-                return Ok(LoopbackEndpoint::new(link, 1, self.opts, req.private_data));
-            }
-        }
-    }
-}
-
-impl Drop for LoopbackListener {
-    fn drop(&mut self) {
-        if let Ok(mut map) = self.fabric.listeners.lock() {
-            map.remove(&self.addr);
-        }
+        crate::blocking::Blocking(self.clone()).connect(addr, opts, private_data, timeout)
     }
 }

@@ -301,7 +301,7 @@ impl Endpoint for VerbsEndpoint {
         Ok(self.regions.idle_mut(region)?.inner.buf.as_mut_slice())
     }
 
-    fn remote_key(&self, region: RegionId, offset: usize, len: usize) -> Result<RemoteKey> {
+    fn remote_key(&mut self, region: RegionId, offset: usize, len: usize) -> Result<RemoteKey> {
         let e = self.regions.check(&Sge::new(region, offset, len), Access::NONE)?;
         if !e.access.is_remote() {
             return Err(Error::AccessDenied {
