@@ -182,6 +182,34 @@ impl Outbox {
         self.error.get_or_insert(EngineError::OutgoingTooLarge { len });
     }
 
+    /// The oldest queued message, whole, for a transport that sends message by message (SMB Direct
+    /// fragments it); `None` when empty. Not for use once [`Outbox::write_to`] has written part of
+    /// it (a channel uses one way or the other).
+    pub(crate) fn front(&self) -> Option<&[u8]> {
+        let prefix = self.buf.get(self.head..)?.first_chunk::<FRAME_PREFIX_LEN>()?;
+        let len = usize::from(prefix[1]) << 16 | usize::from(prefix[2]) << 8 | usize::from(prefix[3]);
+        let at = self.head + FRAME_PREFIX_LEN;
+        match self.owned.front() {
+            Some(o) if o.at == at => Some(&o.buf[o.rest.clone()]),
+            _ => self.buf.get(at..at + len),
+        }
+    }
+
+    /// Drops the oldest queued message (after [`Outbox::front`] was sent); an owned buffer becomes
+    /// a spare for [`Outbox::reclaim`].
+    pub(crate) fn pop_front(&mut self) {
+        let Some(len) = self.front().map(<[u8]>::len) else { return };
+        self.advance(FRAME_PREFIX_LEN + len);
+        if self.is_empty() {
+            self.buf.clear();
+            self.head = 0;
+        } else if self.head >= COMPACT_MIN && self.head * 2 >= self.buf.len() {
+            self.buf.drain(..self.head);
+            self.owned.iter_mut().for_each(|o| o.at -= self.head);
+            self.head = 0;
+        }
+    }
+
     /// Writes queued bytes until the writer would block or the queue is empty; returns how many
     /// bytes were written. `WouldBlock` is not an error here: it just ends the burst.
     pub(crate) fn write_to(&mut self, w: &mut impl Write) -> io::Result<usize> {
@@ -271,6 +299,27 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messages_come_off_the_front_one_by_one_whatever_their_kind() {
+        let mut o = Outbox::new();
+        o.push(b"abc");
+        o.push_owned(b"..XYZ..".to_vec(), 2..5);
+        o.push(b"");
+        let big = vec![9u8; 3 * COMPACT_MIN];
+        o.push(&big);
+        o.push_parts(&[b"q", b"r"]);
+        let mut got = vec![];
+        while let Some(m) = o.front() {
+            got.push(m.to_vec());
+            o.pop_front();
+        }
+        assert_eq!(got, [b"abc".to_vec(), b"XYZ".to_vec(), vec![], big, b"qr".to_vec()]);
+        assert!(o.is_empty());
+        assert_eq!(o.reclaim(), Some(b"..XYZ..".to_vec()), "a sent owned buffer comes back");
+        o.pop_front();
+        assert!(o.front().is_none());
+    }
 
     #[test]
     fn push_parts_frames_the_joined_message() {
