@@ -438,11 +438,9 @@ impl SmbdConnection {
                 let params = params.clone();
                 let ungranted = self.recv.credits.ungranted();
                 if ungranted == 0 {
-                    // MS-SMBD 3.1.5.6: no receive credits → failure response. The transport did
-                    // not post what `receives_wanted` asked for before polling.
-                    let error = Error::NoReceiveCredits;
-                    self.state = State::Refusing { status: NtStatus::INSUFFICIENT_RESOURCES, error };
-                    return self.poll_transmit(now);
+                    // Nothing to grant yet: the response waits for `on_receives_posted`. If the
+                    // receives never come, the negotiation timer refuses (see `handle_timeout`).
+                    return None;
                 }
                 // CreditsGranted = Connection.ReceiveCredits: every receive posted (3.1.5.3).
                 let grant = ungranted.min(u32::from(u16::MAX)) as u16;
@@ -595,7 +593,16 @@ impl SmbdConnection {
     /// (3.1.6.2), which may queue a keepalive or close the connection.
     pub fn handle_timeout(&mut self, now: Instant) {
         match self.state {
-            State::AwaitingRequest | State::AwaitingResponse { .. } | State::Responding(_) => {
+            State::Responding(_) => {
+                if now >= self.negotiate_deadline {
+                    // MS-SMBD 3.1.5.6: ReceiveCredits still zero when the response is due → a
+                    // failure response. The transport never posted what `receives_wanted` asked
+                    // for, which is what INSUFFICIENT_RESOURCES says.
+                    let error = Error::NoReceiveCredits;
+                    self.state = State::Refusing { status: NtStatus::INSUFFICIENT_RESOURCES, error };
+                }
+            }
+            State::AwaitingRequest | State::AwaitingResponse { .. } => {
                 if now >= self.negotiate_deadline {
                     self.close(Error::NegotiateTimeout);
                 }

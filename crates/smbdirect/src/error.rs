@@ -64,9 +64,9 @@ pub enum Error {
     /// The server's PreferredSendSize is larger than the receive buffers the client posts.
     #[error("negotiate response: PreferredSendSize {value} exceeds our MaxReceiveSize {max}")]
     PreferredSendSizeTooLarge { value: u32, max: u32 },
-    /// The server had no receive posted when its negotiate response was due, so it could grant
-    /// nothing: it answers STATUS_INSUFFICIENT_RESOURCES (MS-SMBD 3.1.5.6).
-    #[error("negotiate response due with no receive posted to grant")]
+    /// The server still had no receive posted to grant when its negotiation timer expired: it
+    /// answers STATUS_INSUFFICIENT_RESOURCES (MS-SMBD 3.1.5.6) and closes.
+    #[error("no receive was posted to grant in the negotiate response before the negotiation timer expired")]
     NoReceiveCredits,
 
     // ---- data transfer, MS-SMBD 3.1.5.8 and 3.1.5.1 ----

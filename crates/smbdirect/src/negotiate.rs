@@ -7,8 +7,10 @@
 //!   disconnect (3.1.5.6);
 //! - server, CreditsRequested 0, MaxReceiveSize < 128 or MaxFragmentedSize < 131072: disconnect
 //!   without a response (3.1.5.6);
-//! - server, no receive posted when the response is due: a failure response with
-//!   STATUS_INSUFFICIENT_RESOURCES (3.1.5.6 allows any error status; this one says why);
+//! - server, still no receive posted to grant when the negotiation timer expires: a failure
+//!   response with STATUS_INSUFFICIENT_RESOURCES (3.1.5.6 allows any error status; this one says
+//!   why). The response waits for posted receives until then, since a sans-I/O state machine
+//!   cannot post them itself;
 //! - client: a response shorter than 32 bytes, Status ≠ 0, NegotiatedVersion ≠ 0x0100,
 //!   MaxReceiveSize < 128, MaxFragmentedSize < 131072, CreditsGranted 0, CreditsRequested 0, or
 //!   PreferredSendSize above our MaxReceiveSize: disconnect (3.1.5.7).
