@@ -1,7 +1,7 @@
 //! One SMB Direct connection as a state machine (MS-SMBD 3.1: the abstract data model of 3.1.1.1,
 //! the events of 3.1.4–3.1.7), fed bytes and time, returning what to post and what happened.
 //!
-//! State grouped by concern, after Linux's `smbdirect_socket`: [`State`] says which message is
+//! State grouped by concern, after Linux's `smbdirect_socket`: `State` says which message is
 //! expected next; `send` holds credits, the queue and the sends in flight; `recv` holds posted and
 //! granted receives and the reassembly buffer; `idle` holds the keepalive timer.
 //!
@@ -101,6 +101,7 @@ impl Transmit {
         false
     }
 
+    /// Which message this is.
     pub fn kind(&self) -> TransmitKind {
         self.kind
     }
@@ -562,14 +563,17 @@ impl SmbdConnection {
         self.send.in_flight
     }
 
+    /// The role given to [`Self::new`].
     pub fn role(&self) -> Role {
         self.role
     }
 
+    /// Whether the negotiation finished and the connection is not closed.
     pub fn is_established(&self) -> bool {
         self.state == State::Established
     }
 
+    /// Whether the connection is done ([`Event::Closed`] was queued).
     pub fn is_closed(&self) -> bool {
         self.state == State::Closed
     }

@@ -4,8 +4,8 @@
 //! One send credit is the right to consume one receive buffer the peer has posted. Each side
 //! keeps two books:
 //!
-//! - [`SendCredits`]: credits the peer granted us and we have not spent (Connection.SendCredits).
-//! - [`RecvCredits`]: receive buffers the transport has posted (`posted`) and how many of them
+//! - `SendCredits`: credits the peer granted us and we have not spent (Connection.SendCredits).
+//! - `RecvCredits`: receive buffers the transport has posted (`posted`) and how many of them
 //!   the peer holds credits for (`granted`, the peer's SendCredits as we know them). The spec's
 //!   single Connection.ReceiveCredits is split in two so that a grant can never name a buffer
 //!   that is not posted: Linux's "grants before posting" bug class.
@@ -16,7 +16,7 @@
 //!   + our grants in flight to the peer.
 //! - Last-credit rule (3.1.5.1): the last send credit is spent only by a message that grants at
 //!   least one credit back, so the peer can always answer. When we hold one credit, have
-//!   something to send and nothing left to grant, [`RecvCredits::wanted`] asks for one more
+//!   something to send and nothing left to grant, `RecvCredits::wanted` (hence [`crate::SmbdConnection::receives_wanted`]) asks for one more
 //!   receive even past the target (3.1.5.9 "MUST allocate and post at least one receive").
 //!
 //! Empty grant messages. 3.1.5.8 has a receiver with an empty send queue send an empty message
