@@ -264,8 +264,11 @@ fn queue_message_refusals_leave_the_connection_alone() {
     );
     assert!(c.is_established());
     assert!(c.queue_message(1 << 20).is_ok());
+    events(&mut c);
     c.on_connection_lost();
+    assert_eq!(events(&mut c), [Event::Closed(Error::ConnectionLost)]);
     assert_eq!(c.queue_message(1), Err(Error::Closed));
+    assert!(c.poll_transmit(Instant::now()).is_none(), "queued messages never go out after close");
 }
 
 #[test]
