@@ -16,6 +16,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use crate::connection::Connection;
 use crate::error::EngineError;
 use crate::handle::{WakeLink, WakeState};
+use crate::rdma::DynListener;
 use crate::reactor::{Command, WAKER};
 use crate::shutdown::ShutdownHandle;
 use crate::stats::ReactorCounters;
@@ -53,21 +54,31 @@ impl Dispatcher {
         peer: SocketAddr,
         handler: Option<(Box<dyn Connection>, Arc<WakeState>)>,
     ) -> Result<usize, EngineError> {
+        self.hand_over(Command::Adopt { socket, peer, handler })
+    }
+
+    /// Hands `cmd` (a new connection of either transport) to the least-loaded reactor; returns its
+    /// index. On error the command is dropped (an RDMA request with it is rejected).
+    pub(crate) fn hand_over(&self, cmd: Command) -> Result<usize, EngineError> {
         let n = self.links.len();
         let first = self.next.fetch_add(1, Relaxed) % n;
         let load = |i: usize| self.links[i].counters.connections.load(Relaxed);
-        let Some(pick) = (0..n).map(|k| (first + k) % n).min_by_key(|&i| load(i)) else {
+        let pick = (0..n).map(|k| (first + k) % n).min_by_key(|&i| load(i));
+        let Some(pick) = pick.filter(|&p| load(p) < self.max_per_reactor as u64) else {
+            if let Command::AdoptRdma { req } = cmd {
+                req.reject();
+            }
             return Err(EngineError::AtCapacity { reactors: n, max: self.max_per_reactor });
         };
         let link = &self.links[pick];
-        if load(pick) >= self.max_per_reactor as u64 {
-            return Err(EngineError::AtCapacity { reactors: n, max: self.max_per_reactor });
-        }
         link.counters.connections.fetch_add(1, Relaxed);
-        match link.commands.try_send(Command::Adopt { socket, peer, handler }) {
+        match link.commands.try_send(cmd) {
             Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+            Err(TrySendError::Full(cmd) | TrySendError::Disconnected(cmd)) => {
                 link.counters.connections.fetch_sub(1, Relaxed);
+                if let Command::AdoptRdma { req } = cmd {
+                    req.reject();
+                }
                 return Err(EngineError::AtCapacity { reactors: n, max: self.max_per_reactor });
             }
         }
@@ -82,6 +93,8 @@ impl Dispatcher {
 pub(crate) struct Acceptor {
     pub(crate) poll: Poll,
     pub(crate) listeners: Vec<TcpListener>,
+    /// RDMA CM listeners; their tokens follow the TCP listeners'.
+    pub(crate) rdma: Vec<Box<dyn DynListener>>,
     pub(crate) dispatcher: Arc<Dispatcher>,
     pub(crate) shutdown: ShutdownHandle,
 }
@@ -91,13 +104,18 @@ impl Acceptor {
     pub(crate) fn new(
         poll: Poll,
         mut listeners: Vec<TcpListener>,
+        rdma: Vec<Box<dyn DynListener>>,
         dispatcher: Arc<Dispatcher>,
         shutdown: ShutdownHandle,
     ) -> io::Result<Acceptor> {
         for (i, l) in listeners.iter_mut().enumerate() {
             poll.registry().register(l, Token(i), Interest::READABLE)?;
         }
-        Ok(Acceptor { poll, listeners, dispatcher, shutdown })
+        for (k, l) in rdma.iter().enumerate() {
+            let token = Token(listeners.len() + k);
+            poll.registry().register(&mut mio::unix::SourceFd(&l.fd()), token, Interest::READABLE)?;
+        }
+        Ok(Acceptor { poll, listeners, rdma, dispatcher, shutdown })
     }
 
     pub(crate) fn run(mut self) {
@@ -115,7 +133,7 @@ impl Acceptor {
                 return;
             }
             if std::mem::take(&mut retry) {
-                for i in 0..self.listeners.len() {
+                for i in 0..self.listeners.len() + self.rdma.len() {
                     retry |= self.accept_all(i);
                 }
             }
@@ -127,8 +145,31 @@ impl Acceptor {
         }
     }
 
+    /// Takes every waiting RDMA connection request to a reactor; true when stopped by an error.
+    fn accept_rdma(&mut self, k: usize) -> bool {
+        let Some(listener) = self.rdma.get_mut(k) else { return false };
+        loop {
+            match listener.try_accept() {
+                Ok(Some(req)) => {
+                    let peer = req.peer_addr();
+                    if let Err(e) = self.dispatcher.hand_over(Command::AdoptRdma { req }) {
+                        tracing::warn!(?peer, error = %e, "refusing RDMA connection");
+                    }
+                }
+                Ok(None) => return false,
+                Err(e) => {
+                    tracing::warn!(error = %e, "RDMA accept failed");
+                    return true;
+                }
+            }
+        }
+    }
+
     /// Accepts until the backlog is empty; true when stopped by a resource error instead.
     fn accept_all(&mut self, i: usize) -> bool {
+        if i >= self.listeners.len() {
+            return self.accept_rdma(i - self.listeners.len());
+        }
         let Some(listener) = self.listeners.get(i) else { return false };
         loop {
             match listener.accept() {

@@ -7,7 +7,10 @@
 use mio::{Interest, Registry, Token};
 
 use crate::error::EngineError;
+use crate::handle::ConnectionHandle;
 use crate::handler_core::HandlerCore;
+use crate::rdma::channel::RdmaChannel;
+use crate::rdma::DynDomain;
 use crate::stats::ReactorCounters;
 use crate::tcp_channel::TcpChannel;
 
@@ -32,30 +35,37 @@ pub(crate) struct Limits {
     pub(crate) read_budget: usize,
 }
 
-/// One connection of a reactor, by transport.
+/// One connection of a reactor, by transport. Boxed: an RDMA channel (with its MS-SMBD state) is
+/// about 1 KiB, a TCP one 400 bytes, and the reactor's slot table should not pay the larger for
+/// every slot.
 pub(crate) enum Channel {
-    Tcp(TcpChannel),
+    Tcp(Box<TcpChannel>),
+    Rdma(Box<RdmaChannel>),
 }
 
 impl Channel {
     pub(crate) fn core(&self) -> &HandlerCore {
         match self {
             Channel::Tcp(c) => &c.core,
+            Channel::Rdma(c) => &c.core,
         }
     }
 
     pub(crate) fn core_mut(&mut self) -> &mut HandlerCore {
         match self {
             Channel::Tcp(c) => &mut c.core,
+            Channel::Rdma(c) => &mut c.core,
         }
     }
 
-    /// Watches the channel's readiness sources under `token`.
+    /// Watches the channel's readiness sources under `token` (an RDMA channel's are its reactor's
+    /// domain descriptors, watched once for all).
     pub(crate) fn register(&mut self, registry: &Registry, token: Token) -> std::io::Result<()> {
         match self {
             Channel::Tcp(c) => {
                 registry.register(&mut c.socket, token, Interest::READABLE | Interest::WRITABLE)
             }
+            Channel::Rdma(_) => Ok(()),
         }
     }
 
@@ -64,6 +74,19 @@ impl Channel {
             Channel::Tcp(c) => {
                 let _ = registry.deregister(&mut c.socket);
             }
+            Channel::Rdma(_) => {}
+        }
+    }
+
+    /// Gives the handler its handle and lets it speak first: at once for TCP, once SMB Direct is
+    /// negotiated for RDMA.
+    pub(crate) fn start(&mut self, handle: ConnectionHandle) -> Result<(), EngineError> {
+        match self {
+            Channel::Tcp(c) => c.core.start(handle),
+            Channel::Rdma(c) => {
+                c.start(handle);
+                Ok(())
+            }
         }
     }
 
@@ -71,14 +94,33 @@ impl Channel {
     pub(crate) fn wake(&mut self) -> Result<(), EngineError> {
         match self {
             Channel::Tcp(c) => c.wake(),
+            Channel::Rdma(c) => c.wake(),
         }
     }
 
     /// Run to completion: deliver, send, receive, until the transport would block or a budget or
-    /// limit is reached. `reading` is false during shutdown.
-    pub(crate) fn drive(&mut self, limits: &Limits, counters: &ReactorCounters, reading: bool) -> Progress {
+    /// limit is reached. `reading` is false during shutdown. `domain` is the reactor's RDMA domain
+    /// (an RDMA channel exists only where there is one).
+    pub(crate) fn drive(
+        &mut self,
+        limits: &Limits,
+        counters: &ReactorCounters,
+        reading: bool,
+        domain: Option<&mut dyn DynDomain>,
+    ) -> Progress {
+        match (self, domain) {
+            (Channel::Tcp(c), _) => c.drive(limits, counters, reading),
+            (Channel::Rdma(c), Some(d)) => c.drive(d, limits, counters, reading),
+            (Channel::Rdma(c), None) => Progress::Failed(EngineError::RdmaUnavailable {
+                why: format!("no domain for the connection with {}", c.peer()),
+            }),
+        }
+    }
+
+    pub(crate) fn as_rdma(&mut self) -> Option<&mut RdmaChannel> {
         match self {
-            Channel::Tcp(c) => c.drive(limits, counters, reading),
+            Channel::Rdma(c) => Some(c),
+            Channel::Tcp(_) => None,
         }
     }
 }

@@ -51,6 +51,8 @@ pub struct EngineConfig {
     /// `smbclient get` of 1 GiB, AES-128-GCM, 8 runs each, interleaved: 0.23-0.27 server CPU-s/GiB
     /// at 2.45-2.85 GB/s with 4 MiB against 0.29-0.36 at 2.15-2.50 GB/s autotuned.
     pub send_buffer: Option<usize>,
+    /// SMB Direct: the RDMA provider, listen addresses and MS-SMBD parameters; `None`: TCP only.
+    pub rdma: Option<crate::rdma::RdmaSettings>,
 }
 
 /// The default [`EngineConfig::send_buffer`]: 8 MiB of buffer once doubled, one largest READ
@@ -71,6 +73,7 @@ impl Default for EngineConfig {
             max_connections_per_reactor: 4096,
             shutdown_grace: Duration::from_secs(2),
             send_buffer: Some(DEFAULT_SEND_BUFFER),
+            rdma: None,
         }
     }
 }

@@ -23,9 +23,13 @@ const HANDOFF_QUEUE: usize = 1024;
 /// The running reactors and acceptor. Dropping it shuts down as [`Engine::shutdown`] does.
 pub struct Engine {
     addrs: Vec<SocketAddr>,
+    /// Where the RDMA listeners listen (EngineConfig::rdma's `listen`, in order).
+    rdma_addrs: Vec<SocketAddr>,
     shutdown: ShutdownHandle,
     dispatcher: Arc<Dispatcher>,
     counters: Vec<Arc<ReactorCounters>>,
+    /// Whether the engine was started with RDMA (EngineConfig::rdma).
+    rdma: bool,
     /// Reactor threads by index, then the acceptor (if there were listeners).
     threads: Vec<(Option<usize>, JoinHandle<()>)>,
 }
@@ -71,7 +75,18 @@ impl Engine {
             polls.push(poll);
             receivers.push((rx, wake_rx));
         }
-        let acceptor_poll = if mio_listeners.is_empty() {
+        let mut rdma_listeners = Vec::new();
+        let mut rdma_addrs = Vec::new();
+        if let Some(r) = &cfg.rdma {
+            for &addr in &r.listen {
+                let l = r.provider.listen(addr).map_err(|e| {
+                    io::Error::from(EngineError::RdmaUnavailable { why: format!("listen on {addr}: {e}") })
+                })?;
+                rdma_addrs.push(l.local_addr());
+                rdma_listeners.push(l);
+            }
+        }
+        let acceptor_poll = if mio_listeners.is_empty() && rdma_listeners.is_empty() {
             None
         } else {
             let poll = Poll::new().map_err(|e| EngineError::io("epoll_create", None, e))?;
@@ -88,9 +103,11 @@ impl Engine {
 
         let mut engine = Engine {
             addrs,
+            rdma_addrs,
             shutdown: shutdown.clone(),
             dispatcher: dispatcher.clone(),
             counters,
+            rdma: cfg.rdma.is_some(),
             threads: Vec::new(),
         };
         for (i, (poll, (rx, wake_rx))) in polls.into_iter().zip(receivers).enumerate() {
@@ -114,7 +131,7 @@ impl Engine {
             engine.threads.push((Some(i), t));
         }
         if let Some((poll, _waker)) = acceptor_poll {
-            let acceptor = Acceptor::new(poll, mio_listeners, dispatcher, shutdown)
+            let acceptor = Acceptor::new(poll, mio_listeners, rdma_listeners, dispatcher, shutdown)
                 .map_err(|e| EngineError::io("epoll register listener", None, e))?;
             let t = std::thread::Builder::new()
                 .name("smbdx-acceptor".into())
@@ -128,6 +145,35 @@ impl Engine {
     /// The listeners' addresses, in the order given to [`Engine::start`].
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.addrs.clone()
+    }
+
+    /// The RDMA listeners' addresses, in the order of `EngineConfig::rdma`'s `listen`.
+    pub fn local_rdma_addrs(&self) -> Vec<SocketAddr> {
+        self.rdma_addrs.clone()
+    }
+
+    /// Connects to `addr` over SMB Direct (RDMA CM, then MS-SMBD negotiation) on the least-loaded
+    /// reactor, driven by `conn`. Returns at once: the connection is set up by the reactor, and
+    /// `conn`'s [`Connection::on_start`] runs once SMB Direct is established; a connection that
+    /// cannot be made ends with [`Connection::on_close`] (the reason is logged). Fails at once when
+    /// the engine has no RDMA.
+    pub fn connect_rdma(&self, addr: SocketAddr, conn: Box<dyn Connection>) -> io::Result<ConnectionHandle> {
+        if self.shutdown.is_requested() {
+            return Err(EngineError::ShuttingDown.into());
+        }
+        if !self.rdma {
+            return Err(
+                EngineError::RdmaUnavailable { why: "the engine was started without RDMA".into() }.into()
+            );
+        }
+        let state = WakeState::new();
+        let reactor = self.dispatcher.hand_over(crate::reactor::Command::ConnectRdma {
+            addr,
+            handler: conn,
+            wake: state.clone(),
+        })?;
+        let link = self.dispatcher.links[reactor].wakes.clone();
+        Ok(ConnectionHandle::new(state, link, reactor))
     }
 
     /// Connects to `addr` (blocking the calling thread for the TCP handshake only) and hands the

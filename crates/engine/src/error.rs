@@ -20,6 +20,26 @@ pub enum EngineError {
     #[error("handler queued bytes {start}..{end} of a {buf_len}-byte buffer")]
     OwnedRangeOutside { start: usize, end: usize, buf_len: usize },
 
+    /// The SMB Direct peer broke MS-SMBD (or the negotiation failed): only that connection is closed.
+    #[error("SMB Direct with {peer}: {source}")]
+    Smbd { peer: SocketAddr, source: smbdirect::Error },
+
+    /// An RDMA verb failed for a connection.
+    #[error("{op} for {peer}: {source}")]
+    Rdma { peer: SocketAddr, op: &'static str, source: rdma_verbs::Error },
+
+    /// A work request of a connection completed with an error status (the queue pair is broken).
+    #[error("RDMA {op} for {peer} completed with {status}")]
+    RdmaCompletion { peer: SocketAddr, op: &'static str, status: String },
+
+    /// An RDMA connection could not be set up.
+    #[error("RDMA connection with {peer} failed: {reason}")]
+    RdmaConnect { peer: SocketAddr, reason: String },
+
+    /// No RDMA provider was configured, or it could not open a device.
+    #[error("RDMA is not available: {why}")]
+    RdmaUnavailable { why: String },
+
     /// A connection handler panicked in `during`; only its connection is closed.
     #[error("connection handler for {peer} panicked in {during}")]
     HandlerPanicked { peer: SocketAddr, during: &'static str },
@@ -62,7 +82,11 @@ impl From<EngineError> for io::Error {
             EngineError::Io { source, .. } => source.kind(),
             EngineError::Frame { .. }
             | EngineError::OutgoingTooLarge { .. }
-            | EngineError::OwnedRangeOutside { .. } => io::ErrorKind::InvalidData,
+            | EngineError::OwnedRangeOutside { .. }
+            | EngineError::Smbd { .. } => io::ErrorKind::InvalidData,
+            EngineError::Rdma { .. } | EngineError::RdmaCompletion { .. } => io::ErrorKind::ConnectionAborted,
+            EngineError::RdmaConnect { .. } => io::ErrorKind::ConnectionRefused,
+            EngineError::RdmaUnavailable { .. } => io::ErrorKind::Unsupported,
             EngineError::AtCapacity { .. } => io::ErrorKind::WouldBlock,
             EngineError::ShuttingDown | EngineError::ConnectionClosed { .. } => io::ErrorKind::NotConnected,
             EngineError::HandlerPanicked { .. }

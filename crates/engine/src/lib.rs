@@ -73,6 +73,7 @@ mod handler_core;
 mod input;
 mod offload;
 mod outbox;
+pub mod rdma;
 mod reactor;
 mod shutdown;
 mod spin;

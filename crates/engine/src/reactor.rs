@@ -27,6 +27,8 @@ use crate::connection::{Connection, ConnectionFactory, PeerInfo};
 use crate::error::EngineError;
 use crate::handle::{ConnectionHandle, WakeLink, WakeState, CLOSED, UNADOPTED};
 use crate::handler_core::HandlerCore;
+use crate::rdma::channel::RdmaChannel;
+use crate::rdma::{DynDomain, DynRequest, ReactorRdma};
 use crate::shutdown::ShutdownHandle;
 use crate::spin::SpinWindow;
 use crate::stats::{bump, ReactorCounters};
@@ -34,6 +36,8 @@ use crate::tcp_channel::TcpChannel;
 
 /// The waker's token; channel tokens are slab indices, far below it.
 pub(crate) const WAKER: Token = Token(usize::MAX);
+/// The RDMA domain's descriptors (completion channel, CM events) use tokens from here up to WAKER.
+const DOMAIN_TOKENS: usize = usize::MAX - 8;
 
 /// Reads per channel per turn before other channels get their go.
 const READ_BUDGET: usize = 16;
@@ -44,6 +48,10 @@ pub(crate) enum Command {
     /// asks the factory) and `Some` for outgoing ones (`Engine::connect`), with the state their
     /// `ConnectionHandle`s share with this reactor.
     Adopt { socket: TcpStream, peer: SocketAddr, handler: Option<(Box<dyn Connection>, Arc<WakeState>)> },
+    /// Accept this RDMA connection request on the reactor's domain; the factory makes its handler.
+    AdoptRdma { req: Box<dyn DynRequest> },
+    /// Connect over RDMA to `addr`, driven by `handler` (`Engine::connect_rdma`).
+    ConnectRdma { addr: SocketAddr, handler: Box<dyn Connection>, wake: Arc<WakeState> },
 }
 
 pub(crate) struct Reactor {
@@ -68,6 +76,10 @@ pub(crate) struct Reactor {
     ready: VecDeque<usize>,
     /// Shutdown has begun: no reading, no adopting, close each channel once its outbox is out.
     draining: bool,
+    /// SMB Direct: the domain, pool and queue pairs of this reactor (when the engine has RDMA).
+    rdma: Option<ReactorRdma>,
+    /// Channels an RDMA completion, event or timer touched this turn.
+    touched: Vec<usize>,
 }
 
 impl Reactor {
@@ -93,13 +105,15 @@ impl Reactor {
             counters,
             shutdown,
             core,
-            cfg,
             wmem_max: wmem_max(),
             channels: Vec::new(),
             free: Vec::new(),
             open: 0,
             ready: VecDeque::new(),
             draining: false,
+            rdma: cfg.rdma.clone().map(|r| ReactorRdma::new(Arc::new(r))),
+            touched: Vec::new(),
+            cfg,
         }
     }
 
@@ -121,7 +135,7 @@ impl Reactor {
         }
         let mut events = Events::with_capacity(1024);
         let mut last_active = Instant::now();
-        let mut deadline: Option<Instant> = None;
+        let mut stop_at: Option<Instant> = None;
         let mut window = SpinWindow::new(match self.cfg.poll {
             PollMode::Adaptive { spin } => spin,
             _ => Duration::ZERO,
@@ -130,10 +144,13 @@ impl Reactor {
         let mut spun_empty = false;
         loop {
             let mut blocked_at = None;
+            let rdma_deadline = self.rdma_deadline();
+            let deadline = match (stop_at, rdma_deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             let timeout = if !self.ready.is_empty() {
                 Some(Duration::ZERO)
-            } else if let Some(d) = deadline {
-                Some(d.saturating_duration_since(Instant::now()))
             } else {
                 match self.cfg.poll {
                     PollMode::Busy => Some(Duration::ZERO),
@@ -155,6 +172,18 @@ impl Reactor {
                     }
                 }
             };
+            // A timer (the shutdown grace, an SMB Direct timer) bounds any sleep.
+            let timeout = match (timeout, deadline) {
+                (Some(t), Some(d)) => Some(t.min(d.saturating_duration_since(Instant::now()))),
+                (None, Some(d)) => Some(d.saturating_duration_since(Instant::now())),
+                (t, None) => t,
+            };
+            // About to sleep: the completion queue must wake us (or nothing may wait in it).
+            let timeout = match timeout {
+                Some(Duration::ZERO) => timeout,
+                _ if !self.arm_rdma() => Some(Duration::ZERO),
+                _ => timeout,
+            };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != std::io::ErrorKind::Interrupted {
                     tracing::error!(reactor = self.index, error = %e, "epoll failed; reactor stops");
@@ -162,16 +191,19 @@ impl Reactor {
                 }
             }
             bump(&self.counters.polls, 1);
-            let active = !events.is_empty() || !self.ready.is_empty();
+            let mut active = !events.is_empty() || !self.ready.is_empty();
+            let mut rdma_ready = false;
             for event in events.iter() {
                 match event.token() {
                     WAKER => {
                         self.take_commands();
                         self.take_wakes();
                     }
+                    Token(t) if t >= DOMAIN_TOKENS => rdma_ready = true,
                     Token(i) => self.drive(i),
                 }
             }
+            active |= self.poll_rdma(rdma_ready);
             for _ in 0..self.ready.len() {
                 let Some(i) = self.ready.pop_front() else { break };
                 if let Some(ch) = self.channels.get_mut(i).and_then(Option::as_mut) {
@@ -189,11 +221,11 @@ impl Reactor {
             } else if timeout == Some(Duration::ZERO) {
                 spun_empty = true;
             }
-            if deadline.is_none() && self.shutdown.is_requested() {
+            if stop_at.is_none() && self.shutdown.is_requested() {
                 self.begin_drain();
-                deadline = Some(Instant::now() + self.cfg.shutdown_grace);
+                stop_at = Some(Instant::now() + self.cfg.shutdown_grace);
             }
-            if let Some(d) = deadline {
+            if let Some(d) = stop_at {
                 if self.open == 0 || Instant::now() >= d {
                     break;
                 }
@@ -206,6 +238,8 @@ impl Reactor {
         while let Ok(cmd) = self.commands.try_recv() {
             match cmd {
                 Command::Adopt { socket, peer, handler } => self.adopt(socket, peer, handler),
+                Command::AdoptRdma { req } => self.adopt_rdma(req),
+                Command::ConnectRdma { addr, handler, wake } => self.connect_rdma(addr, handler, wake),
             }
         }
     }
@@ -267,8 +301,221 @@ impl Reactor {
             },
         };
         let core = HandlerCore::new(info, handler, wake);
-        let ch = Channel::Tcp(TcpChannel::new(core, socket, self.cfg.max_message));
+        let ch = Channel::Tcp(Box::new(TcpChannel::new(core, socket, self.cfg.max_message)));
         self.install(ch);
+    }
+
+    /// The reactor's RDMA domain, opened (on `device`) and watched the first time it is needed.
+    fn domain(&mut self, device: Option<&str>) -> Result<&mut ReactorRdma, EngineError> {
+        let Some(rdma) = self.rdma.as_mut() else {
+            return Err(EngineError::RdmaUnavailable { why: "the engine was started without RDMA".into() });
+        };
+        if rdma.domain.is_none() {
+            let domain = rdma
+                .settings
+                .provider
+                .open_domain(device)
+                .map_err(|e| EngineError::RdmaUnavailable { why: e.to_string() })?;
+            for (k, fd) in domain.fds().into_iter().enumerate() {
+                self.poll
+                    .registry()
+                    .register(
+                        &mut mio::unix::SourceFd(&fd),
+                        Token(DOMAIN_TOKENS + k),
+                        mio::Interest::READABLE,
+                    )
+                    .map_err(|e| EngineError::io("epoll register RDMA domain", None, e))?;
+            }
+            rdma.domain = Some(domain);
+        }
+        Ok(rdma)
+    }
+
+    /// An RDMA connection request the acceptor handed over: accept it on this reactor's domain.
+    fn adopt_rdma(&mut self, req: Box<dyn DynRequest>) {
+        let peer = req.peer_addr().unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+        if self.draining {
+            req.reject();
+            self.counters.connections.fetch_sub(1, Relaxed);
+            return;
+        }
+        let device = req.device();
+        let index = self.index;
+        let rdma = match self.domain(device.as_deref()) {
+            Ok(r) => r,
+            Err(e) => {
+                req.reject();
+                tracing::warn!(reactor = index, %peer, error = %e, "RDMA connection refused");
+                self.counters.connections.fetch_sub(1, Relaxed);
+                return;
+            }
+        };
+        let settings = rdma.settings.clone();
+        let info = PeerInfo { addr: peer, transport: crate::connection::Transport::Rdma(offered(&settings)) };
+        let handler = match catch_unwind(AssertUnwindSafe(|| self.factory.accept(&info, index))) {
+            Ok(h) => h,
+            Err(_) => {
+                req.reject();
+                self.refuse(peer, None, EngineError::HandlerPanicked { peer, during: "accept" });
+                return;
+            }
+        };
+        let rdma = self.rdma.as_mut().expect("opened above");
+        let domain = rdma.domain.as_mut().expect("opened above");
+        let qp = match domain.accept(req, settings.endpoint_options(), &[]) {
+            Ok(qp) => qp,
+            Err(e) => {
+                let why = EngineError::Rdma { peer, op: "accept", source: e };
+                self.refuse(peer, Some((handler, WakeState::new())), why);
+                return;
+            }
+        };
+        let core = HandlerCore::new(info, handler, WakeState::new());
+        let smbd =
+            smbdirect::SmbdConnection::new(smbdirect::Role::Server, settings.smbd.clone(), Instant::now());
+        match RdmaChannel::new(core, qp, smbd, &settings.smbd, &rdma.pool, false) {
+            Ok(ch) => self.install(Channel::Rdma(Box::new(ch))),
+            Err(e) => {
+                let _ = domain.destroy(qp);
+                tracing::warn!(reactor = index, %peer, error = %e, "RDMA connection dropped: no buffers for its rings");
+                self.counters.connections.fetch_sub(1, Relaxed);
+            }
+        }
+    }
+
+    /// `Engine::connect_rdma`: start connecting on this reactor's domain.
+    fn connect_rdma(&mut self, addr: SocketAddr, handler: Box<dyn Connection>, wake: Arc<WakeState>) {
+        if self.draining {
+            self.refuse(addr, Some((handler, wake)), EngineError::ShuttingDown);
+            return;
+        }
+        let rdma = match self.domain(None) {
+            Ok(r) => r,
+            Err(e) => {
+                self.refuse(addr, Some((handler, wake)), e);
+                return;
+            }
+        };
+        let settings = rdma.settings.clone();
+        let domain = rdma.domain.as_mut().expect("opened above");
+        let timeout_ms =
+            u32::try_from(settings.smbd.negotiate_timeout_active.as_millis()).unwrap_or(u32::MAX);
+        let qp = match domain.connect(addr, settings.endpoint_options(), &[], timeout_ms) {
+            Ok(qp) => qp,
+            Err(e) => {
+                self.refuse(
+                    addr,
+                    Some((handler, wake)),
+                    EngineError::Rdma { peer: addr, op: "connect", source: e },
+                );
+                return;
+            }
+        };
+        let info = PeerInfo { addr, transport: crate::connection::Transport::Rdma(offered(&settings)) };
+        let core = HandlerCore::new(info, handler, wake);
+        let smbd =
+            smbdirect::SmbdConnection::new(smbdirect::Role::Client, settings.smbd.clone(), Instant::now());
+        match RdmaChannel::new(core, qp, smbd, &settings.smbd, &rdma.pool, true) {
+            Ok(ch) => self.install(Channel::Rdma(Box::new(ch))),
+            Err(e) => {
+                let _ = domain.destroy(qp);
+                let mut ch_core = e;
+                let _ = &mut ch_core;
+                tracing::warn!(reactor = self.index, peer = %addr, error = %ch_core, "RDMA connect dropped: no buffers for its rings");
+                self.counters.connections.fetch_sub(1, Relaxed);
+            }
+        }
+    }
+
+    /// The earliest RDMA timer (state machine timers, the domain's own).
+    fn rdma_deadline(&self) -> Option<Instant> {
+        let rdma = self.rdma.as_ref()?;
+        let domain = rdma.domain.as_ref()?.deadline();
+        let channels = rdma.qps.values().filter_map(|&i| match self.channels.get(i)?.as_ref()? {
+            Channel::Rdma(c) => c.deadline(),
+            Channel::Tcp(_) => None,
+        });
+        channels.chain(domain).min()
+    }
+
+    /// Before sleeping: arms the completion queue; false when something is ready already.
+    fn arm_rdma(&mut self) -> bool {
+        let Some(domain) = self.rdma.as_mut().and_then(|r| r.domain.as_mut()) else { return true };
+        match domain.arm() {
+            Ok(sleep) => sleep,
+            Err(e) => {
+                tracing::error!(reactor = self.index, error = %e, "arming the completion queue failed");
+                false
+            }
+        }
+    }
+
+    /// Takes the domain's completions and events to their channels, runs due timers, and drives
+    /// every channel touched. Returns whether anything happened.
+    fn poll_rdma(&mut self, notified: bool) -> bool {
+        let Some(rdma) = self.rdma.as_mut() else { return false };
+        let Some(domain) = rdma.domain.as_mut() else { return false };
+        if notified {
+            if let Err(e) = domain.clear() {
+                tracing::error!(reactor = self.index, error = %e, "RDMA notification failed");
+            }
+        }
+        self.touched.clear();
+        loop {
+            let n = match domain.poll(&mut rdma.scratch) {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::error!(reactor = self.index, error = %e, "polling the completion queue failed");
+                    break;
+                }
+            };
+            for c in &rdma.scratch[..n] {
+                // A queue pair closed this turn may still have completions in the queue.
+                let Some(&i) = c.qp.and_then(|qp| rdma.qps.get(&qp)) else { continue };
+                if let Some(ch) = self.channels.get_mut(i).and_then(Option::as_mut).and_then(Channel::as_rdma)
+                {
+                    ch.on_completion(c.completion);
+                    self.touched.push(i);
+                }
+            }
+            if n < rdma.scratch.len() {
+                break;
+            }
+        }
+        loop {
+            let ev = match domain.poll_event() {
+                Ok(Some(ev)) => ev,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(reactor = self.index, error = %e, "RDMA CM event");
+                    break;
+                }
+            };
+            let (qp, ev) = ev;
+            let Some(&i) = rdma.qps.get(&qp) else { continue };
+            if let Some(ch) = self.channels.get_mut(i).and_then(Option::as_mut).and_then(Channel::as_rdma) {
+                ch.on_event(ev, domain.as_mut());
+                self.touched.push(i);
+            }
+        }
+        let now = Instant::now();
+        for &i in rdma.qps.values() {
+            if let Some(ch) = self.channels.get_mut(i).and_then(Option::as_mut).and_then(Channel::as_rdma) {
+                if ch.deadline().is_some_and(|d| d <= now) {
+                    ch.on_timer(now);
+                    self.touched.push(i);
+                }
+            }
+        }
+        self.touched.sort_unstable();
+        self.touched.dedup();
+        let touched = std::mem::take(&mut self.touched);
+        for &i in &touched {
+            self.drive(i);
+        }
+        let active = !touched.is_empty();
+        self.touched = touched;
+        active
     }
 
     /// Gives an adopted channel its slot and readiness registration, starts its handler and drives it
@@ -288,7 +535,10 @@ impl Reactor {
             return;
         }
         let handle = ConnectionHandle::new(ch.core().wake.clone(), self.wake_link.clone(), self.index);
-        let mut started = ch.core_mut().start(handle);
+        let mut started = ch.start(handle);
+        if let (Channel::Rdma(c), Some(rdma)) = (&ch, self.rdma.as_mut()) {
+            rdma.qps.insert(c.qp, i);
+        }
         if i == self.channels.len() {
             self.channels.push(Some(ch));
         } else {
@@ -331,7 +581,9 @@ impl Reactor {
         let limits = self.limits();
         let reading = !self.draining;
         let Some(ch) = self.channels.get_mut(i).and_then(Option::as_mut) else { return };
-        match ch.drive(&limits, &self.counters, reading) {
+        let domain =
+            self.rdma.as_mut().and_then(|r| r.domain.as_mut()).map(|d| d.as_mut() as &mut dyn DynDomain);
+        match ch.drive(&limits, &self.counters, reading, domain) {
             Progress::Idle => {}
             Progress::MoreWork => {
                 let core = ch.core_mut();
@@ -350,6 +602,12 @@ impl Reactor {
         self.free.push(i);
         self.open -= 1;
         ch.deregister(self.poll.registry());
+        if let (Channel::Rdma(c), Some(rdma)) = (&ch, self.rdma.as_mut()) {
+            rdma.qps.remove(&c.qp);
+            if let Some(d) = rdma.domain.as_mut() {
+                let _ = d.destroy(c.qp);
+            }
+        }
         ch.core().wake.mark_closed();
         let (peer, reactor) = (ch.core().peer.addr, self.index);
         match &why {
@@ -393,6 +651,16 @@ impl Reactor {
                 self.close(i, None);
             }
         }
+    }
+}
+
+/// What this side offers over SMB Direct, before the negotiation settles the actual limits (the
+/// factory sees these; `Connection::on_start` runs once the negotiated ones are known).
+fn offered(settings: &crate::rdma::RdmaSettings) -> crate::connection::RdmaLimits {
+    crate::connection::RdmaLimits {
+        max_message: settings.smbd.max_fragmented_recv_size,
+        max_read_write: settings.smbd.max_read_write_size,
+        initiator_depth: settings.endpoint_options().initiator_depth,
     }
 }
 
