@@ -13,9 +13,11 @@ use crate::error::ClientError;
 use crate::read_data::ReadData;
 use core::ops::Range;
 use smb_auth::NtlmInitiator;
-use smb_crypto::kdf::{KdfInput, SessionKeys};
-use smb_crypto::transform::{open_message_to, seal_message, seal_message_from, TRANSFORM_HEADER_LEN};
-use smb_crypto::{AeadKey, Cipher, NonceSequence, PreauthHash, SigningAlgorithm, SigningKey};
+use smb_crypto::transform::{open_message_to, TRANSFORM_HEADER_LEN};
+use smb_crypto::{
+    AeadKey, Cipher, CryptoError, KeySchedule, PreauthHash, Role, SealingKey, SessionCrypto,
+    SigningAlgorithm, SigningKey,
+};
 use smb_wire::close::{CloseRequest, CloseResponse};
 use smb_wire::create::{
     share_access, CreateDisposition, CreateRequest, CreateResponse, ImpersonationLevel, OplockLevel,
@@ -112,13 +114,30 @@ struct Negotiated {
 /// MS-SMB2 3.2.1.3 Session, once established.
 struct Session {
     id: u64,
-    signing: Option<SigningKey>,
+    /// The client's keys (MS-SMB2 3.2.5.3.1); None for anonymous and guest sessions.
+    keys: Option<SessionCrypto>,
     signing_required: bool,
     encrypt_data: bool,
+}
+
+impl Session {
+    fn signing(&self) -> Option<&SigningKey> {
+        self.keys.as_ref().map(SessionCrypto::signing_key)
+    }
+
     /// Client-to-server key and its nonces.
-    seal: Option<(AeadKey, NonceSequence)>,
+    fn sealing(&mut self) -> Option<&mut SealingKey> {
+        self.keys.as_mut().and_then(SessionCrypto::sealing_key)
+    }
+
     /// Server-to-client key.
-    open: Option<AeadKey>,
+    fn opening(&self) -> Option<&AeadKey> {
+        self.keys.as_ref().and_then(SessionCrypto::opening_key)
+    }
+
+    fn can_encrypt(&self) -> bool {
+        self.keys.as_ref().is_some_and(SessionCrypto::can_encrypt)
+    }
 }
 
 /// A SESSION_SETUP exchange in progress.
@@ -254,7 +273,7 @@ impl ClientConnection {
         !self.validated
             && self.phase == Phase::LoggedOn
             && matches!(self.dialect(), Some(Dialect::SMB_3_0 | Dialect::SMB_3_0_2))
-            && self.session.as_ref().is_some_and(|s| s.signing.is_some())
+            && self.session.as_ref().is_some_and(|s| s.signing().is_some())
     }
 
     fn expect(&self, phase: Phase, op: &'static str) -> Result<(), ClientError> {
@@ -577,7 +596,7 @@ impl ClientConnection {
         tree: u32,
         body: &dyn EncodeDyn,
     ) -> Result<(RequestId, Vec<u8>), ClientError> {
-        if self.session.as_ref().is_some_and(|s| s.signing.is_none()) {
+        if self.session.as_ref().is_some_and(|s| s.signing().is_none()) {
             return Err(ClientError::WrongState { op: "validate_negotiate", state: "no signing key" });
         }
         let force = self.session.as_mut().map(|s| std::mem::replace(&mut s.signing_required, true));
@@ -676,23 +695,22 @@ impl ClientConnection {
         let (hdr, rest) = msg.split_at_mut(pdu_at);
         let hdr: &mut [u8; TRANSFORM_HEADER_LEN] =
             hdr.try_into().map_err(|_| ClientError::BufferSize { expected: TRANSFORM_HEADER_LEN, got: 0 })?;
-        let (key, nonce, session_id) = self.next_seal()?;
-        seal_message_from(key, &nonce, session_id, hdr, rest, WRITE_PAYLOAD_AT - pdu_at, data)
-            .map_err(ClientError::crypto("sealing a request"))?;
+        let (sealing, session_id) = self.sealing()?;
+        sealing
+            .seal_message_from(session_id, hdr, rest, WRITE_PAYLOAD_AT - pdu_at, data)
+            .map_err(seal_error)?;
         Ok((id, 0..end))
     }
 
-    /// The session's sealing key, the next nonce under it, and the session's id.
-    fn next_seal(&mut self) -> Result<(&AeadKey, smb_crypto::Nonce, u64), ClientError> {
+    /// The session's sealing key with its nonces, and the session's id.
+    fn sealing(&mut self) -> Result<(&mut SealingKey, u64), ClientError> {
         let session =
             self.session.as_mut().ok_or(ClientError::WrongState { op: "send", state: "no session" })?;
-        let Some((key, nonces)) = session.seal.as_mut() else {
-            return Err(ClientError::PrivacyUnavailable {
-                reason: "encryption required but the session has no key",
-            });
-        };
-        let nonce = nonces.next_nonce().map_err(ClientError::crypto("nonce"))?;
-        Ok((key, nonce, session.id))
+        let id = session.id;
+        let sealing = session.sealing().ok_or(ClientError::PrivacyUnavailable {
+            reason: "encryption required but the session has no key",
+        })?;
+        Ok((sealing, id))
     }
 
     /// How a request on `tree` is protected (MS-SMB2 3.2.4.1.8, 3.2.4.1.1): (encrypt, sign).
@@ -701,7 +719,7 @@ impl ClientConnection {
             self.session.as_ref().ok_or(ClientError::WrongState { op: "send", state: "no session" })?;
         let tree_encrypt = self.trees.get(&tree).copied().unwrap_or(false);
         let encrypt = session.encrypt_data || tree_encrypt || self.cfg.require_privacy;
-        if encrypt && session.seal.is_none() {
+        if encrypt && !session.can_encrypt() {
             return Err(ClientError::PrivacyUnavailable {
                 reason: "encryption required but the session has no key",
             });
@@ -728,7 +746,7 @@ impl ClientConnection {
             return Err(ClientError::WrongState { op: "send", state: "no session" });
         };
         if sign {
-            if let Some(key) = &session.signing {
+            if let Some(key) = session.signing() {
                 key.sign_in_place(&mut msg[pdu_at..]).map_err(ClientError::crypto("signing a request"))?;
             }
         }
@@ -741,8 +759,8 @@ impl ClientConnection {
         let (hdr, pdu) = msg[start..].split_at_mut(TRANSFORM_HEADER_LEN);
         let hdr: &mut [u8; TRANSFORM_HEADER_LEN] =
             hdr.try_into().map_err(|_| ClientError::BufferSize { expected: TRANSFORM_HEADER_LEN, got: 0 })?;
-        let (key, nonce, session_id) = self.next_seal()?;
-        seal_message(key, &nonce, session_id, hdr, pdu).map_err(ClientError::crypto("sealing a request"))?;
+        let (sealing, session_id) = self.sealing()?;
+        sealing.seal_message(session_id, hdr, pdu).map_err(seal_error)?;
         Ok(start)
     }
 
@@ -818,7 +836,7 @@ impl ClientConnection {
                     .session
                     .as_ref()
                     .filter(|s| s.id == got)
-                    .and_then(|s| s.open.as_ref())
+                    .and_then(Session::opening)
                     .ok_or(ClientError::UnknownTransformSession { got })?;
                 // Decrypted out of place: the AEAD writes every plaintext byte anyway, and a buffer of
                 // our own can then carry READ data to the caller as it is.
@@ -913,7 +931,7 @@ impl ClientConnection {
         }
         let interim = header.is_async() && header.nt_status() == NtStatus::PENDING;
         if header.is_signed() {
-            let key = session.signing.as_ref().ok_or(ClientError::BadSignature { command, message_id })?;
+            let key = session.signing().ok_or(ClientError::BadSignature { command, message_id })?;
             key.verify_in_place(pdu).map_err(|_| ClientError::BadSignature { command, message_id })?;
         } else if (pending.signed || session.signing_required) && !interim {
             return Err(ClientError::UnsignedResponse { command, message_id });
@@ -1229,53 +1247,31 @@ impl ClientConnection {
         let rsp = SessionSetupResponse::parse(pdu).map_err(ClientError::wire("SESSION_SETUP response"))?;
         let flags_ = rsp.session_flags;
         let token = rsp.security_buffer.to_vec();
-        let backend = self.cfg.backend;
         let anonymous = flags_ & (session_flags::IS_NULL | session_flags::IS_GUEST) != 0;
-        let key = setup.initiator.session_key().map(|k| k.as_bytes().to_vec());
-        let (signing, seal, open) = match (anonymous, key) {
-            (false, Some(mut key)) => {
-                let keys = if n.dialect.0 >= Dialect::SMB_3_0.0 {
-                    let input = match &setup.hash {
-                        Some(h) => KdfInput::Smb311(h),
-                        None => KdfInput::Smb30,
-                    };
-                    let bits = n.cipher.map_or(128, Cipher::key_bits);
-                    Some(SessionKeys::derive(backend, input, &key, &key, bits))
-                } else {
-                    None
+        let keys = match setup.initiator.session_key() {
+            Some(key) if !anonymous => {
+                let schedule = match &setup.hash {
+                    _ if n.dialect.0 < Dialect::SMB_3_0.0 => KeySchedule::Smb2,
+                    Some(h) => KeySchedule::Smb311(h),
+                    None => KeySchedule::Smb30,
                 };
-                let signing = match &keys {
-                    Some(k) => SigningKey::new(backend, n.signing, k.signing.as_bytes()),
-                    None => {
-                        let mut k16 = [0u8; 16];
-                        let m = key.len().min(16);
-                        k16[..m].copy_from_slice(&key[..m]);
-                        SigningKey::new(backend, SigningAlgorithm::HmacSha256, &k16)
-                    }
-                }
-                .map_err(ClientError::crypto("signing key"))?;
-                key.iter_mut().for_each(|b| *b = 0);
-                let (seal, open) = match (&keys, n.cipher) {
-                    (Some(k), Some(c)) => (
-                        Some((
-                            AeadKey::new(backend, c, k.c2s_cipher.as_bytes())
-                                .map_err(ClientError::crypto("C2S key"))?,
-                            NonceSequence::new(0).map_err(ClientError::crypto("nonce"))?,
-                        )),
-                        Some(
-                            AeadKey::new(backend, c, k.s2c_cipher.as_bytes())
-                                .map_err(ClientError::crypto("S2C key"))?,
-                        ),
-                    ),
-                    _ => (None, None),
-                };
-                (Some(signing), seal, open)
+                let keys = SessionCrypto::derive(
+                    Role::Client,
+                    schedule,
+                    key.as_bytes(),
+                    n.cipher,
+                    n.signing,
+                    self.cfg.backend,
+                    // A client can encrypt whenever NEGOTIATE settled a cipher.
+                    true,
+                );
+                Some(keys.map_err(ClientError::crypto("session keys"))?)
             }
-            _ => (None, None, None),
+            _ => None,
         };
         // MS-SMB2 3.2.5.3.1: the final response of a 3.1.1 session is signed; an unsigned one could
         // have come from anyone who saw the exchange.
-        match &signing {
+        match keys.as_ref().map(SessionCrypto::signing_key) {
             Some(k) => {
                 if !header.is_signed() {
                     if n.dialect == Dialect::SMB_3_1_1 {
@@ -1298,17 +1294,23 @@ impl ClientConnection {
         }
         setup.initiator.finish(&token)?;
         let encrypt_data = flags_ & session_flags::ENCRYPT_DATA != 0 || self.cfg.require_privacy;
-        if encrypt_data && seal.is_none() {
+        if encrypt_data && !keys.as_ref().is_some_and(SessionCrypto::can_encrypt) {
             return Err(ClientError::PrivacyUnavailable {
                 reason: "encryption required but no session key to encrypt with",
             });
         }
-        let signing_required = signing.is_some() && (self.cfg.require_signing || n.server_signing_required);
+        let signing_required = keys.is_some() && (self.cfg.require_signing || n.server_signing_required);
         let session_id = header.session_id;
-        self.session = Some(Session { id: session_id, signing, signing_required, encrypt_data, seal, open });
+        self.session = Some(Session { id: session_id, keys, signing_required, encrypt_data });
         self.phase = Phase::LoggedOn;
         Ok(Completion::LoggedOn { session_id, encrypted: encrypt_data, signed: signing_required })
     }
+}
+
+/// What failed when sealing a request: the nonces running out, or the seal.
+fn seal_error(e: CryptoError) -> ClientError {
+    let what = if e == CryptoError::NonceExhausted { "nonce" } else { "sealing a request" };
+    ClientError::Crypto { what, source: e }
 }
 
 /// A buffer of at least `len` bytes to decrypt into: a spare one if any is large enough.
