@@ -172,6 +172,8 @@ impl SessionCrypto {
     ///   sessions and to 3.0.x clients without CAP_ENCRYPTION). Without it, or without a cipher, no
     ///   sealing or opening key is made.
     ///
+    /// The sealing key's nonces are those of channel 0, the connection the session was set up on.
+    ///
     /// Fails if the inputs do not fit the schedule (2.0.2/2.1 with a cipher, or another signing
     /// algorithm than HMAC-SHA256) or a backend refuses a key.
     pub fn derive(
