@@ -91,8 +91,13 @@ enum Imp {
     Ccm256(Box<Ccm256>),
 }
 
-/// A prepared AEAD key (key schedule expanded once, reused for every message). The RustCrypto key
-/// schedules zeroize on drop (crate feature `zeroize`); aws-lc cleanses its context when freed.
+/// A prepared AEAD key (key schedule expanded once, reused for every message), wiped when dropped:
+///
+/// - aws-lc-rs: the EVP_AEAD_CTX lives in aws-lc's heap, and aws-lc's `OPENSSL_free` cleanses every
+///   allocation before freeing it (`EVP_AEAD_CTX_free`), so the key schedule and GHASH key go with it.
+/// - RustCrypto: the AES round keys wipe themselves (the `aes` crate's `zeroize` feature, which CCM
+///   and GCM both hold). GCM's GHASH key H is the exception: polyval 0.6 keeps it in a `ManuallyDrop`
+///   that nothing wipes, so [`Drop`] here writes a zero-keyed state over it first.
 pub struct AeadKey {
     cipher: Cipher,
     imp: Imp,
@@ -268,6 +273,27 @@ impl AeadKey {
         out.copy_from_slice(ciphertext);
         self.open_in_place(nonce, aad, out, tag)
     }
+}
+
+impl Drop for AeadKey {
+    fn drop(&mut self) {
+        match &mut self.imp {
+            Imp::Gcm128(k) => overwrite_gcm(&mut **k),
+            Imp::Gcm256(k) => overwrite_gcm(&mut **k),
+            Imp::Aws(_) | Imp::Ccm128(_) | Imp::Ccm256(_) => {}
+        }
+    }
+}
+
+/// Overwrites a RustCrypto AES-GCM (or GMAC) state in place with one keyed by zeros, before it is
+/// freed. aes-gcm 0.10 wipes its AES round keys on drop, but its GHASH key H = AES_K(0^128) sits in
+/// polyval 0.6's CPU-autodetecting backend inside a `ManuallyDrop` that no one wipes. H is not the
+/// key, but it forges tags under it. The assignment writes the new state over the same bytes (the
+/// same backend is chosen again); `black_box` keeps the compiler from removing those stores as dead
+/// before the free.
+pub(crate) fn overwrite_gcm<A: KeyInit>(k: &mut A) {
+    *k = A::new(&Default::default());
+    core::hint::black_box(&*k);
 }
 
 impl core::fmt::Debug for AeadKey {

@@ -37,7 +37,10 @@ pub fn hmac_sha256(backend: Backend, key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
             // HMAC accepts keys of any length; new_from_slice cannot fail for it.
             let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
             parts.iter().for_each(|p| m.update(p));
-            out.copy_from_slice(&m.finalize().into_bytes());
+            // The MAC is a derived key when the KDF calls this: the library's copy is wiped too.
+            let mut mac = m.finalize().into_bytes();
+            out.copy_from_slice(&mac);
+            zeroize::Zeroize::zeroize(mac.as_mut_slice());
         }
     }
     out

@@ -10,10 +10,16 @@
 //! - [`cipher::AeadKey`]: AES-128/256-CCM/GCM sealing in place with a detached tag, and
 //!   [`transform`]: the TRANSFORM_HEADER around it.
 //! - [`nonce::NonceSequence`]: per-key, per-channel nonces that refuse to wrap.
+//! - [`session_crypto::SessionCrypto`]: the session key schedule of both ends (MS-SMB2 3.2.5.3.1 /
+//!   3.3.5.5.3), from the GSS session key to one end's signing key, sealing key with its nonces, and
+//!   opening key; [`session_crypto::derive_signing_key`] for a bound channel's signing key.
 //!
 //! What it must not do: parse network messages beyond the fixed header fields it signs or seals, keep
 //! protocol state, or log key material. Keys live in [`SecretKey`] (zeroized on drop) or in prepared
-//! key objects whose schedules are wiped when dropped.
+//! key objects whose schedules are wiped when dropped (aws-lc cleanses its own allocations when it
+//! frees them; the RustCrypto crates are built with their `zeroize` features); intermediate copies
+//! are wiped as soon as they are used. Not wiped: the RustCrypto backend's per-call HMAC-SHA256 state
+//! (hmac 0.12 / sha2 0.10 cannot), and copies the compiler leaves on the stack.
 //!
 //! ```
 //! use smb_crypto::{AeadKey, Backend, Cipher, NonceSequence, transform};
@@ -34,6 +40,7 @@ pub mod kdf;
 pub mod nonce;
 pub mod preauth;
 pub mod secret;
+pub mod session_crypto;
 pub mod signing;
 pub mod transform;
 
@@ -43,5 +50,6 @@ pub use error::{CryptoError, Result};
 pub use kdf::{KdfInput, SessionKeys};
 pub use nonce::{Nonce, NonceSequence};
 pub use preauth::PreauthHash;
-pub use secret::SecretKey;
+pub use secret::{SecretKey, WipeOnDrop};
+pub use session_crypto::{derive_signing_key, KeySchedule, Role, SealingKey, SessionCrypto};
 pub use signing::{SigningAlgorithm, SigningKey};

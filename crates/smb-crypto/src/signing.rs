@@ -78,7 +78,12 @@ const FLAG_SERVER_TO_REDIR: u32 = 0x1;
 const FLAG_SIGNED: u32 = 0x8;
 const CMD_CANCEL: u16 = 0x0C;
 
-/// A prepared signing key.
+/// A prepared signing key, wiped when dropped: the HMAC key is a [`SecretKey`]; aws-lc-rs's CMAC and
+/// GMAC contexts are cleansed by aws-lc when freed; RustCrypto's CMAC state wipes itself (`cmac`
+/// feature `zeroize`) and its GMAC is overwritten like an [`crate::AeadKey`]'s GCM state.
+///
+/// Per-message HMAC-SHA256 state on the RustCrypto backend is not wiped (hmac 0.12 and sha2 0.10 have
+/// no `zeroize` support); on aws-lc-rs the HMAC context is cleansed when dropped.
 pub struct SigningKey {
     alg: SigningAlgorithm,
     backend: Backend,
@@ -217,6 +222,14 @@ fn gmac_nonce(pdu: &[u8]) -> [u8; 12] {
     }
     n[8] = role;
     n
+}
+
+impl Drop for SigningKey {
+    fn drop(&mut self) {
+        if let Imp::RcGmac(k) = &mut self.imp {
+            crate::cipher::overwrite_gcm(&mut **k);
+        }
+    }
 }
 
 impl core::fmt::Debug for SigningKey {

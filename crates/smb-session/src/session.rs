@@ -2,7 +2,7 @@
 //! policy, and its trees (3.3.1.9).
 
 use crate::handler::{Authenticator, TreeGrant};
-use smb_crypto::{AeadKey, NonceSequence, PreauthHash, SigningKey};
+use smb_crypto::{AeadKey, PreauthHash, SealingKey, SessionCrypto, SigningKey};
 use std::collections::HashMap;
 
 pub(crate) enum SessionState {
@@ -18,20 +18,30 @@ pub(crate) enum SessionState {
 pub(crate) struct SessionSecurity {
     pub user: String,
     pub anonymous: bool,
-    /// None for anonymous sessions (no key).
-    pub signing: Option<SigningKey>,
+    /// The server's keys (MS-SMB2 3.3.5.5.3): None for anonymous sessions (no key).
+    pub keys: Option<SessionCrypto>,
     pub signing_required: bool,
     /// Session.EncryptData: every request must arrive encrypted.
     pub encrypt_data: bool,
-    /// Server-to-client sealing key and its nonces; None when the session cannot encrypt.
-    pub seal: Option<(AeadKey, NonceSequence)>,
-    /// Client-to-server key.
-    pub open: Option<AeadKey>,
 }
 
 impl SessionSecurity {
+    pub fn signing(&self) -> Option<&SigningKey> {
+        self.keys.as_ref().map(SessionCrypto::signing_key)
+    }
+
+    /// Server-to-client sealing key and its nonces; None when the session cannot encrypt.
+    pub fn sealing(&mut self) -> Option<&mut SealingKey> {
+        self.keys.as_mut().and_then(SessionCrypto::sealing_key)
+    }
+
+    /// Client-to-server key.
+    pub fn opening(&self) -> Option<&AeadKey> {
+        self.keys.as_ref().and_then(SessionCrypto::opening_key)
+    }
+
     pub fn can_encrypt(&self) -> bool {
-        self.seal.is_some()
+        self.keys.as_ref().is_some_and(SessionCrypto::can_encrypt)
     }
 }
 

@@ -29,7 +29,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         // signing refuses unsigned (and unencrypted) requests.
         if !encrypted {
             if header.is_signed() {
-                if let Some(key) = &sec.signing {
+                if let Some(key) = sec.signing() {
                     if key.verify_in_place(pdu).is_err() {
                         return Err(NtStatus::ACCESS_DENIED.into());
                     }

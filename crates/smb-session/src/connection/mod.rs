@@ -12,9 +12,8 @@ use crate::events::Event;
 use crate::handler::{AuthFactory, AuthFailure, AuthStep, FileContext, FileHandler, IoBuffer, IoDone};
 use crate::session::{Session, SessionSecurity, SessionState, Tree};
 use reply::{Reply, HEADROOM};
-use smb_crypto::kdf::{KdfInput, SessionKeys};
-use smb_crypto::transform::{open_message_to, seal_message, TRANSFORM_HEADER_LEN};
-use smb_crypto::{AeadKey, Cipher, NonceSequence, PreauthHash, SigningAlgorithm, SigningKey};
+use smb_crypto::transform::{open_message_to, TRANSFORM_HEADER_LEN};
+use smb_crypto::{Cipher, KeySchedule, PreauthHash, Role, SealingKey, SessionCrypto, SigningAlgorithm};
 use smb_wire::codec::{Encode, Writer};
 use smb_wire::error_response::ErrorResponse;
 use smb_wire::fsctl::{
@@ -191,6 +190,14 @@ const SPARE_PLAIN_BUFFERS: usize = 8;
 /// Bytes of buffers one spare pool keeps at most: a client reading 8 MiB at a time leaves a few of
 /// them, not a pool's worth, allocated per connection.
 const SPARE_BYTES: usize = 24 * 1024 * 1024;
+
+/// Why sealing a response failed, for the connection's violation report.
+fn seal_failure(e: smb_crypto::CryptoError) -> &'static str {
+    match e {
+        smb_crypto::CryptoError::NonceExhausted => "nonce space exhausted",
+        _ => "sealing failed",
+    }
+}
 
 /// Keeps `buf` in `pool` for reuse if the pool has room for it (in count and in bytes).
 fn keep(pool: &mut Vec<Vec<u8>>, buf: Vec<u8>, max_count: usize) {
@@ -430,7 +437,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         let mut header = [0u8; TRANSFORM_HEADER_LEN];
         header.copy_from_slice(hdr);
         let session_id = smb_crypto::transform::session_id(&header);
-        let Some(key) = self.sessions.get(&session_id).and_then(|s| s.valid()).and_then(|s| s.open.as_ref())
+        let Some(key) = self.sessions.get(&session_id).and_then(|s| s.valid()).and_then(|s| s.opening())
         else {
             return self.violation("encrypted message for an unknown session or one without keys");
         };
@@ -581,11 +588,9 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             tx.send_owned(buf, range);
             return Ok(());
         };
-        let (key, nonces) = self.seal_key(id)?;
-        let nonce = nonces.next_nonce().map_err(|_| "nonce space exhausted")?;
         let mut hdr = [0u8; TRANSFORM_HEADER_LEN];
         let (front, pdu) = reply.split_front();
-        seal_message(key, &nonce, id, &mut hdr, pdu).map_err(|_| "sealing failed")?;
+        self.sealing_key(id)?.seal_message(id, &mut hdr, pdu).map_err(seal_failure)?;
         let at = front.len() - TRANSFORM_HEADER_LEN;
         front[at..].copy_from_slice(&hdr);
         let (buf, range) = reply.into_parts(TRANSFORM_HEADER_LEN);
@@ -593,24 +598,19 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         Ok(())
     }
 
-    /// The session's server-to-client sealing key and nonces.
-    fn seal_key(&mut self, id: u64) -> Result<(&AeadKey, &mut NonceSequence), &'static str> {
+    /// The session's server-to-client sealing key with its nonces.
+    fn sealing_key(&mut self, id: u64) -> Result<&mut SealingKey, &'static str> {
         let sec = self.sessions.get_mut(&id).and_then(|s| match &mut s.state {
             SessionState::Valid(v) => Some(v),
             SessionState::InProgress { .. } => None,
         });
-        match sec.and_then(|s| s.seal.as_mut()) {
-            Some((key, nonces)) => Ok((&*key, nonces)),
-            None => Err("encryption required but the session has no key"),
-        }
+        sec.and_then(|s| s.sealing()).ok_or("encryption required but the session has no key")
     }
 
     /// Signs `pdu` with the session's key when `session` is given (and the session has one).
     fn sign(&self, session: Option<u64>, pdu: &mut [u8]) -> Result<(), &'static str> {
-        let key = session
-            .and_then(|id| self.sessions.get(&id))
-            .and_then(|s| s.valid())
-            .and_then(|s| s.signing.as_ref());
+        let key =
+            session.and_then(|id| self.sessions.get(&id)).and_then(|s| s.valid()).and_then(|s| s.signing());
         match key {
             Some(k) => k.sign_in_place(pdu).map_err(|_| "signing failed"),
             None => Ok(()),
@@ -629,10 +629,8 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             tx.send(msg);
             return Ok(());
         };
-        let (key, nonces) = self.seal_key(id)?;
-        let nonce = nonces.next_nonce().map_err(|_| "nonce space exhausted")?;
         let mut hdr = [0u8; TRANSFORM_HEADER_LEN];
-        seal_message(key, &nonce, id, &mut hdr, msg).map_err(|_| "sealing failed")?;
+        self.sealing_key(id)?.seal_message(id, &mut hdr, msg).map_err(seal_failure)?;
         tx.send_parts(&[&hdr, msg]);
         Ok(())
     }
@@ -787,7 +785,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
                 || (tree_encrypt && header.command != Command::TREE_CONNECT));
         let final_setup = setup && status == NtStatus::SUCCESS && related.setup_session == Some(session_id);
         let sign = !encrypt
-            && sec.signing.is_some()
+            && sec.signing().is_some()
             && (final_setup || header.is_signed() || sec.signing_required)
             && status != NtStatus::PENDING;
         (sign, encrypt)

@@ -2,6 +2,7 @@
 //! preauth hash, key derivation (3.3.5.5.3) and the EncryptData / RejectUnencryptedAccess policy.
 
 use super::*;
+use smb_crypto::WipeOnDrop;
 use smb_wire::session_setup::{session_setup_flags, SessionSetupRequest};
 
 impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
@@ -85,8 +86,9 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         user: String,
         anonymous: bool,
     ) -> Result<(NtStatus, Vec<u8>), Fail> {
+        // The key is wiped on every way out of here, refusals included.
+        let session_key = WipeOnDrop::new(&mut session_key);
         let n = self.negotiated.as_ref().ok_or(NtStatus::INVALID_PARAMETER)?;
-        let backend = self.cfg.crypto_backend;
         let can_encrypt = n.can_encrypt() && !anonymous;
         if self.cfg.encrypt_data && !can_encrypt && self.cfg.reject_unencrypted_access {
             self.sessions.remove(&id);
@@ -96,58 +98,30 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             });
             return Err(NtStatus::ACCESS_DENIED.into());
         }
-        let sec = if anonymous {
-            SessionSecurity {
-                user: user.clone(),
-                anonymous,
-                signing: None,
-                signing_required: false,
-                encrypt_data: false,
-                seal: None,
-                open: None,
-            }
+        let keys = if anonymous {
+            None
         } else {
-            let key_fail = |_| Fail::Status(NtStatus::INSUFFICIENT_RESOURCES);
-            let (signing, seal, open) = if n.is_3x() {
-                let input = match &preauth {
-                    Some(h) => KdfInput::Smb311(h),
-                    None => KdfInput::Smb30,
-                };
-                let bits = n.cipher.map_or(128, Cipher::key_bits);
-                let keys = SessionKeys::derive(backend, input, &session_key, &session_key, bits);
-                let signing =
-                    SigningKey::new(backend, n.signing, keys.signing.as_bytes()).map_err(key_fail)?;
-                let (seal, open) = match (can_encrypt, n.cipher) {
-                    (true, Some(c)) => (
-                        Some((
-                            AeadKey::new(backend, c, keys.s2c_cipher.as_bytes()).map_err(key_fail)?,
-                            NonceSequence::new(0).map_err(key_fail)?,
-                        )),
-                        Some(AeadKey::new(backend, c, keys.c2s_cipher.as_bytes()).map_err(key_fail)?),
-                    ),
-                    _ => (None, None),
-                };
-                (signing, seal, open)
-            } else {
-                let mut k = [0u8; 16];
-                let m = session_key.len().min(16);
-                k[..m].copy_from_slice(&session_key[..m]);
-                let signing = SigningKey::new(backend, SigningAlgorithm::HmacSha256, &k).map_err(key_fail)?;
-                (signing, None, None)
+            let schedule = match &preauth {
+                _ if !n.is_3x() => KeySchedule::Smb2,
+                Some(h) => KeySchedule::Smb311(h),
+                None => KeySchedule::Smb30,
             };
-            let signing_required =
-                self.cfg.require_signing || req.security_mode & (security_mode::SIGNING_REQUIRED as u8) != 0;
-            SessionSecurity {
-                user: user.clone(),
-                anonymous,
-                signing: Some(signing),
-                signing_required,
-                encrypt_data: self.cfg.encrypt_data && can_encrypt,
-                seal,
-                open,
-            }
+            let keys = SessionCrypto::derive(
+                Role::Server,
+                schedule,
+                &session_key,
+                n.cipher,
+                n.signing,
+                self.cfg.crypto_backend,
+                can_encrypt,
+            );
+            Some(keys.map_err(|_| Fail::Status(NtStatus::INSUFFICIENT_RESOURCES))?)
         };
-        zeroize::Zeroize::zeroize(&mut session_key);
+        drop(session_key);
+        let signing_required = keys.is_some()
+            && (self.cfg.require_signing || req.security_mode & (security_mode::SIGNING_REQUIRED as u8) != 0);
+        let encrypt_data = self.cfg.encrypt_data && keys.as_ref().is_some_and(SessionCrypto::can_encrypt);
+        let sec = SessionSecurity { user: user.clone(), anonymous, keys, signing_required, encrypt_data };
         let mut flags = 0u16;
         if anonymous {
             flags |= session_flags::IS_NULL;
