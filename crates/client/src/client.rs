@@ -153,11 +153,19 @@ impl Client {
         password: &str,
         opts: ClientOptions,
     ) -> Result<Client, ClientError> {
+        let rdma = match &opts.transport {
+            crate::Transport::Tcp => None,
+            crate::Transport::Rdma(r) => Some(r.clone()),
+        };
+        // Inline over SMB Direct, a READ or WRITE and its headers must fit one upper-layer message
+        // (MaxFragmentedSize, MS-SMBD 3.1.5.4); one page leaves room for every header.
+        let inline_max = rdma.as_ref().map(|r| r.smbd.max_fragmented_recv_size.saturating_sub(4096));
         let cfg = EngineConfig {
             reactors: opts.reactors.max(1),
             pin: false,
             max_outbox_bytes: 32 << 20,
             poll: opts.poll,
+            rdma,
             ..EngineConfig::default()
         };
         let factory =
@@ -181,8 +189,11 @@ impl Client {
         let (returns_tx, returns_rx) = bounded(RETURNED_BUFFERS);
         let spares = WriteSpares::new();
         let driver = Driver::new(conn, initiator, logon_tx, req_rx, returns_rx, spares.clone());
-        let handle =
-            engine.connect(addr, Box::new(driver)).map_err(|source| ClientError::Connect { addr, source })?;
+        let handle = match opts.transport {
+            crate::Transport::Tcp => engine.connect(addr, Box::new(driver)),
+            crate::Transport::Rdma(_) => engine.connect_rdma(addr, Box::new(driver)),
+        }
+        .map_err(|source| ClientError::Connect { addr, source })?;
         let limits = match logon_rx.recv_timeout(opts.timeout) {
             Ok(Ok(l)) => l,
             Ok(Err(f)) => return Err(failure(f, "logon", user)),
@@ -203,8 +214,8 @@ impl Client {
             handle,
             host: addr.ip().to_string(),
             timeout: opts.timeout,
-            read_chunk: max_read.clamp(1, MAX_CHUNK),
-            write_chunk: max_write.clamp(1, MAX_CHUNK),
+            read_chunk: max_read.clamp(1, inline_max.unwrap_or(MAX_CHUNK).min(MAX_CHUNK)),
+            write_chunk: max_write.clamp(1, inline_max.unwrap_or(MAX_CHUNK).min(MAX_CHUNK)),
             _engine: engine,
         };
         Ok(Client { shared: Arc::new(shared) })

@@ -41,7 +41,7 @@ pub use engine::PollMode;
 pub use error::ClientError;
 pub use file::{File, Pending};
 pub use metadata::{DirEntry, Metadata};
-pub use options::{ClientOptions, OpenMode};
+pub use options::{ClientOptions, OpenMode, Transport};
 pub use read_buf::ReadBuf;
 pub use smb_crypto::{Cipher, SigningAlgorithm};
 pub use smb_wire::negotiate::Dialect;

@@ -26,6 +26,18 @@ pub struct ClientOptions {
     pub poll: PollMode,
     /// How long any one blocking call waits for the server.
     pub timeout: Duration,
+    /// TCP (Direct TCP, MS-SMB2 2.1) or SMB Direct (MS-SMBD over RDMA).
+    pub transport: Transport,
+}
+
+/// What a [`crate::Client`] connects over.
+#[derive(Debug, Clone, Default)]
+pub enum Transport {
+    #[default]
+    Tcp,
+    /// SMB Direct through this RDMA provider (the verbs provider for devices, the loopback one in
+    /// tests); the address given to [`crate::Client::connect`] is the server's RDMA CM address.
+    Rdma(engine::rdma::RdmaSettings),
 }
 
 impl Default for ClientOptions {
@@ -39,6 +51,7 @@ impl Default for ClientOptions {
             reactors: 1,
             poll: PollMode::default(),
             timeout: Duration::from_secs(30),
+            transport: Transport::Tcp,
         }
     }
 }

@@ -105,6 +105,10 @@ pub struct ServeConfig {
     /// Threads per reactor that write O_DIRECT WRITEs to the files (the reactor goes on meanwhile).
     pub write_threads: Option<usize>,
     pub server_name: Option<String>,
+    /// SMB Direct listen addresses (`--rdma`): an IP of an RDMA device, with a port, or without one
+    /// for both 445 and 5445 (the Linux client tries 5445 first).
+    #[serde(default)]
+    pub rdma: Vec<String>,
 }
 
 impl ServeConfig {
@@ -127,6 +131,23 @@ impl ServeConfig {
         list.iter().map(|l| l.parse().map_err(|_| ConfigError::Listen(l.clone()))).collect()
     }
 
+    /// Where to listen for SMB Direct: each `--rdma` address, on both 445 and 5445 when it names no
+    /// port.
+    pub fn rdma_addrs(&self) -> Result<Vec<std::net::SocketAddr>, ConfigError> {
+        let mut out = Vec::new();
+        for a in &self.rdma {
+            if let Ok(sa) = a.parse::<std::net::SocketAddr>() {
+                out.push(sa);
+            } else if let Ok(ip) = a.parse::<std::net::IpAddr>() {
+                out.push(std::net::SocketAddr::new(ip, 445));
+                out.push(std::net::SocketAddr::new(ip, 5445));
+            } else {
+                return Err(ConfigError::Listen(a.clone()));
+            }
+        }
+        Ok(out)
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.shares.is_empty() {
             return Err(ConfigError::NoShares);
@@ -138,6 +159,7 @@ impl ServeConfig {
         }
         self.cipher_order()?;
         self.listen_addrs()?;
+        self.rdma_addrs()?;
         if let Some(p) = &self.poll {
             if !matches!(p.as_str(), "busy" | "adaptive" | "interrupt") {
                 return Err(ConfigError::Poll(p.clone()));
@@ -173,5 +195,14 @@ mod tests {
         assert_eq!(c.shares[0].name, "d");
         assert!(toml::from_str::<ServeConfig>("nonsense = 1").is_err());
         assert!(ServeConfig { ciphers: vec!["rot13".into()], ..Default::default() }.cipher_order().is_err());
+    }
+
+    #[test]
+    fn rdma_addresses_without_a_port_listen_on_445_and_5445() {
+        let c = ServeConfig { rdma: vec!["10.9.0.1".into(), "10.9.0.1:7445".into()], ..Default::default() };
+        let want: Vec<std::net::SocketAddr> =
+            ["10.9.0.1:445", "10.9.0.1:5445", "10.9.0.1:7445"].iter().map(|a| a.parse().unwrap()).collect();
+        assert_eq!(c.rdma_addrs().unwrap(), want);
+        assert!(ServeConfig { rdma: vec!["rxe0".into()], ..Default::default() }.rdma_addrs().is_err());
     }
 }

@@ -20,6 +20,9 @@ pub enum ServeError {
     Listen { addr: SocketAddr, source: std::io::Error },
     #[error("engine: {0}")]
     Engine(std::io::Error),
+    /// `--rdma` without an RDMA provider (a build without the `rdma` feature).
+    #[error("SMB Direct (--rdma) is not in this build: rebuild with `--features rdma` (needs rdma-core), and get an RDMA device (an RNIC, or SoftRoCE: `modprobe rdma_rxe && rdma link add rxe0 type rxe netdev <nic>`, or the VM harness scripts/rxe-vm.sh)")]
+    NoRdma,
 }
 
 /// Everything a connection needs, shared by all of them.
@@ -62,8 +65,28 @@ pub struct Server {
 }
 
 impl Server {
+    /// Starts the server; `--rdma` addresses need [`Server::start_with_rdma`].
     pub fn start(cfg: &ServeConfig) -> Result<Server, ServeError> {
+        Server::start_with_rdma(cfg, None)
+    }
+
+    /// Starts the server, with SMB Direct listeners on `cfg.rdma` through `rdma` (the verbs
+    /// provider on real devices; the loopback provider in tests).
+    pub fn start_with_rdma(
+        cfg: &ServeConfig,
+        rdma: Option<Arc<dyn engine::rdma::RdmaProvider>>,
+    ) -> Result<Server, ServeError> {
         cfg.validate()?;
+        let rdma_addrs = cfg.rdma_addrs()?;
+        let rdma = match (rdma, rdma_addrs.is_empty()) {
+            (None, false) => return Err(ServeError::NoRdma),
+            (Some(p), false) => {
+                let mut r = engine::rdma::RdmaSettings::new(p);
+                r.listen = rdma_addrs;
+                Some(r)
+            }
+            (_, true) => None,
+        };
         let mut users = UserDb::new();
         for u in &cfg.users {
             users.add_spec(u).map_err(|e| ConfigError::User(e.to_string()))?;
@@ -102,6 +125,7 @@ impl Server {
             max_outbox_bytes: 32 << 20,
             max_connections_per_reactor: 4096,
             shutdown_grace: std::time::Duration::from_secs(5),
+            rdma,
             ..EngineConfig::default()
         };
         // Several writers per reactor: one 1 MiB O_DIRECT write at a time reached 3.1 GB/s on the
@@ -122,6 +146,9 @@ impl Server {
         for a in engine.local_addrs() {
             tracing::info!(listen = %a, shares = cfg.shares.len(), encrypt_data = cfg.encrypt_data, "smbdx serving");
         }
+        for a in engine.local_rdma_addrs() {
+            tracing::info!(rdma = %a, shares = cfg.shares.len(), encrypt_data = cfg.encrypt_data, "smbdx serving SMB Direct");
+        }
         Ok(Server { engine, helpers })
     }
 
@@ -132,6 +159,11 @@ impl Server {
 
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.engine.local_addrs()
+    }
+
+    /// The SMB Direct listeners' addresses.
+    pub fn local_rdma_addrs(&self) -> Vec<SocketAddr> {
+        self.engine.local_rdma_addrs()
     }
 
     pub fn shutdown_handle(&self) -> engine::ShutdownHandle {
