@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use crate::handle::ConnectionHandle;
 use crate::outbox::Outbox;
+use crate::rdma::RdmaCtx;
 
 /// What the handler wants after a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +22,35 @@ pub trait Connection: Send {
     /// place. The handler appends response messages to `out`. It runs on the reactor thread: it must
     /// not block, and its time is every other connection's latency on that reactor.
     fn on_message(&mut self, msg: &mut [u8], out: &mut Outbox) -> Flow;
+
+    /// A whole message over SMB Direct, with the token the peer invalidated as it arrived (its
+    /// SEND_WITH_INVALIDATE; MS-SMBD 3.1.5.8 Connection.InvalidatedToken). `rdma` grants buffers.
+    /// The default forwards to [`Connection::on_message`].
+    fn on_rdma_message(
+        &mut self,
+        msg: &mut [u8],
+        invalidated: Option<u32>,
+        rdma: &mut RdmaCtx<'_>,
+        out: &mut Outbox,
+    ) -> Flow {
+        let _ = (invalidated, rdma);
+        self.on_message(msg, out)
+    }
+
+    /// [`Connection::on_wake`] over SMB Direct, where the handler may grant buffers.
+    fn on_rdma_wake(&mut self, rdma: &mut RdmaCtx<'_>, out: &mut Outbox) -> Flow {
+        let _ = rdma;
+        self.on_wake(out)
+    }
+
+    /// An RDMA transfer the handler queued finished: for [`Outbox::rdma_read`] the buffer holds the
+    /// peer's bytes; for [`Outbox::rdma_revoke`] the window is gone and the buffer is the handler's
+    /// again. `Err` says why it failed (the connection is then closing). The default closes: a
+    /// handler that moves data by RDMA must take it.
+    fn on_rdma_done(&mut self, token: u64, result: Result<iobuf::Lease, String>, out: &mut Outbox) -> Flow {
+        let _ = (token, result, out);
+        Flow::Close
+    }
 
     /// The reactor has just adopted the connection (before [`Connection::on_start`]); `handle` reaches
     /// it from other threads. A handler that hands work to another thread (a file write to an

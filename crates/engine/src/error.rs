@@ -40,6 +40,10 @@ pub enum EngineError {
     #[error("RDMA is not available: {why}")]
     RdmaUnavailable { why: String },
 
+    /// A handler queued RDMA work (an RDMA READ or WRITE, a token to invalidate) on a TCP connection.
+    #[error("handler queued RDMA work on the TCP connection with {peer}")]
+    RdmaOnTcp { peer: SocketAddr },
+
     /// A connection handler panicked in `during`; only its connection is closed.
     #[error("connection handler for {peer} panicked in {during}")]
     HandlerPanicked { peer: SocketAddr, during: &'static str },
@@ -83,7 +87,8 @@ impl From<EngineError> for io::Error {
             EngineError::Frame { .. }
             | EngineError::OutgoingTooLarge { .. }
             | EngineError::OwnedRangeOutside { .. }
-            | EngineError::Smbd { .. } => io::ErrorKind::InvalidData,
+            | EngineError::Smbd { .. }
+            | EngineError::RdmaOnTcp { .. } => io::ErrorKind::InvalidData,
             EngineError::Rdma { .. } | EngineError::RdmaCompletion { .. } => io::ErrorKind::ConnectionAborted,
             EngineError::RdmaConnect { .. } => io::ErrorKind::ConnectionRefused,
             EngineError::RdmaUnavailable { .. } => io::ErrorKind::Unsupported,

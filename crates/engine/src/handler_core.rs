@@ -10,6 +10,7 @@ use crate::connection::{Connection, Flow, PeerInfo};
 use crate::error::EngineError;
 use crate::handle::{ConnectionHandle, WakeState};
 use crate::outbox::Outbox;
+use crate::rdma::RdmaCtx;
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +84,45 @@ impl HandlerCore {
         let (handler, outbox) = (&mut self.handler, &mut self.outbox);
         let flow = catch_unwind(AssertUnwindSafe(|| handler.on_message(msg, outbox)))
             .map_err(|_| self.panicked("on_message"))?;
+        self.checked()?;
+        Ok(self.closing(flow))
+    }
+
+    /// One whole SMB Direct message, with the token the peer invalidated with it.
+    pub(crate) fn deliver_rdma(
+        &mut self,
+        msg: &mut [u8],
+        invalidated: Option<u32>,
+        rdma: &mut RdmaCtx<'_>,
+    ) -> Result<bool, EngineError> {
+        let (handler, outbox) = (&mut self.handler, &mut self.outbox);
+        let flow = catch_unwind(AssertUnwindSafe(|| handler.on_rdma_message(msg, invalidated, rdma, outbox)))
+            .map_err(|_| self.panicked("on_rdma_message"))?;
+        self.checked()?;
+        Ok(self.closing(flow))
+    }
+
+    /// The handle was woken, over SMB Direct.
+    pub(crate) fn wake_rdma(&mut self, rdma: &mut RdmaCtx<'_>) -> Result<bool, EngineError> {
+        if self.state != State::Open {
+            return Ok(false);
+        }
+        let (handler, outbox) = (&mut self.handler, &mut self.outbox);
+        let flow = catch_unwind(AssertUnwindSafe(|| handler.on_rdma_wake(rdma, outbox)))
+            .map_err(|_| self.panicked("on_rdma_wake"))?;
+        self.checked()?;
+        Ok(self.closing(flow))
+    }
+
+    /// An RDMA READ the handler asked for is over.
+    pub(crate) fn rdma_done(
+        &mut self,
+        token: u64,
+        result: Result<iobuf::Lease, String>,
+    ) -> Result<bool, EngineError> {
+        let (handler, outbox) = (&mut self.handler, &mut self.outbox);
+        let flow = catch_unwind(AssertUnwindSafe(|| handler.on_rdma_done(token, result, outbox)))
+            .map_err(|_| self.panicked("on_rdma_done"))?;
         self.checked()?;
         Ok(self.closing(flow))
     }

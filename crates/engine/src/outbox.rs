@@ -13,6 +13,7 @@ use std::io::{self, IoSlice, Write};
 use std::ops::Range;
 
 use smb_wire::framing::{frame_prefix, FRAME_PREFIX_LEN, MAX_FRAME_LEN};
+use smb_wire::smbd::BufferDescriptorV1;
 
 use crate::error::EngineError;
 
@@ -37,7 +38,23 @@ struct Owned {
     rest: Range<usize>,
 }
 
-/// Per-connection output queue of Direct TCP framed messages.
+/// RDMA data movement queued in order with the messages (SMB Direct connections only).
+#[derive(Debug)]
+pub(crate) enum RdmaOp {
+    /// RDMA WRITE `data[..len]` into the peer's buffers `descs` (an SMB2 READ's data); the next
+    /// message (its response) is sent after it, so it is placed first.
+    Write { data: iobuf::Lease, len: usize, descs: Vec<BufferDescriptorV1> },
+    /// RDMA READ `len` bytes of the peer's buffers `descs` into `into` (an SMB2 WRITE's payload);
+    /// the handler hears of it through `Connection::on_rdma_done` with `token`.
+    Read { token: u64, into: iobuf::Lease, len: usize, descs: Vec<BufferDescriptorV1> },
+    /// Invalidate this side's window `rkey` (LOCAL_INV), then give `lease` back through
+    /// `Connection::on_rdma_done` with `token`.
+    Revoke { token: u64, rkey: u32, lease: iobuf::Lease },
+}
+
+/// Per-connection output queue of messages. For TCP each is kept with its Direct TCP prefix, so
+/// the queue goes to the socket as it lies; an SMB Direct channel reads the same length prefixes to
+/// take messages one by one and fragments them itself.
 #[derive(Debug, Default)]
 pub struct Outbox {
     /// Framed messages; `buf[head..]` is not yet written to the socket.
@@ -54,6 +71,12 @@ pub struct Outbox {
     owned_bytes: usize,
     /// Owned buffers already written, for [`Outbox::reclaim`].
     spare: Vec<Vec<u8>>,
+    /// RDMA operations, each before the message that starts at its position in `buf`.
+    rdma: VecDeque<(usize, RdmaOp)>,
+    /// Messages to send with SEND_WITH_INVALIDATE of a peer's token: (message start in `buf`, token).
+    invalidate: VecDeque<(usize, u32)>,
+    /// The registered memory of an SMB Direct connection's reactor (`None` over TCP).
+    pool: Option<iobuf::Pool>,
 }
 
 impl Outbox {
@@ -104,6 +127,69 @@ impl Outbox {
                 self.owned.push_back(Owned { at: self.buf.len(), buf, rest: range });
             }
             Err(_) => self.fail(len),
+        }
+    }
+
+    /// Like [`Outbox::push_parts`], sent with SEND_WITH_INVALIDATE of the peer's `token` (an SMB2
+    /// response to a request with Channel RDMA_V1_INVALIDATE, MS-SMB2 3.3.5.12/3.3.5.13). SMB Direct
+    /// only: over TCP the connection is closed.
+    pub fn push_parts_invalidating(&mut self, parts: &[&[u8]], token: u32) {
+        self.invalidate.push_back((self.buf.len(), token));
+        self.push_parts(parts);
+    }
+
+    /// Registered memory of `len` bytes (page-aligned) for an RDMA transfer, from the reactor's
+    /// pool: `None` over TCP, or when the pool has none free now.
+    pub fn lease(&mut self, len: usize) -> Option<iobuf::Lease> {
+        self.pool.as_ref()?.take(len).ok()
+    }
+
+    /// Whether this connection moves data by RDMA (SMB Direct).
+    pub fn has_rdma(&self) -> bool {
+        self.pool.is_some()
+    }
+
+    /// RDMA-writes `data[..len]` into the peer's buffers `descs` before the next message queued
+    /// (MS-SMBD 3.1.4.5). SMB Direct only; `descs` were validated by the caller.
+    pub fn rdma_write(&mut self, data: iobuf::Lease, len: usize, descs: &[BufferDescriptorV1]) {
+        self.rdma.push_back((self.buf.len(), RdmaOp::Write { data, len, descs: descs.to_vec() }));
+    }
+
+    /// RDMA-reads `len` bytes of the peer's buffers `descs` into `into` (MS-SMBD 3.1.4.6); the
+    /// handler gets `into` back through `Connection::on_rdma_done(token, ..)`. SMB Direct only.
+    pub fn rdma_read(&mut self, token: u64, into: iobuf::Lease, len: usize, descs: &[BufferDescriptorV1]) {
+        self.rdma.push_back((self.buf.len(), RdmaOp::Read { token, into, len, descs: descs.to_vec() }));
+    }
+
+    /// Revokes a window this side granted over `lease` (a local invalidate of `rkey`, for a response
+    /// that did not invalidate it), then hands `lease` back through `Connection::on_rdma_done` with
+    /// `token`: only then may the buffer be reused. SMB Direct only.
+    pub fn rdma_revoke(&mut self, token: u64, rkey: u32, lease: iobuf::Lease) {
+        self.rdma.push_back((self.buf.len(), RdmaOp::Revoke { token, rkey, lease }));
+    }
+
+    pub(crate) fn set_pool(&mut self, pool: iobuf::Pool) {
+        self.pool = Some(pool);
+    }
+
+    /// Whether RDMA work was queued (an error on a TCP connection).
+    pub(crate) fn has_rdma_work(&self) -> bool {
+        !self.rdma.is_empty() || !self.invalidate.is_empty()
+    }
+
+    /// The RDMA operation due before the front message (or at the end), if any.
+    pub(crate) fn take_rdma_front(&mut self) -> Option<RdmaOp> {
+        match self.rdma.front() {
+            Some((at, _)) if *at <= self.head => self.rdma.pop_front().map(|(_, op)| op),
+            _ => None,
+        }
+    }
+
+    /// The token the front message must invalidate at the peer, if any.
+    pub(crate) fn front_invalidate(&self) -> Option<u32> {
+        match self.invalidate.front() {
+            Some((at, token)) if *at == self.head => Some(*token),
+            _ => None,
         }
     }
 
@@ -160,6 +246,8 @@ impl Outbox {
         self.buf.clear();
         self.head = 0;
         self.error = None;
+        self.rdma.clear();
+        self.invalidate.clear();
         while let Some(o) = self.owned.pop_front() {
             self.keep_spare(o.buf);
         }
@@ -199,15 +287,26 @@ impl Outbox {
     /// a spare for [`Outbox::reclaim`].
     pub(crate) fn pop_front(&mut self) {
         let Some(len) = self.front().map(<[u8]>::len) else { return };
+        if self.front_invalidate().is_some() {
+            self.invalidate.pop_front();
+        }
         self.advance(FRAME_PREFIX_LEN + len);
-        if self.is_empty() {
+        if self.is_empty() && self.rdma.is_empty() {
             self.buf.clear();
             self.head = 0;
         } else if self.head >= COMPACT_MIN && self.head * 2 >= self.buf.len() {
-            self.buf.drain(..self.head);
-            self.owned.iter_mut().for_each(|o| o.at -= self.head);
-            self.head = 0;
+            self.compact();
         }
+    }
+
+    /// Moves the unwritten bytes to the front, and every position with them.
+    fn compact(&mut self) {
+        let h = self.head;
+        self.buf.drain(..h);
+        self.owned.iter_mut().for_each(|o| o.at -= h);
+        self.rdma.iter_mut().for_each(|(at, _)| *at = at.saturating_sub(h));
+        self.invalidate.iter_mut().for_each(|(at, _)| *at = at.saturating_sub(h));
+        self.head = 0;
     }
 
     /// Writes queued bytes until the writer would block or the queue is empty; returns how many
@@ -233,14 +332,12 @@ impl Outbox {
                 Err(e) => return Err(e),
             }
         }
-        if self.is_empty() {
+        if self.is_empty() && self.rdma.is_empty() {
             self.buf.clear();
             self.head = 0;
         } else if self.head >= COMPACT_MIN && self.head * 2 >= self.buf.len() {
             // A peer that keeps the queue non-empty would otherwise make the buffer grow forever.
-            self.buf.drain(..self.head);
-            self.owned.iter_mut().for_each(|o| o.at -= self.head);
-            self.head = 0;
+            self.compact();
         }
         Ok(written)
     }

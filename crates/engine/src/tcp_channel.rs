@@ -50,6 +50,9 @@ impl TcpChannel {
                     return Progress::Failed(e);
                 }
             }
+            if self.core.outbox.has_rdma_work() {
+                return Progress::Failed(EngineError::RdmaOnTcp { peer: self.core.peer.addr });
+            }
             match self.core.outbox.write_to(&mut self.socket) {
                 Ok(n) => bump(&counters.bytes_out, n as u64),
                 Err(e) => return Progress::Failed(EngineError::io("write", Some(self.core.peer.addr), e)),

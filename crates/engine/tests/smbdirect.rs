@@ -161,3 +161,209 @@ fn connecting_where_nobody_listens_closes_the_handler() {
     assert_eq!(err.kind(), std::io::ErrorKind::Unsupported, "{err}");
     tcp_only.shutdown().unwrap();
 }
+
+// ------------------------------------------------------------------------------------------------
+// RDMA data movement: a client grants windows over leases, the server RDMA-writes into them and
+// RDMA-reads from them, the response invalidates the window, a replayed token is refused.
+
+use engine::rdma::{Access, RdmaCtx};
+use smb_wire::smbd::BufferDescriptorV1;
+
+fn desc_bytes(d: &BufferDescriptorV1) -> Vec<u8> {
+    let mut b = d.offset.to_le_bytes().to_vec();
+    b.extend_from_slice(&d.token.to_le_bytes());
+    b.extend_from_slice(&d.length.to_le_bytes());
+    b
+}
+
+fn parse_desc(b: &[u8]) -> BufferDescriptorV1 {
+    BufferDescriptorV1 {
+        offset: u64::from_le_bytes(b[..8].try_into().unwrap()),
+        token: u32::from_le_bytes(b[8..12].try_into().unwrap()),
+        length: u32::from_le_bytes(b[12..16].try_into().unwrap()),
+    }
+}
+
+fn pattern(i: usize) -> u8 {
+    (i * 31 % 251) as u8
+}
+
+/// Server: `W` + descriptor: RDMA-write the pattern into it, answer `written` invalidating the
+/// token; `N` + descriptor: the same without invalidating; `R` + descriptor: RDMA-read it, answer
+/// with the sum of the bytes read.
+struct DataServer;
+
+impl Connection for DataServer {
+    fn on_message(&mut self, msg: &mut [u8], out: &mut Outbox) -> Flow {
+        let d = parse_desc(&msg[1..17]);
+        let len = d.length as usize;
+        match msg[0] {
+            b'W' | b'N' => {
+                let mut data = out.lease(len).expect("a lease");
+                for (i, b) in data.iter_mut().enumerate() {
+                    *b = pattern(i);
+                }
+                out.rdma_write(data, len, &[d]);
+                if msg[0] == b'W' {
+                    out.push_parts_invalidating(&[b"written"], d.token);
+                } else {
+                    out.push(b"written, not invalidated");
+                }
+            }
+            b'R' => {
+                let into = out.lease(len).expect("a lease");
+                out.rdma_read(7, into, len, &[d]);
+            }
+            _ => return Flow::Close,
+        }
+        Flow::Continue
+    }
+
+    fn on_rdma_done(&mut self, token: u64, result: Result<iobuf::Lease, String>, out: &mut Outbox) -> Flow {
+        assert_eq!(token, 7);
+        let lease = result.expect("the RDMA READ worked");
+        let sum: u64 = lease.iter().map(|&b| u64::from(b)).sum();
+        out.push(format!("sum {sum}").as_bytes());
+        Flow::Continue
+    }
+}
+
+/// Client: runs the steps below and reports what it saw on `tx`.
+struct DataClient {
+    tx: Sender<String>,
+    len: usize,
+    step: u32,
+    lease: Option<iobuf::Lease>,
+    token: u32,
+    /// The first window's token, invalidated by the server's first response.
+    first: Option<BufferDescriptorV1>,
+}
+
+impl Connection for DataClient {
+    fn on_start(&mut self, out: &mut Outbox) -> Flow {
+        out.push(b"hello");
+        Flow::Continue
+    }
+
+    fn on_message(&mut self, _msg: &mut [u8], _out: &mut Outbox) -> Flow {
+        unreachable!("an SMB Direct connection delivers through on_rdma_message")
+    }
+
+    fn on_rdma_message(
+        &mut self,
+        msg: &mut [u8],
+        inv: Option<u32>,
+        rdma: &mut RdmaCtx<'_>,
+        out: &mut Outbox,
+    ) -> Flow {
+        let report = |s: String| self.tx.send(s).unwrap();
+        match self.step {
+            0 => {
+                // The echo of hello: grant a window for the server to write into.
+                assert_eq!(msg, b"hello");
+                let lease = out.lease(self.len).unwrap();
+                let d = rdma.grant(&lease, 0, self.len, Access::REMOTE_WRITE).unwrap();
+                self.token = d.token;
+                self.first = Some(d);
+                self.lease = Some(lease);
+                out.push(&[b"W".as_slice(), &desc_bytes(&d)].concat());
+            }
+            1 => {
+                assert_eq!(msg, b"written");
+                report(format!("invalidated {}", inv == Some(self.token)));
+                let lease = self.lease.take().unwrap();
+                report(format!("pattern {}", lease.iter().enumerate().all(|(i, &b)| b == pattern(i))));
+                // Now a window the server reads from, over the same bytes.
+                let d = rdma.grant(&lease, 0, self.len, Access::REMOTE_READ).unwrap();
+                self.lease = Some(lease);
+                out.push(&[b"R".as_slice(), &desc_bytes(&d)].concat());
+            }
+            2 => {
+                let want: u64 = (0..self.len).map(|i| u64::from(pattern(i))).sum();
+                report(format!("{} {}", String::from_utf8_lossy(msg), want));
+                // The READ response did not invalidate the read window: revoke it ourselves.
+                report(format!("read window invalidated {}", inv.is_some()));
+                let lease = self.lease.take().unwrap();
+                let d = rdma.grant(&lease, 0, self.len, Access::REMOTE_WRITE).unwrap();
+                self.token = d.token;
+                out.push(&[b"N".as_slice(), &desc_bytes(&d)].concat());
+                self.lease = Some(lease);
+            }
+            3 => {
+                assert_eq!(msg, b"written, not invalidated");
+                report(format!("invalidated {}", inv.is_some()));
+                let lease = self.lease.take().unwrap();
+                out.rdma_revoke(9, self.token, lease);
+            }
+            4 => {
+                assert_eq!(msg, b"written");
+                report(format!("replay answered, invalidated {}", inv == Some(self.token)));
+            }
+            _ => {}
+        }
+        self.step += 1;
+        Flow::Continue
+    }
+
+    fn on_rdma_done(&mut self, token: u64, result: Result<iobuf::Lease, String>, out: &mut Outbox) -> Flow {
+        assert_eq!(token, 9);
+        let lease = result.expect("the local invalidate worked");
+        self.tx.send(format!("revoked, buffer back {}", lease.len() == self.len)).unwrap();
+        // Replay the first, invalidated token: this side's device refuses the server's RDMA WRITE
+        // (REM_ACCESS_ERR at the server), which costs the server that connection.
+        self.lease = Some(lease);
+        let d = self.first.expect("granted in step 0");
+        out.push(&[b"W".as_slice(), &desc_bytes(&d)].concat());
+        Flow::Continue
+    }
+
+    fn on_close(&mut self) {
+        self.tx.send("closed".into()).unwrap();
+    }
+}
+
+#[test]
+fn rdma_writes_land_before_the_response_reads_pull_and_windows_are_revoked() {
+    let fabric = Fabric::new();
+    let seen = Arc::new(Seen::default());
+    let seen2 = seen.clone();
+    // The server echoes `hello`, then serves data requests.
+    let factory = Arc::new(move |_p: &PeerInfo, _r| -> Box<dyn Connection> {
+        struct First(Arc<Seen>, bool, DataServer);
+        impl Connection for First {
+            fn on_message(&mut self, msg: &mut [u8], out: &mut Outbox) -> Flow {
+                if !self.1 {
+                    self.1 = true;
+                    out.push(msg);
+                    return Flow::Continue;
+                }
+                self.2.on_message(msg, out)
+            }
+            fn on_rdma_done(&mut self, t: u64, r: Result<iobuf::Lease, String>, out: &mut Outbox) -> Flow {
+                self.2.on_rdma_done(t, r, out)
+            }
+            fn on_close(&mut self) {
+                self.0.closed.fetch_add(1, SeqCst);
+            }
+        }
+        Box::new(First(seen2.clone(), false, DataServer))
+    });
+    let server = Engine::start(vec![], factory, rdma_config(&fabric, 1, PollMode::default(), true)).unwrap();
+    let client = client(&fabric, PollMode::default());
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let len = 3 << 20;
+    let conn = DataClient { tx, len, step: 0, lease: None, token: 0, first: None };
+    client.connect_rdma(ADDR.parse().unwrap(), Box::new(conn)).unwrap();
+    let next = || rx.recv_timeout(TIMEOUT).unwrap();
+    assert_eq!(next(), "invalidated true", "the response's SEND_WITH_INVALIDATE named the window");
+    assert_eq!(next(), "pattern true", "the data was placed before the response arrived");
+    let want: u64 = (0..len).map(|i| u64::from(pattern(i))).sum();
+    assert_eq!(next(), format!("sum {want} {want}"), "the server pulled the client's bytes");
+    assert_eq!(next(), "read window invalidated false");
+    assert_eq!(next(), "invalidated false");
+    assert_eq!(next(), "revoked, buffer back true");
+    assert_eq!(next(), "closed", "a replayed token is refused and the server drops the connection");
+    eventually("the server closed it", || seen.closed.load(SeqCst) == 1);
+    client.shutdown().unwrap();
+    server.shutdown().unwrap();
+}

@@ -17,7 +17,8 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use rdma_verbs::{QpEvent, QpId, RecvWr, SendOp, SendWr, WcOpcode};
+use rdma_verbs::{QpEvent, QpId, RecvWr, RemoteAddr, SendOp, SendWr, WcOpcode};
+use smbdirect::descriptors::RdmaPiece;
 use smbdirect::{Event as SmbdEvent, Received, SmbdConnection};
 
 use crate::channel::{Limits, Progress};
@@ -25,11 +26,37 @@ use crate::connection::{PeerInfo, RdmaLimits, Transport};
 use crate::error::EngineError;
 use crate::handle::ConnectionHandle;
 use crate::handler_core::{HandlerCore, State};
+use crate::outbox::RdmaOp;
+use crate::rdma::context::BIND_BIT;
 use crate::rdma::provider::DynDomain;
+use crate::rdma::RdmaCtx;
 use crate::stats::{bump, ReactorCounters};
 
 /// wr_id bit that marks a send (clear: a receive); the low bits are the ring slot.
 const SEND_BIT: u64 = 1 << 63;
+/// wr_id bit that marks an RDMA READ or WRITE of file data: bits 16.. are the operation's slot,
+/// bits 0..16 the piece.
+const DATA_BIT: u64 = 1 << 62;
+/// RDMA READs and WRITEs of file data in flight at most per connection (send-queue room kept for
+/// them beside the SMB Direct sends; see `RdmaSettings::endpoint_options`).
+pub(crate) const MAX_DATA_WRS: u32 = 128;
+/// Largest piece of one RDMA READ or WRITE work request; a descriptor larger than this is split.
+const MAX_PER_WR: u32 = 8 << 20;
+
+/// An RDMA READ or WRITE of one I/O's data, split in work requests (MS-SMBD 3.1.4.5/3.1.4.6), or
+/// the local invalidation of a window.
+struct DataOp {
+    /// `Some(token)` for a READ or a revoke (the handler hears of it), `None` for a WRITE.
+    read: Option<u64>,
+    /// A revoke: the rkey to invalidate (one LOCAL_INV instead of pieces).
+    revoke: Option<u32>,
+    lease: iobuf::Lease,
+    pieces: Vec<RdmaPiece>,
+    /// Pieces posted so far.
+    posted: usize,
+    /// Pieces posted and not yet complete.
+    outstanding: u32,
+}
 
 /// Where a channel is in its life (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,8 +101,8 @@ pub(crate) struct RdmaChannel {
     phase: Phase,
     /// Until the handler starts (SMB Direct established), its handle waits here.
     handle: Option<ConnectionHandle>,
-    /// A wake that came before the handler started.
-    wake_early: bool,
+    /// The handle was woken: the handler runs `on_rdma_wake` at the next drive.
+    wake_pending: bool,
     recv: Ring,
     send: Ring,
     arrived: VecDeque<Arrived>,
@@ -87,6 +114,16 @@ pub(crate) struct RdmaChannel {
     gone: bool,
     /// Why the connection ends, for the reactor's log.
     failure: Option<EngineError>,
+    /// RDMA data operations by slot, and the order they are posted in.
+    ops: Vec<Option<DataOp>>,
+    op_queue: VecDeque<usize>,
+    /// Data work requests in flight, and the RDMA READs among them (bounded by the initiator depth
+    /// the connection settled).
+    data_wrs: u32,
+    reads_out: u32,
+    max_reads: u32,
+    /// Finished RDMA READs for the handler.
+    pulled: VecDeque<(u64, Result<iobuf::Lease, String>)>,
 }
 
 impl RdmaChannel {
@@ -99,6 +136,8 @@ impl RdmaChannel {
         pool: &iobuf::Pool,
         connecting: bool,
     ) -> Result<RdmaChannel, iobuf::Error> {
+        let mut core = core;
+        core.outbox.set_pool(pool.clone());
         // One receive past the credit target may be posted (the last-credit rule).
         let recv = Ring::new(pool, u32::from(cfg.receive_credit_max) + 1, cfg.max_receive_size as usize)?;
         let send = Ring::new(pool, cfg.send_queue_depth, cfg.max_send_size as usize)?;
@@ -108,7 +147,7 @@ impl RdmaChannel {
             smbd,
             phase: if connecting { Phase::Connecting } else { Phase::Negotiating },
             handle: None,
-            wake_early: false,
+            wake_pending: false,
             recv,
             send,
             arrived: VecDeque::new(),
@@ -116,6 +155,12 @@ impl RdmaChannel {
             disconnecting: false,
             gone: false,
             failure: None,
+            ops: Vec::new(),
+            op_queue: VecDeque::new(),
+            data_wrs: 0,
+            reads_out: 0,
+            max_reads: 1,
+            pulled: VecDeque::new(),
         })
     }
 
@@ -128,13 +173,11 @@ impl RdmaChannel {
         self.handle = Some(handle);
     }
 
-    /// The handle was woken.
+    /// The handle was woken: the handler hears of it in the next drive (after SMB Direct is
+    /// established), where it can grant buffers.
     pub(crate) fn wake(&mut self) -> Result<(), EngineError> {
-        if self.phase != Phase::Established {
-            self.wake_early = true;
-            return Ok(());
-        }
-        self.core.wake().map(drop)
+        self.wake_pending = true;
+        Ok(())
     }
 
     /// The earliest timer of the state machine (negotiation, keepalive).
@@ -181,6 +224,21 @@ impl RdmaChannel {
 
     /// One completion of this channel's queue pair.
     pub(crate) fn on_completion(&mut self, c: rdma_verbs::Completion) {
+        if c.wr_id & BIND_BIT != 0 {
+            if !c.status.is_success() && !self.gone {
+                let (peer, status) = (self.core.peer.addr, c.status);
+                self.fail(EngineError::RdmaCompletion {
+                    peer,
+                    op: "memory window bind",
+                    status: status.to_string(),
+                });
+            }
+            return;
+        }
+        if c.wr_id & DATA_BIT != 0 {
+            self.on_data_completion(c);
+            return;
+        }
         let slot = (c.wr_id & !SEND_BIT) as u32;
         if c.wr_id & SEND_BIT != 0 {
             self.send.free.push(slot);
@@ -205,6 +263,169 @@ impl RdmaChannel {
         }
     }
 
+    /// A piece of an RDMA READ or WRITE of file data completed.
+    fn on_data_completion(&mut self, c: rdma_verbs::Completion) {
+        let slot = ((c.wr_id & !DATA_BIT) >> 16) as usize;
+        self.data_wrs = self.data_wrs.saturating_sub(1);
+        let Some(Some(op)) = self.ops.get_mut(slot) else { return };
+        op.outstanding = op.outstanding.saturating_sub(1);
+        if op.read.is_some() {
+            self.reads_out = self.reads_out.saturating_sub(1);
+        }
+        if !c.status.is_success() {
+            if !self.gone {
+                let (peer, status) = (self.core.peer.addr, c.status);
+                let what = if op.read.is_some() { "RDMA READ" } else { "RDMA WRITE" };
+                self.fail(EngineError::RdmaCompletion { peer, op: what, status: status.to_string() });
+            }
+            // The queue pair is in error: whatever else was posted flushes; the data is not had.
+            if let Some(Some(op)) = self.ops.get_mut(slot).map(Option::take) {
+                if let Some(token) = op.read {
+                    self.pulled.push_back((token, Err(format!("RDMA READ completed with {}", c.status))));
+                }
+            }
+            return;
+        }
+        if op.outstanding == 0 && op.posted == op.pieces.len().max(usize::from(op.revoke.is_some())) {
+            if let Some(Some(op)) = self.ops.get_mut(slot).map(Option::take) {
+                if let Some(token) = op.read {
+                    self.pulled.push_back((token, Ok(op.lease)));
+                }
+            }
+        }
+    }
+
+    /// Takes the RDMA operations due before the front message and posts what the send queue and
+    /// the initiator depth allow. Returns whether every operation queued so far is posted (the
+    /// message after them may go).
+    fn post_data(&mut self, domain: &mut dyn DynDomain) -> Result<bool, EngineError> {
+        while let Some(op) = self.core.outbox.take_rdma_front() {
+            let (read, lease, len, descs) = match op {
+                RdmaOp::Write { data, len, descs } => (None, data, len, descs),
+                RdmaOp::Read { token, into, len, descs } => (Some(token), into, len, descs),
+                RdmaOp::Revoke { token, rkey, lease } => {
+                    let slot = self.op_slot();
+                    let op = DataOp {
+                        read: Some(token),
+                        revoke: Some(rkey),
+                        lease,
+                        pieces: vec![],
+                        posted: 0,
+                        outstanding: 0,
+                    };
+                    self.ops[slot] = Some(op);
+                    self.op_queue.push_back(slot);
+                    continue;
+                }
+            };
+            let peer = self.core.peer.addr;
+            let plan = smbdirect::descriptors::plan(descs.as_slice(), 0, len, MAX_PER_WR).map_err(|e| {
+                EngineError::Rdma {
+                    peer,
+                    op: "plan RDMA transfer",
+                    source: rdma_verbs::Error::BadLength { len, why: descriptor_why(&e) },
+                }
+            })?;
+            let pieces: Vec<RdmaPiece> = plan.collect();
+            if len > lease.len() || pieces.len() >= 1 << 16 {
+                return Err(EngineError::Rdma {
+                    peer,
+                    op: "plan RDMA transfer",
+                    source: rdma_verbs::Error::BadLength {
+                        len,
+                        why: "more than the lease or too many pieces",
+                    },
+                });
+            }
+            let slot = self.op_slot();
+            self.ops[slot] = Some(DataOp { read, revoke: None, lease, pieces, posted: 0, outstanding: 0 });
+            self.op_queue.push_back(slot);
+        }
+        while let Some(&slot) = self.op_queue.front() {
+            let Some(Some(op)) = self.ops.get_mut(slot) else {
+                self.op_queue.pop_front();
+                continue;
+            };
+            if let Some(rkey) = op.revoke {
+                if op.outstanding == 0 && self.data_wrs >= MAX_DATA_WRS {
+                    return Ok(false);
+                }
+                if op.outstanding == 0 {
+                    let wr_id = DATA_BIT | (slot as u64) << 16;
+                    domain
+                        .post_send(
+                            self.qp,
+                            &[SendWr { wr_id, op: SendOp::LocalInvalidate { rkey }, sges: &[] }],
+                        )
+                        .map_err(|e| EngineError::Rdma {
+                            peer: self.core.peer.addr,
+                            op: "post LOCAL_INV",
+                            source: e,
+                        })?;
+                    op.outstanding = 1;
+                    op.posted = 1;
+                    self.data_wrs += 1;
+                }
+                self.op_queue.pop_front();
+                continue;
+            }
+            while op.posted < op.pieces.len() && self.data_wrs < MAX_DATA_WRS {
+                let is_read = op.read.is_some();
+                if is_read && self.reads_out >= self.max_reads {
+                    break;
+                }
+                let p = op.pieces[op.posted];
+                let sge = domain.lease_sge(&op.lease, p.local_offset, p.len as usize).map_err(|e| {
+                    EngineError::Rdma { peer: self.core.peer.addr, op: "lease_sge", source: e }
+                })?;
+                let remote = RemoteAddr { addr: p.remote_offset, rkey: p.token };
+                let wr_op = if is_read { SendOp::RdmaRead { remote } } else { SendOp::RdmaWrite { remote } };
+                let wr_id = DATA_BIT | (slot as u64) << 16 | op.posted as u64;
+                domain.post_send(self.qp, &[SendWr { wr_id, op: wr_op, sges: &[sge] }]).map_err(|e| {
+                    EngineError::Rdma { peer: self.core.peer.addr, op: "post RDMA data", source: e }
+                })?;
+                op.posted += 1;
+                op.outstanding += 1;
+                self.data_wrs += 1;
+                if is_read {
+                    self.reads_out += 1;
+                }
+            }
+            if op.posted < op.pieces.len() {
+                return Ok(false);
+            }
+            self.op_queue.pop_front();
+            if op.pieces.is_empty() {
+                // Nothing to move (a zero-length transfer): done at once.
+                if let Some(Some(op)) = self.ops.get_mut(slot).map(Option::take) {
+                    if let Some(token) = op.read {
+                        self.pulled.push_back((token, Ok(op.lease)));
+                    }
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// A free slot in the operation table.
+    fn op_slot(&mut self) -> usize {
+        match self.ops.iter().position(Option::is_none) {
+            Some(i) => i,
+            None => {
+                self.ops.push(None);
+                self.ops.len() - 1
+            }
+        }
+    }
+
+    /// Hands finished RDMA READs to the handler.
+    fn deliver_pulled(&mut self) -> Result<(), EngineError> {
+        while let Some((token, result)) = self.pulled.pop_front() {
+            self.core.rdma_done(token, result)?;
+        }
+        Ok(())
+    }
+
     /// Run to completion (see the module docs).
     pub(crate) fn drive(
         &mut self,
@@ -219,6 +440,17 @@ impl RdmaChannel {
         }
         if let Err(e) = self.receive(domain, limits, counters, reading, now) {
             self.fail(e);
+        }
+        if !self.gone {
+            if let Err(e) = self.deliver_pulled() {
+                self.fail(e);
+            }
+            if self.phase == Phase::Established && std::mem::take(&mut self.wake_pending) {
+                let mut ctx = RdmaCtx { domain: &mut *domain, qp: self.qp, peer: self.core.peer.addr };
+                if let Err(e) = self.core.wake_rdma(&mut ctx) {
+                    self.fail(e);
+                }
+            }
         }
         if self.gone && self.phase != Phase::Closing {
             self.smbd.on_connection_lost();
@@ -236,7 +468,11 @@ impl RdmaChannel {
         }
         if self.phase == Phase::Closing {
             // Answers already queued go out first, unless the queue pair is gone.
-            let drained = self.gone || (self.core.outbox.is_empty() && self.smbd.sends_in_flight() == 0);
+            let drained = self.gone
+                || (self.core.outbox.is_empty()
+                    && self.smbd.sends_in_flight() == 0
+                    && self.data_wrs == 0
+                    && self.op_queue.is_empty());
             if drained && !self.disconnecting && !self.gone {
                 self.disconnecting = true;
                 if domain.disconnect(self.qp).is_err() {
@@ -283,9 +519,10 @@ impl RdmaChannel {
             let buf = &mut self.recv.slot(slot)[..len];
             let peer = self.core.peer.addr;
             match self.smbd.on_receive(buf, invalidated, now) {
-                Ok(Received::Message { data, .. }) => {
+                Ok(Received::Message { data, invalidated_rkey }) => {
                     bump(&counters.messages, 1);
-                    self.core.deliver(data)?;
+                    let mut ctx = RdmaCtx { domain: &mut *domain, qp: self.qp, peer };
+                    self.core.deliver_rdma(data, invalidated_rkey, &mut ctx)?;
                 }
                 Ok(Received::Nothing | Received::Fragment | Received::Negotiated) => {}
                 Err(e) => {
@@ -314,11 +551,9 @@ impl RdmaChannel {
                         }),
                     };
                     self.phase = Phase::Established;
+                    self.max_reads = u32::from(depth.max(1));
                     if let Some(handle) = self.handle.take() {
                         self.core.start(handle)?;
-                    }
-                    if std::mem::take(&mut self.wake_early) {
-                        self.core.wake()?;
                     }
                 }
                 SmbdEvent::Closed(e) => {
@@ -375,14 +610,26 @@ impl RdmaChannel {
         }
         loop {
             if self.phase == Phase::Established && !self.front_queued {
-                if let Some(len) = self.core.outbox.front().map(<[u8]>::len) {
-                    if len == 0 {
+                // RDMA WRITEs of a READ's data are posted before its response (RC ordering places
+                // them first); a message waits while operations before it wait for room.
+                // Until they are all posted, credits and keepalives still go out below.
+                self.post_data(domain)?;
+                let front = self.core.outbox.front().map(<[u8]>::len);
+                match front {
+                    Some(0) => {
                         // Nothing to carry: MS-SMBD cannot send an empty upper-layer message.
                         self.core.outbox.pop_front();
                         continue;
                     }
-                    self.smbd.queue_message(len).map_err(|e| self.smbd_error(e))?;
-                    self.front_queued = true;
+                    Some(len) if self.op_queue.is_empty() => {
+                        let queued = match self.core.outbox.front_invalidate() {
+                            Some(token) => self.smbd.queue_message_invalidating(len, token),
+                            None => self.smbd.queue_message(len),
+                        };
+                        queued.map_err(|e| self.smbd_error(e))?;
+                        self.front_queued = true;
+                    }
+                    _ => {}
                 }
             }
             // The state machine hands out at most `send_queue_depth` sends, the ring's size.
@@ -431,4 +678,11 @@ impl RdmaChannel {
             }
         }
     }
+}
+
+/// A descriptor planning error as a static reason (the session validated the descriptors, so this
+/// is a handler bug).
+fn descriptor_why(e: &smbdirect::DescriptorError) -> &'static str {
+    let _ = e;
+    "the buffer descriptors do not cover the transfer"
 }

@@ -6,6 +6,7 @@
 //! TCP channels.
 
 pub(crate) mod channel;
+mod context;
 mod provider;
 
 use std::collections::HashMap;
@@ -15,7 +16,9 @@ use std::sync::Arc;
 
 use rdma_verbs::{EndpointOptions, QpCompletion, QpId};
 
+pub use context::RdmaCtx;
 pub use provider::{DynDomain, DynListener, DynRequest, RdmaProvider};
+pub use rdma_verbs::Access;
 
 /// What the engine needs to run SMB Direct (`EngineConfig::rdma`).
 #[derive(Clone)]
