@@ -3,17 +3,21 @@
 
 use crate::auth::NtlmAuth;
 use crate::files::ServerFiles;
-use engine::{Connection, ConnectionHandle, Flow as EngineFlow, Outbox};
-use smb_session::{Event, Flow, ServerConfig, ServerConnection, Transmit};
+use engine::{Connection, ConnectionHandle, Flow as EngineFlow, Outbox, PeerInfo, Transport};
+use smb_session::{Event, Flow, RdmaTransmit, ServerConfig, ServerConnection, Transmit};
+use smb_wire::smbd::BufferDescriptorV1;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub struct SmbConnection {
     peer: SocketAddr,
+    /// The negotiated MaxReadWriteSize over SMB Direct; `None` over TCP.
+    rdma: Option<u32>,
     inner: ServerConnection<ServerFiles, NtlmAuth>,
 }
 
-struct OutboxTx<'a>(&'a mut Outbox);
+/// The engine's outbox as the session's transmitter; over SMB Direct also its RDMA data mover.
+struct OutboxTx<'a>(&'a mut Outbox, Option<u32>);
 
 impl Transmit for OutboxTx<'_> {
     fn send(&mut self, msg: &[u8]) {
@@ -31,14 +35,47 @@ impl Transmit for OutboxTx<'_> {
     fn reclaim(&mut self) -> Option<Vec<u8>> {
         self.0.reclaim()
     }
+
+    fn rdma(&mut self) -> Option<&mut dyn RdmaTransmit> {
+        match self.1 {
+            Some(_) if self.0.has_rdma() => Some(self),
+            _ => None,
+        }
+    }
+}
+
+impl RdmaTransmit for OutboxTx<'_> {
+    fn max_read_write(&self) -> u32 {
+        self.1.unwrap_or(0)
+    }
+
+    fn lease(&mut self, len: usize) -> Option<iobuf::Lease> {
+        self.0.lease(len)
+    }
+
+    fn write(&mut self, data: iobuf::Lease, len: usize, descs: &[BufferDescriptorV1]) {
+        self.0.rdma_write(data, len, descs);
+    }
+
+    fn read(&mut self, token: u64, into: iobuf::Lease, len: usize, descs: &[BufferDescriptorV1]) {
+        self.0.rdma_read(token, into, len, descs);
+    }
+
+    fn send_parts_invalidating(&mut self, parts: &[&[u8]], token: u32) {
+        self.0.push_parts_invalidating(parts, token);
+    }
 }
 
 impl SmbConnection {
-    pub fn new(peer: SocketAddr, cfg: Arc<ServerConfig>, files: ServerFiles, auth: NtlmAuth) -> Self {
+    pub fn new(peer: &PeerInfo, cfg: Arc<ServerConfig>, files: ServerFiles, auth: NtlmAuth) -> Self {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).expect("the OS random source is available");
-        tracing::debug!(%peer, "connection accepted");
-        Self { peer, inner: ServerConnection::new(cfg, files, auth, seed) }
+        let rdma = match peer.transport {
+            Transport::Tcp => None,
+            Transport::Rdma(l) => Some(l.max_read_write),
+        };
+        tracing::debug!(peer = %peer.addr, rdma = rdma.is_some(), "connection accepted");
+        Self { peer: peer.addr, rdma, inner: ServerConnection::new(cfg, files, auth, seed) }
     }
 
     fn log_events(&mut self) {
@@ -68,6 +105,7 @@ impl SmbConnection {
                 Event::ProtocolViolation { detail } => {
                     tracing::warn!(%peer, "dropping connection: {detail}")
                 }
+                Event::RdmaRefused { reason } => tracing::warn!(%peer, "RDMA channel refused: {reason}"),
             }
         }
     }
@@ -75,7 +113,24 @@ impl SmbConnection {
 
 impl Connection for SmbConnection {
     fn on_message(&mut self, msg: &mut [u8], out: &mut Outbox) -> EngineFlow {
-        let flow = self.inner.on_message(msg, crate::time::now_filetime(), &mut OutboxTx(out));
+        let mut tx = OutboxTx(out, self.rdma);
+        let flow = self.inner.on_message(msg, crate::time::now_filetime(), &mut tx);
+        self.log_events();
+        match flow {
+            Flow::Continue => EngineFlow::Continue,
+            Flow::Close => EngineFlow::Close,
+        }
+    }
+
+    /// A WRITE's payload arrived by RDMA READ (or could not): write it and answer.
+    fn on_rdma_done(
+        &mut self,
+        token: u64,
+        result: Result<iobuf::Lease, String>,
+        out: &mut Outbox,
+    ) -> EngineFlow {
+        let mut tx = OutboxTx(out, self.rdma);
+        let flow = self.inner.on_pulled(token, result, &mut tx);
         self.log_events();
         match flow {
             Flow::Continue => EngineFlow::Continue,
@@ -89,7 +144,8 @@ impl Connection for SmbConnection {
 
     /// The helper thread finished WRITEs: answer them.
     fn on_wake(&mut self, out: &mut Outbox) -> EngineFlow {
-        let flow = self.inner.answer_deferred(false, &mut OutboxTx(out));
+        let mut tx = OutboxTx(out, self.rdma);
+        let flow = self.inner.answer_deferred(false, &mut tx);
         self.log_events();
         match flow {
             Flow::Continue => EngineFlow::Continue,
@@ -99,7 +155,8 @@ impl Connection for SmbConnection {
 
     /// Shutdown: the WRITEs in flight finish and are answered before the connection closes.
     fn on_drain(&mut self, out: &mut Outbox) {
-        let _ = self.inner.answer_deferred(true, &mut OutboxTx(out));
+        let mut tx = OutboxTx(out, self.rdma);
+        let _ = self.inner.answer_deferred(true, &mut tx);
         self.log_events();
     }
 

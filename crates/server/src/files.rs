@@ -4,7 +4,9 @@
 use crate::config::ShareConfig;
 use crate::io_offload::IoOffload;
 use smb_fs::{Opens, Share};
-use smb_session::{put_body, FileContext, FileHandler, FileResult, IoBuffer, IoDone, IoStart, TreeGrant};
+use smb_session::{
+    put_body, FileContext, FileHandler, FileResult, IoBuffer, IoDone, IoStart, TreeGrant, WriteArgs,
+};
 use smb_wire::close::{close_flags, CloseResponse};
 use smb_wire::codec::Writer;
 use smb_wire::create::{CreateResponse, OplockLevel};
@@ -17,8 +19,8 @@ use smb_wire::query_info::{InfoType, QueryInfoResponse};
 use smb_wire::read::ReadRequest;
 use smb_wire::set_info::SetInfoResponse;
 use smb_wire::status::NtStatus;
-use smb_wire::write::{write_flags, WriteRequest, WriteResponse};
-use smb_wire::{Channel, CreateContexts};
+use smb_wire::write::{write_flags, WriteResponse};
+use smb_wire::CreateContexts;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -59,12 +61,9 @@ impl ServerFiles {
         }
     }
 
-    /// What READ and WRITE refuse before touching the open: an RDMA channel on this TCP-only path
-    /// (MS-SMB2 3.3.5.12 / 3.3.5.13), or a share that is gone.
-    fn check_data_request(&self, ctx: FileContext, channel: Channel) -> Result<(), NtStatus> {
-        if channel != Channel::NONE {
-            return Err(NtStatus::INVALID_PARAMETER);
-        }
+    /// What READ and WRITE refuse before touching the open: a share that is gone. (The session
+    /// checked the channel: MS-SMB2 3.3.5.12 / 3.3.5.13.)
+    fn check_share(&self, ctx: FileContext) -> Result<(), NtStatus> {
         self.shares.get(ctx.share as usize).map(|_| ()).ok_or(NtStatus::NETWORK_NAME_DELETED)
     }
 
@@ -130,35 +129,42 @@ impl FileHandler for ServerFiles {
 
     /// Checks the WRITE now; one that goes O_DIRECT is left to a helper thread, anything else
     /// (unaligned, a file on tmpfs or ramfs, or a file system without O_DIRECT) is written here.
-    fn begin_write(&mut self, ctx: FileContext, header: &Header, req: &WriteRequest<'_>) -> IoStart {
+    fn begin_write(&mut self, ctx: FileContext, header: &Header, args: &WriteArgs) -> IoStart {
         if self.io.is_none() {
             return IoStart::Execute;
         }
-        if let Err(status) = self.check_data_request(ctx, req.channel) {
+        if let Err(status) = self.check_share(ctx) {
             return IoStart::Done(Err(status));
         }
-        let through = req.flags & write_flags::WRITE_THROUGH != 0;
-        let prepared = match self.opens(ctx.session_id).prepare_write(
-            req.file_id,
-            req.offset,
-            req.data.len(),
-            through,
-        ) {
-            Ok(p) => p,
-            Err(status) => return IoStart::Done(Err(status)),
-        };
+        let through = args.flags & write_flags::WRITE_THROUGH != 0;
+        let prepared =
+            match self.opens(ctx.session_id).prepare_write(args.file_id, args.offset, args.len, through) {
+                Ok(p) => p,
+                Err(status) => return IoStart::Done(Err(status)),
+            };
         if !prepared.is_direct() {
-            self.settle();
-            // Reported like a deferred WRITE's failure (`io_offload::run`).
-            return IoStart::Done(prepared.write(req.data).map(|n| n as u32).map_err(|e| {
-                tracing::debug!(error = %e, "WRITE failed");
-                e.status()
-            }));
+            // Written where it lies, when it arrives (`write`), as the session does with Execute.
+            return IoStart::Execute;
         }
         if let Some(w) = &mut self.io {
             w.plan_write(header.message_id, prepared);
         }
         IoStart::Deferred
+    }
+
+    /// A WRITE done here: its payload in the file before the answer (WRITE_THROUGH also syncs).
+    fn write(
+        &mut self,
+        ctx: FileContext,
+        _header: &Header,
+        args: &WriteArgs,
+        data: &[u8],
+    ) -> Result<u32, NtStatus> {
+        self.check_share(ctx)?;
+        self.settle();
+        let through = args.flags & write_flags::WRITE_THROUGH != 0;
+        let data = data.get(..args.len).ok_or(NtStatus::INVALID_PARAMETER)?;
+        self.opens(ctx.session_id).write(args.file_id, args.offset, data, through).map(|n| n as u32)
     }
 
     fn submit_write(&mut self, message_id: u64, payload: IoBuffer) {
@@ -174,7 +180,7 @@ impl FileHandler for ServerFiles {
         if self.io.is_none() || (req.length as usize) < DEFER_READ_MIN {
             return IoStart::Execute;
         }
-        if let Err(status) = self.check_data_request(ctx, req.channel) {
+        if let Err(status) = self.check_share(ctx) {
             return IoStart::Done(Err(status));
         }
         if let Some(io) = &mut self.io {
@@ -210,7 +216,7 @@ impl FileHandler for ServerFiles {
         req: &ReadRequest<'_>,
         data: &mut [u8],
     ) -> Result<usize, NtStatus> {
-        self.check_data_request(ctx, req.channel)?;
+        self.check_share(ctx)?;
         self.settle();
         self.opens(ctx.session_id).read(req.file_id, req.offset, data)
     }
@@ -265,9 +271,6 @@ impl ServerFiles {
                 Ok(NtStatus::SUCCESS)
             }
             Request::Write(wr) => {
-                if wr.channel != Channel::NONE {
-                    return Err(NtStatus::INVALID_PARAMETER);
-                }
                 let through = wr.flags & write_flags::WRITE_THROUGH != 0;
                 let n = opens.write(wr.file_id, wr.offset, wr.data, through)?;
                 put_body(

@@ -48,7 +48,7 @@ impl ConnectionFactory for Factory {
             files = files.with_io_offload(IoOffload::new(Arc::clone(h), DEFERRED_WRITES_PER_CONNECTION));
         }
         let auth = NtlmAuth::new(Arc::clone(&self.users), &self.cfg.server_name);
-        Box::new(SmbConnection::new(peer.addr, Arc::clone(&self.cfg), files, auth))
+        Box::new(SmbConnection::new(peer, Arc::clone(&self.cfg), files, auth))
     }
 }
 

@@ -16,6 +16,9 @@ pub enum Event {
     LoggedOn { user: String, session_id: u64, encrypted: bool, signed: bool },
     /// The connection is being dropped because of what the peer sent.
     ProtocolViolation { detail: &'static str },
+    /// An SMB2 READ or WRITE asked for an RDMA channel that this session may not use (its data
+    /// must be signed, and no RDMA transform exists yet): answered STATUS_ACCESS_DENIED.
+    RdmaRefused { reason: &'static str },
 }
 
 impl Event {

@@ -6,6 +6,7 @@ use smb_wire::header::HEADER_LEN;
 use smb_wire::message::Request;
 use smb_wire::read::{ReadRequest, ReadResponse};
 use smb_wire::status::NtStatus;
+use smb_wire::types::FileId;
 use smb_wire::write::WriteRequest;
 use smb_wire::Header;
 use std::ops::Range;
@@ -48,11 +49,41 @@ pub enum IoStart {
     Deferred,
 }
 
+/// The memory a request's data lives in, lent by the transport: a heap buffer over TCP (where the
+/// message was received or decrypted, or the response being built), or a lease of the reactor's
+/// registered memory over SMB Direct (where an RDMA READ put a WRITE's payload, or from where an
+/// RDMA WRITE takes a READ's data). Both start their data on a 4 KiB boundary, so a file can be
+/// read or written with O_DIRECT straight from either.
+#[derive(Debug)]
+pub enum IoBuf {
+    Heap(Vec<u8>),
+    Lease(iobuf::Lease),
+}
+
+impl std::ops::Deref for IoBuf {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            IoBuf::Heap(v) => v,
+            IoBuf::Lease(l) => l,
+        }
+    }
+}
+
+impl std::ops::DerefMut for IoBuf {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        match self {
+            IoBuf::Heap(v) => v,
+            IoBuf::Lease(l) => l,
+        }
+    }
+}
+
 /// The buffer of a deferred request, `buf[range]` starting on a 4 KiB boundary: a WRITE's payload
-/// where it was received (or decrypted), or the place in a READ response its data goes.
+/// where it was received (or decrypted, or RDMA-read), or the place its READ data goes.
 #[derive(Debug)]
 pub struct IoBuffer {
-    pub buf: Vec<u8>,
+    pub buf: IoBuf,
     pub range: Range<usize>,
 }
 
@@ -62,7 +93,26 @@ pub struct IoDone {
     pub message_id: u64,
     /// Bytes written or read, or why not.
     pub result: Result<u32, NtStatus>,
-    pub buf: Vec<u8>,
+    pub buf: IoBuf,
+}
+
+/// What a WRITE asks, whatever carries its payload (inline in the message, or RDMA-read from the
+/// client's buffer: MS-SMB2 3.3.5.13).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteArgs {
+    pub file_id: FileId,
+    pub offset: u64,
+    /// Payload bytes.
+    pub len: usize,
+    /// [`smb_wire::write::write_flags`].
+    pub flags: u32,
+}
+
+impl WriteArgs {
+    /// The arguments of a WRITE whose payload rides in the message.
+    pub fn of(req: &WriteRequest<'_>) -> WriteArgs {
+        WriteArgs { file_id: req.file_id, offset: req.offset, len: req.data.len(), flags: req.flags }
+    }
 }
 
 /// The file side of a server connection: implemented by the server over its shares.
@@ -110,10 +160,34 @@ pub trait FileHandler: Send {
     /// A WRITE (MS-SMB2 3.3.5.13) offered for deferral: it is the whole message, and its payload lies
     /// on a 4 KiB boundary in a buffer the connection can give away. Check it now; to take it
     /// over, return [`IoStart::Deferred`], and the payload arrives through
-    /// [`FileHandler::submit_write`] before any other call. The default runs it through `execute`.
-    fn begin_write(&mut self, ctx: FileContext, header: &Header, req: &WriteRequest<'_>) -> IoStart {
-        let _ = (ctx, header, req);
+    /// [`FileHandler::submit_write`] before any other call. The default runs it the usual way
+    /// ([`FileHandler::write`]).
+    fn begin_write(&mut self, ctx: FileContext, header: &Header, args: &WriteArgs) -> IoStart {
+        let _ = (ctx, header, args);
         IoStart::Execute
+    }
+    /// A WRITE done at once: `data` (`args.len` bytes) into the file; returns the bytes written.
+    /// The default runs it through [`FileHandler::execute`].
+    fn write(
+        &mut self,
+        ctx: FileContext,
+        header: &Header,
+        args: &WriteArgs,
+        data: &[u8],
+    ) -> Result<u32, NtStatus> {
+        let req = WriteRequest {
+            offset: args.offset,
+            file_id: args.file_id,
+            channel: smb_wire::Channel::NONE,
+            remaining_bytes: 0,
+            flags: args.flags,
+            channel_info: &[],
+            data,
+        };
+        let mut pdu = vec![0u8; HEADER_LEN];
+        self.execute(ctx, header, &Request::Write(req), &mut pdu)?;
+        let rsp = smb_wire::write::WriteResponse::parse(&pdu).map_err(|_| NtStatus::UNSUCCESSFUL)?;
+        Ok(rsp.count)
     }
     /// The payload of the WRITE that [`FileHandler::begin_write`] deferred under `message_id`. The
     /// handler writes it wherever it likes and reports through [`FileHandler::io_done`], and only

@@ -31,9 +31,9 @@ pub mod handler;
 mod session;
 
 pub use config::ServerConfig;
-pub use connection::{put_body, Flow, ServerConnection, Transmit};
+pub use connection::{put_body, Flow, RdmaTransmit, ServerConnection, Transmit};
 pub use events::Event;
 pub use handler::{
-    AuthFactory, AuthFailure, AuthStep, Authenticator, FileContext, FileHandler, FileResult, IoBuffer,
-    IoDone, IoStart, TreeGrant,
+    AuthFactory, AuthFailure, AuthStep, Authenticator, FileContext, FileHandler, FileResult, IoBuf, IoBuffer,
+    IoDone, IoStart, TreeGrant, WriteArgs,
 };

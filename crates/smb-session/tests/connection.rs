@@ -64,7 +64,7 @@ struct Files {
     begun: usize,
 }
 impl FileHandler for Files {
-    fn begin_write(&mut self, _ctx: FileContext, _h: &Header, _req: &WriteRequest<'_>) -> IoStart {
+    fn begin_write(&mut self, _ctx: FileContext, _h: &Header, _args: &WriteArgs) -> IoStart {
         self.begun += 1;
         if self.defer {
             IoStart::Deferred
@@ -74,6 +74,17 @@ impl FileHandler for Files {
     }
     fn submit_write(&mut self, message_id: u64, payload: IoBuffer) {
         self.pending.push_back((message_id, payload));
+    }
+    fn write(
+        &mut self,
+        _ctx: FileContext,
+        _h: &Header,
+        args: &WriteArgs,
+        data: &[u8],
+    ) -> Result<u32, NtStatus> {
+        assert_eq!(data.len(), args.len);
+        WRITE_SEEN.with(|c| c.set(Some((data.len(), data.as_ptr() as usize % 4096))));
+        Ok(data.len() as u32)
     }
     fn begin_read(&mut self, _ctx: FileContext, _h: &Header, r: &ReadRequest<'_>) -> IoStart {
         self.begun += 1;
@@ -681,4 +692,283 @@ fn deferred_reads_are_sealed_and_sent_once_the_handler_has_filled_them() {
     // Sealed and handed to the transport from the buffer the data was read into.
     assert_eq!(tx.owned, 2);
     assert_eq!(c.conn.deferred_in_flight(), 0);
+}
+
+// ------------------------------------------------------------------------------------------------
+// SMB2 READ and WRITE with RDMA channels (MS-SMB2 3.3.5.12 / 3.3.5.13) over an SMB Direct transport.
+
+use smb_session::RdmaTransmit;
+use smb_wire::smbd::BufferDescriptorV1;
+use smb_wire::Channel;
+
+/// An SMB Direct transport that records what the session asks of it, in order.
+struct RdmaTx {
+    /// Messages sent, with the token each invalidated.
+    msgs: Vec<(Vec<u8>, Option<u32>)>,
+    /// RDMA WRITEs: the bytes placed and where.
+    writes: Vec<(Vec<u8>, Vec<BufferDescriptorV1>)>,
+    /// RDMA READs asked for: (token, buffer, length, descriptors).
+    reads: Vec<(u64, iobuf::Lease, usize, Vec<BufferDescriptorV1>)>,
+    /// The order of the above: 'w' write, 's' send, 'i' send invalidating, 'r' read.
+    order: String,
+    pool: iobuf::Pool,
+    max_rw: u32,
+}
+
+impl RdmaTx {
+    fn new() -> Self {
+        let pool = iobuf::Pool::new(&iobuf::PoolConfig::default());
+        RdmaTx { msgs: vec![], writes: vec![], reads: vec![], order: String::new(), pool, max_rw: 1 << 20 }
+    }
+}
+
+impl Transmit for RdmaTx {
+    fn send(&mut self, msg: &[u8]) {
+        self.msgs.push((msg.to_vec(), None));
+        self.order.push('s');
+    }
+    fn rdma(&mut self) -> Option<&mut dyn RdmaTransmit> {
+        Some(self)
+    }
+}
+
+impl RdmaTransmit for RdmaTx {
+    fn max_read_write(&self) -> u32 {
+        self.max_rw
+    }
+    fn lease(&mut self, len: usize) -> Option<iobuf::Lease> {
+        self.pool.take(len).ok()
+    }
+    fn write(&mut self, data: iobuf::Lease, len: usize, descs: &[BufferDescriptorV1]) {
+        self.writes.push((data[..len].to_vec(), descs.to_vec()));
+        self.order.push('w');
+    }
+    fn read(&mut self, token: u64, into: iobuf::Lease, len: usize, descs: &[BufferDescriptorV1]) {
+        self.reads.push((token, into, len, descs.to_vec()));
+        self.order.push('r');
+    }
+    fn send_parts_invalidating(&mut self, parts: &[&[u8]], token: u32) {
+        self.msgs.push((parts.concat(), Some(token)));
+        self.order.push('i');
+    }
+}
+
+/// Buffer descriptors covering `lens` bytes each, token 0x100 + i.
+fn descriptors(lens: &[u32]) -> (Vec<BufferDescriptorV1>, Vec<u8>) {
+    let descs: Vec<BufferDescriptorV1> = lens
+        .iter()
+        .enumerate()
+        .map(|(i, &length)| BufferDescriptorV1 {
+            offset: 0x7f00_0000_0000 + (i as u64) * 0x10_0000,
+            token: 0x100 + i as u32,
+            length,
+        })
+        .collect();
+    let mut bytes = vec![0u8; 16 * descs.len()];
+    for (i, d) in descs.iter().enumerate() {
+        bytes[16 * i..16 * i + 8].copy_from_slice(&d.offset.to_le_bytes());
+        bytes[16 * i + 8..16 * i + 12].copy_from_slice(&d.token.to_le_bytes());
+        bytes[16 * i + 12..16 * i + 16].copy_from_slice(&d.length.to_le_bytes());
+    }
+    (descs, bytes)
+}
+
+/// A logged-on client on a plain (signing not required) session with the "plain" tree.
+fn rdma_client(cfg: ServerConfig) -> Client {
+    let mut c = Client::new(cfg);
+    c.negotiate(&[CipherId::AES_128_GCM]);
+    c.logon(Cipher::Aes128Gcm);
+    c.tree_connect("plain", true, false);
+    c
+}
+
+/// Sends a READ of `length` bytes at `offset` with `channel` and `info`; returns the status of the
+/// one response.
+fn rdma_read(
+    c: &mut Client,
+    tx: &mut dyn Transmit,
+    length: u32,
+    offset: u64,
+    channel: Channel,
+    info: &[u8],
+) -> Option<Vec<u8>> {
+    let mut h = c.header(Command::READ);
+    h.credit_charge = (length as usize).div_ceil(65536).max(1) as u16;
+    c.mid += u64::from(h.credit_charge) - 1;
+    let req = ReadRequest { length, offset, channel, channel_info: info, ..Default::default() };
+    let mut msg = c.request(h, &req, true, false);
+    assert_eq!(c.conn.on_message(&mut msg, 0, tx), Flow::Continue);
+    None
+}
+
+fn status_of(msg: &[u8]) -> NtStatus {
+    Header::parse(msg).unwrap().nt_status()
+}
+
+#[test]
+fn rdma_channels_are_refused_on_tcp_and_checked_on_smb_direct() {
+    let mut c = rdma_client(ServerConfig::default());
+    let (_, info) = descriptors(&[65536]);
+    // Over TCP, any RDMA channel is invalid.
+    let mut tcp: Vec<Vec<u8>> = Vec::new();
+    rdma_read(&mut c, &mut tcp, 65536, 0, Channel::RDMA_V1, &info);
+    assert_eq!(status_of(&tcp.pop().unwrap()), NtStatus::INVALID_PARAMETER);
+    // Over SMB Direct, each malformed request is refused, and a V1_INVALIDATE one still
+    // invalidates the client's token with the error.
+    let (_, short) = descriptors(&[4096, 4096]);
+    let (_, zero) = descriptors(&[65536, 0]);
+    let (_, many) = descriptors(&[1024; 65]);
+    let (_, big) = descriptors(&[2 << 20]);
+    let cases: [(&str, u32, Channel, &[u8]); 7] = [
+        ("no channel info", 65536, Channel::RDMA_V1_INVALIDATE, &[]),
+        ("info not whole descriptors", 65536, Channel::RDMA_V1, &info[..15]),
+        ("descriptors short of the I/O", 65536, Channel::RDMA_V1_INVALIDATE, &short),
+        ("a zero-length descriptor", 65536, Channel::RDMA_V1_INVALIDATE, &zero),
+        ("too many descriptors", 65536, Channel::RDMA_V1_INVALIDATE, &many),
+        ("I/O over MaxReadWriteSize", 2 << 20, Channel::RDMA_V1_INVALIDATE, &big),
+        ("a transform channel in a READ", 65536, Channel::RDMA_TRANSFORM, &info),
+    ];
+    for (what, length, channel, info) in cases {
+        let mut tx = RdmaTx::new();
+        rdma_read(&mut c, &mut tx, length, 0, channel, info);
+        assert_eq!(tx.msgs.len(), 1, "{what}");
+        assert_eq!(status_of(&tx.msgs[0].0), NtStatus::INVALID_PARAMETER, "{what}");
+        assert!(tx.writes.is_empty(), "{what}: nothing placed");
+        let parsed_ok = info.len() >= 16 && info.len() % 16 == 0 && channel != Channel::RDMA_TRANSFORM;
+        let want = (channel == Channel::RDMA_V1_INVALIDATE && parsed_ok).then_some(0x100);
+        assert_eq!(tx.msgs[0].1, want, "{what}: invalidation with the error");
+    }
+    // A zero-length WRITE, and a WRITE with RDMA channel but inline data.
+    for (what, remaining, data) in [("zero-length", 0u32, &[][..]), ("inline data too", 4096, &[7u8; 16][..])]
+    {
+        let mut tx = RdmaTx::new();
+        let h = c.header(Command::WRITE);
+        let (_, info) = descriptors(&[4096]);
+        let req = WriteRequest {
+            channel: Channel::RDMA_V1_INVALIDATE,
+            remaining_bytes: remaining,
+            channel_info: &info,
+            data,
+            ..Default::default()
+        };
+        let mut msg = c.request(h, &req, true, false);
+        assert_eq!(c.conn.on_message(&mut msg, 0, &mut tx), Flow::Continue);
+        assert_eq!(status_of(&tx.msgs[0].0), NtStatus::INVALID_PARAMETER, "{what}");
+        assert!(tx.reads.is_empty(), "{what}: nothing pulled");
+    }
+}
+
+#[test]
+fn an_rdma_read_places_the_data_then_answers_invalidating_the_token() {
+    let mut c = rdma_client(ServerConfig::default());
+    let mut tx = RdmaTx::new();
+    // Windows-style split descriptors: 0xFFFC0 + 0x40 bytes for one I/O.
+    let (descs, info) = descriptors(&[0xFFFC0 - 0xF0000, 0x40 + 0x10000]);
+    rdma_read(&mut c, &mut tx, 0x20000, 1000, Channel::RDMA_V1_INVALIDATE, &info);
+    assert_eq!(tx.order, "wi", "the data is RDMA-written before the response is sent");
+    let (placed, to) = &tx.writes[0];
+    assert_eq!(to, &descs);
+    assert_eq!(placed.len(), 0x20000);
+    assert!(placed.iter().enumerate().all(|(i, &b)| b == file_byte(1000 + i)));
+    let (rsp, inv) = &tx.msgs[0];
+    assert_eq!(*inv, Some(0x100), "the response invalidates the first descriptor's token");
+    assert_eq!(status_of(rsp), NtStatus::SUCCESS);
+    let r = ReadResponse::parse(rsp).unwrap();
+    assert_eq!((r.data.len(), r.data_remaining), (0, 0x20000), "DataLength 0, DataRemaining = bytes placed");
+    assert_eq!(rsp[64 + 2], 0x50, "DataOffset 0x50");
+    // Past the end of the file: an error, nothing placed, the token still invalidated.
+    let mut tx = RdmaTx::new();
+    rdma_read(&mut c, &mut tx, 4096, FILE_LEN as u64, Channel::RDMA_V1_INVALIDATE, &info);
+    assert_eq!(tx.order, "i");
+    assert_eq!(status_of(&tx.msgs[0].0), NtStatus::END_OF_FILE);
+    // RDMA_V1 (no invalidation asked): the response is a plain send.
+    let mut tx = RdmaTx::new();
+    rdma_read(&mut c, &mut tx, 4096, 0, Channel::RDMA_V1, &info);
+    assert_eq!(tx.order, "ws");
+}
+
+#[test]
+fn an_rdma_write_pulls_the_payload_before_it_is_written_and_answered() {
+    let mut c = rdma_client(ServerConfig::default());
+    let mut tx = RdmaTx::new();
+    let len = 200_000u32;
+    let (descs, info) = descriptors(&[150_000, 50_000]);
+    let mut h = c.header(Command::WRITE);
+    h.credit_charge = 4;
+    c.mid += 3;
+    let message_id = h.message_id;
+    let req = WriteRequest {
+        channel: Channel::RDMA_V1_INVALIDATE,
+        remaining_bytes: len,
+        channel_info: &info,
+        offset: 4096,
+        ..Default::default()
+    };
+    let mut msg = c.request(h, &req, true, false);
+    WRITE_SEEN.with(|w| w.set(None));
+    assert_eq!(c.conn.on_message(&mut msg, 0, &mut tx), Flow::Continue);
+    assert_eq!(tx.order, "r", "no answer before the payload is here");
+    let (token, mut lease, n, d) = tx.reads.pop().unwrap();
+    assert_eq!((token, n, d), (message_id, len as usize, descs));
+    assert_eq!(WRITE_SEEN.with(|w| w.get()), None, "nothing written before the payload arrived");
+    lease[..n].fill(0x5A);
+    assert_eq!(c.conn.on_pulled(token, Ok(lease), &mut tx), Flow::Continue);
+    let seen = WRITE_SEEN.with(|w| w.get()).expect("the file handler got the WRITE");
+    assert_eq!(seen, (len as usize, 0), "the whole payload, page-aligned");
+    assert_eq!(tx.order, "ri");
+    let (rsp, inv) = &tx.msgs[0];
+    assert_eq!((*inv, status_of(rsp)), (Some(0x100), NtStatus::SUCCESS));
+    assert_eq!(WriteResponse::parse(rsp).unwrap().count, len);
+    // A pull that failed: never acknowledged, the connection goes.
+    let h = c.header(Command::WRITE);
+    let req = WriteRequest {
+        channel: Channel::RDMA_V1,
+        remaining_bytes: 4096,
+        channel_info: &info,
+        ..Default::default()
+    };
+    let mut msg = c.request(h, &req, true, false);
+    let mut tx = RdmaTx::new();
+    assert_eq!(c.conn.on_message(&mut msg, 0, &mut tx), Flow::Continue);
+    let (token, _, _, _) = tx.reads.pop().unwrap();
+    assert_eq!(c.conn.on_pulled(token, Err("REM_ACCESS_ERR".into()), &mut tx), Flow::Close);
+    assert!(tx.msgs.is_empty(), "a WRITE whose RDMA READ failed is never answered");
+}
+
+#[test]
+fn sessions_that_must_encrypt_or_sign_move_their_data_inline_only() {
+    let (_, info) = descriptors(&[65536]);
+    // EncryptData share: a sealed READ asking for RDMA is refused (event 1003), nothing placed.
+    let mut c = rdma_client(ServerConfig::default());
+    c.tree_connect("secret", false, true);
+    let mut tx = RdmaTx::new();
+    let mut h = c.header(Command::READ);
+    h.credit_charge = 1;
+    let req = ReadRequest {
+        length: 4096,
+        channel: Channel::RDMA_V1_INVALIDATE,
+        channel_info: &info,
+        ..Default::default()
+    };
+    let mut msg = c.request(h, &req, false, true);
+    assert_eq!(c.conn.on_message(&mut msg, 0, &mut tx), Flow::Continue);
+    assert_eq!(tx.order, "i", "only the (sealed) refusal, invalidating the token");
+    let rsp = c.open_reply(tx.msgs[0].0.clone());
+    assert_eq!(status_of(&rsp), NtStatus::ACCESS_DENIED);
+    assert!(c.conn.drain_events().iter().any(|e| e.id() == Some(1003)));
+    // The same share, data inline: served.
+    let mut h = c.header(Command::READ);
+    h.credit_charge = 1;
+    let req = ReadRequest { length: 4096, ..Default::default() };
+    let mut msg = c.request(h, &req, false, true);
+    let mut tx = RdmaTx::new();
+    assert_eq!(c.conn.on_message(&mut msg, 0, &mut tx), Flow::Continue);
+    assert_eq!(status_of(&c.open_reply(tx.msgs[0].0.clone())), NtStatus::SUCCESS);
+    // A server that requires signing: RDMA refused with its own event.
+    let mut c = rdma_client(ServerConfig { require_signing: true, ..ServerConfig::default() });
+    let mut tx = RdmaTx::new();
+    rdma_read(&mut c, &mut tx, 4096, 0, Channel::RDMA_V1, &info);
+    assert_eq!(status_of(&tx.msgs[0].0), NtStatus::ACCESS_DENIED);
+    assert!(c.conn.drain_events().iter().any(|e| matches!(e, Event::RdmaRefused { .. })));
+    assert!(tx.writes.is_empty());
 }

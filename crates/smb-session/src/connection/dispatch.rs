@@ -3,7 +3,7 @@
 //! go to the [`FileHandler`].
 
 use super::*;
-use crate::handler::{IoBuffer, IoStart};
+use crate::handler::{IoBuf, IoBuffer, IoStart, WriteArgs};
 use smb_wire::read::ReadRequest;
 use smb_wire::tree_connect::TreeConnectRequest;
 use smb_wire::write::WriteResponse;
@@ -15,6 +15,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         header: &Header,
         encrypted: bool,
         related: &mut Related,
+        tx: &mut dyn Transmit,
     ) -> Result<(NtStatus, Reply), Fail> {
         if header.command == Command::SESSION_SETUP {
             let (status, p) = self.on_session_setup(pdu, header, related)?;
@@ -111,10 +112,25 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             req => match with_related_file_id(req, related.file_id) {
                 Request::Read(r) => {
                     self.recycle(Reply::from_vec(p));
-                    return self.on_read(ctx, header, &r, encrypted);
+                    let rdma =
+                        self.rdma_channel(r.channel, r.channel_info, r.length.into(), header, encrypted)?;
+                    return match rdma {
+                        Some(req) => self.on_rdma_read(ctx, header, &r, req, tx),
+                        None => self.on_read(ctx, header, &r, encrypted),
+                    };
+                }
+                Request::Write(w) if w.channel != smb_wire::Channel::NONE => {
+                    self.recycle(Reply::from_vec(p));
+                    let io_len = w.remaining_bytes.into();
+                    let Some(req) =
+                        self.rdma_channel(w.channel, w.channel_info, io_len, header, encrypted)?
+                    else {
+                        return Err(NtStatus::INVALID_PARAMETER.into());
+                    };
+                    return self.on_rdma_write(ctx, header, &w, req, tx);
                 }
                 Request::Write(w) if self.defer_ok && self.may_defer(w.data.len()) => {
-                    match self.files.begin_write(ctx, header, &w) {
+                    match self.files.begin_write(ctx, header, &WriteArgs::of(&w)) {
                         IoStart::Execute => {
                             let status = self.files.execute(ctx, header, &Request::Write(w), &mut p)?;
                             (status, p)
@@ -125,7 +141,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
                             let at = w.data.as_ptr() as usize - pdu_at;
                             self.deferring = Some((header.message_id, at..at + w.data.len()));
                             self.recycle(Reply::from_vec(p));
-                            self.defer(header, encrypted, w.data.len(), None);
+                            self.defer(header, encrypted, w.data.len(), None, None);
                             return Err(Fail::Deferred);
                         }
                     }
@@ -141,7 +157,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
 
     /// Whether a request with a buffer of `len` bytes may be offered to the handler for deferral:
     /// it is the whole message and the connection's deferred requests are within their bounds.
-    fn may_defer(&self, len: usize) -> bool {
+    pub(super) fn may_defer(&self, len: usize) -> bool {
         self.single_pdu
             && self.deferring.is_none()
             && self.deferred.len() < MAX_DEFERRED
@@ -149,9 +165,17 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
     }
 
     /// Records a request the handler took over, to be answered by `answer_deferred`.
-    fn defer(&mut self, header: &Header, encrypted: bool, len: usize, read_minimum: Option<u32>) {
+    pub(super) fn defer(
+        &mut self,
+        header: &Header,
+        encrypted: bool,
+        len: usize,
+        read_minimum: Option<u32>,
+        rdma: Option<super::rdma::RdmaReq>,
+    ) {
         self.deferred_bytes += len;
-        self.deferred.insert(header.message_id, Deferred { header: *header, encrypted, len, read_minimum });
+        self.deferred
+            .insert(header.message_id, Deferred { header: *header, encrypted, len, read_minimum, rdma });
     }
 
     /// MS-SMB2 3.3.5.12: the handler reads straight into the response, laid out so that it can be
@@ -170,8 +194,11 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
                 IoStart::Deferred => {
                     let reply = Reply::for_read(self.new_read_buf(), len);
                     let range = reply.data_range();
-                    self.defer(header, encrypted, len, Some(r.minimum_count));
-                    self.files.submit_read(header.message_id, IoBuffer { buf: reply.into_buf(), range });
+                    self.defer(header, encrypted, len, Some(r.minimum_count), None);
+                    self.files.submit_read(
+                        header.message_id,
+                        IoBuffer { buf: IoBuf::Heap(reply.into_buf()), range },
+                    );
                     return Err(Fail::Deferred);
                 }
                 IoStart::Done(Err(status)) => return Err(status.into()),

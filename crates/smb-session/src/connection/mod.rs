@@ -9,7 +9,7 @@
 use crate::config::ServerConfig;
 use crate::credits::CreditWindow;
 use crate::events::Event;
-use crate::handler::{AuthFactory, AuthFailure, AuthStep, FileContext, FileHandler, IoBuffer, IoDone};
+use crate::handler::{AuthFactory, AuthFailure, AuthStep, FileContext, FileHandler, IoBuf, IoBuffer, IoDone};
 use crate::session::{Session, SessionSecurity, SessionState, Tree};
 use reply::{Reply, HEADROOM};
 use smb_crypto::transform::{open_message_to, TRANSFORM_HEADER_LEN};
@@ -28,8 +28,10 @@ use smb_wire::negotiate_context::{
     PreauthIntegrityCapabilities, SigningAlgorithm as WireSigning, SigningCapabilities, U16List,
 };
 use smb_wire::pdu::EncodeDyn;
+use smb_wire::read::ReadResponse;
 use smb_wire::session_setup::{session_flags, SessionSetupResponse};
 use smb_wire::smb1::Smb1NegotiateRequest;
+use smb_wire::smbd::BufferDescriptorV1;
 use smb_wire::status::NtStatus;
 use smb_wire::tree_connect::{share_flags, TreeConnectResponse, TreeDisconnect};
 use smb_wire::types::{FileId, Guid};
@@ -40,6 +42,7 @@ use std::sync::Arc;
 
 mod dispatch;
 mod negotiate;
+mod rdma;
 mod reply;
 mod session_setup;
 
@@ -67,6 +70,28 @@ pub trait Transmit {
     fn reclaim(&mut self) -> Option<Vec<u8>> {
         None
     }
+
+    /// RDMA data movement, on an SMB Direct connection; `None` over TCP.
+    fn rdma(&mut self) -> Option<&mut dyn RdmaTransmit> {
+        None
+    }
+}
+
+/// The RDMA data movement of an SMB Direct connection (MS-SMBD 3.1.4.5 / 3.1.4.6) as the session
+/// asks for it; everything happens in order with the messages sent through the same [`Transmit`].
+pub trait RdmaTransmit {
+    /// The negotiated MaxReadWriteSize.
+    fn max_read_write(&self) -> u32;
+    /// Registered memory of `len` bytes for a transfer, or `None` when none is free now.
+    fn lease(&mut self, len: usize) -> Option<iobuf::Lease>;
+    /// RDMA-writes `data[..len]` into the client's buffers before the next message is sent.
+    fn write(&mut self, data: iobuf::Lease, len: usize, descs: &[BufferDescriptorV1]);
+    /// RDMA-reads `len` bytes of the client's buffers into `into`; the transport reports the
+    /// outcome with `token` ([`ServerConnection::on_pulled`]).
+    fn read(&mut self, token: u64, into: iobuf::Lease, len: usize, descs: &[BufferDescriptorV1]);
+    /// Sends one message (in pieces) and invalidates the client's `token` with it
+    /// (SEND_WITH_INVALIDATE).
+    fn send_parts_invalidating(&mut self, parts: &[&[u8]], token: u32);
 }
 
 impl Transmit for Vec<Vec<u8>> {
@@ -133,6 +158,8 @@ struct PduReply {
     bytes: Reply,
     /// Sign with this session's key.
     sign_with: Option<u64>,
+    /// Over SMB Direct: data to RDMA-write before it, and the token it invalidates.
+    rdma: Option<rdma::RdmaReply>,
 }
 
 /// The server side of one SMB2 connection.
@@ -168,6 +195,12 @@ pub struct ServerConnection<F: FileHandler, A: AuthFactory> {
     deferred_bytes: usize,
     /// Message buffers given back by finished deferred WRITEs, for the next `plain`.
     plain_spare: Vec<Vec<u8>>,
+    /// The connection's MaxReadWriteSize when it is SMB Direct (`None`: TCP, no RDMA channels).
+    rdma_max: Option<u32>,
+    /// What the response being built carries over SMB Direct (set by the READ/WRITE handlers).
+    reply_rdma: Option<rdma::RdmaReply>,
+    /// WRITEs whose payload is being RDMA-read, by MessageId.
+    pulling: HashMap<u64, rdma::Pulling>,
 }
 
 /// What answering a deferred request needs to remember of it.
@@ -178,6 +211,8 @@ struct Deferred {
     len: usize,
     /// A READ's MinimumCount; `None` for a WRITE.
     read_minimum: Option<u32>,
+    /// The client's buffers, when the data moves by RDMA.
+    rdma: Option<rdma::RdmaReq>,
 }
 
 /// Deferred requests per connection at most, and their buffer bytes at most; beyond either,
@@ -259,6 +294,9 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             deferred: HashMap::new(),
             deferred_bytes: 0,
             plain_spare: Vec::new(),
+            rdma_max: None,
+            reply_rdma: None,
+            pulling: HashMap::new(),
         }
     }
 
@@ -288,6 +326,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         }
         self.sessions.clear();
         self.deferred.clear();
+        self.pulling.clear();
         self.deferred_bytes = 0;
     }
 
@@ -301,6 +340,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
     /// reports progress (its connection was woken) and before it stops.
     pub fn answer_deferred(&mut self, wait: bool, tx: &mut dyn Transmit) -> Flow {
         self.take_back(tx);
+        self.take_rdma(tx);
         while !self.deferred.is_empty() {
             let Some(done) = self.files.io_done(wait) else { break };
             if let Err(detail) = self.answer_one(done, tx) {
@@ -330,41 +370,99 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         if self.sessions.get(&session_id).and_then(|s| s.valid()).is_none() {
             return Ok(());
         }
-        let (status, reply) = match d.read_minimum {
-            None => {
-                keep(&mut self.plain_spare, done.buf, SPARE_PLAIN_BUFFERS);
-                let mut p = self.new_pdu();
-                let status = match done.result {
-                    Ok(count) => dispatch::write_response(count, &mut p),
-                    Err(status) => dispatch::error_body(status, &mut p),
-                };
-                (status, Reply::from_vec(p))
+        let (status, reply, rdma) = match (d.read_minimum, done.buf, d.rdma) {
+            (None, buf, rdma) => {
+                if let IoBuf::Heap(v) = buf {
+                    keep(&mut self.plain_spare, v, SPARE_PLAIN_BUFFERS);
+                }
+                return self.answer_write_deferred(&d.header, d.encrypted, done.result, rdma, tx);
             }
-            Some(minimum) => {
+            (Some(minimum), IoBuf::Lease(lease), Some(req)) => {
+                let (status, reply, rdma) = self.rdma_read_reply(done.result, minimum, lease, req);
+                match status {
+                    Ok(s) => (s, reply, Some(rdma)),
+                    Err(s) => {
+                        let mut p = self.new_pdu();
+                        (dispatch::error_body(s, &mut p), Reply::from_vec(p), Some(rdma))
+                    }
+                }
+            }
+            (Some(minimum), buf, _) => {
                 // The same layout as when the area was handed out: same buffer, same length.
-                let mut reply = Reply::for_read(done.buf, d.len);
+                let v = match buf {
+                    IoBuf::Heap(v) => v,
+                    IoBuf::Lease(_) => return Err("a READ answered inline with registered memory"),
+                };
+                let mut reply = Reply::for_read(v, d.len);
                 match done.result {
                     Ok(n) if n > 0 && n >= minimum => {
                         reply.finish_read(n as usize);
-                        (NtStatus::SUCCESS, reply)
+                        (NtStatus::SUCCESS, reply, None)
                     }
                     result => {
                         self.recycle(reply);
                         let mut p = self.new_pdu();
                         let status =
                             dispatch::error_body(result.err().unwrap_or(NtStatus::END_OF_FILE), &mut p);
-                        (status, Reply::from_vec(p))
+                        (status, Reply::from_vec(p), None)
                     }
                 }
             }
         };
-        let mut reply = reply;
-        let granted = self.credits.grant(d.header.credits.max(1));
-        let tree_id = d.header.tree_id().unwrap_or(0);
-        self.finish_header(reply.pdu_mut(), &d.header, status, granted, session_id, tree_id);
+        self.answer(&d.header, d.encrypted, status, reply, rdma, tx)
+    }
+
+    /// Answers a WRITE that finished with `result` (its payload inline or RDMA-read).
+    fn answer_write_deferred(
+        &mut self,
+        header: &Header,
+        encrypted: bool,
+        result: Result<u32, NtStatus>,
+        rdma: Option<rdma::RdmaReq>,
+        tx: &mut dyn Transmit,
+    ) -> Result<(), &'static str> {
+        let mut p = self.new_pdu();
+        let status = match result {
+            Ok(count) => dispatch::write_response(count, &mut p),
+            Err(status) => dispatch::error_body(status, &mut p),
+        };
+        let rdma = rdma.map(|r| r.on_error());
+        self.answer(header, encrypted, status, Reply::from_vec(p), rdma, tx)
+    }
+
+    /// Answers a WRITE done at once after its payload was RDMA-read.
+    fn answer_write(
+        &mut self,
+        header: &Header,
+        result: Result<u32, NtStatus>,
+        rdma: Option<rdma::RdmaReply>,
+        tx: &mut dyn Transmit,
+    ) -> Result<(), &'static str> {
+        let mut p = self.new_pdu();
+        let status = match result {
+            Ok(count) => dispatch::write_response(count, &mut p),
+            Err(status) => dispatch::error_body(status, &mut p),
+        };
+        self.answer(header, false, status, Reply::from_vec(p), rdma, tx)
+    }
+
+    /// Completes the response to `header` (credits, header, signing or sealing) and sends it.
+    fn answer(
+        &mut self,
+        header: &Header,
+        encrypted: bool,
+        status: NtStatus,
+        mut reply: Reply,
+        rdma: Option<rdma::RdmaReply>,
+        tx: &mut dyn Transmit,
+    ) -> Result<(), &'static str> {
+        let session_id = header.session_id;
+        let granted = self.credits.grant(header.credits.max(1));
+        let tree_id = header.tree_id().unwrap_or(0);
+        self.finish_header(reply.pdu_mut(), header, status, granted, session_id, tree_id);
         let (sign, encrypt) =
-            self.reply_protection(&d.header, status, session_id, d.encrypted, &Related::default());
-        let reply = PduReply { bytes: reply, sign_with: sign.then_some(session_id) };
+            self.reply_protection(header, status, session_id, encrypted, &Related::default());
+        let reply = PduReply { bytes: reply, sign_with: sign.then_some(session_id), rdma };
         self.send_replies(vec![reply], encrypt.then_some(session_id), tx)
     }
 
@@ -373,13 +471,14 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         let Some((message_id, r)) = self.deferring.take() else { return };
         let buf = std::mem::replace(plain, self.plain_spare.pop().unwrap_or_default());
         let range = msg_start + r.start..msg_start + r.end;
-        self.files.submit_write(message_id, IoBuffer { buf, range });
+        self.files.submit_write(message_id, IoBuffer { buf: IoBuf::Heap(buf), range });
     }
 
     /// Processes one transport message. `now` is the current time as a FILETIME. Deferred WRITEs
     /// that have finished meanwhile are answered too.
     pub fn on_message(&mut self, msg: &mut [u8], now: u64, tx: &mut dyn Transmit) -> Flow {
         self.take_back(tx);
+        self.take_rdma(tx);
         let flow = match msg.get(..4) {
             Some([0xFE, b'S', b'M', b'B']) if is_large_write(msg) => self.on_plain_write(msg, now, tx),
             Some([0xFE, b'S', b'M', b'B']) => self.on_chain(msg, None, false, now, tx),
@@ -507,7 +606,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         for len in ranges {
             let pdu = &mut msg[start..start + len];
             start += len;
-            match self.on_pdu(pdu, encrypted_for, &mut related, now) {
+            match self.on_pdu(pdu, encrypted_for, &mut related, now, tx) {
                 Ok(Some((reply, encrypt))) => {
                     if encrypt.is_some() && encrypt_reply.is_none() {
                         encrypt_reply = encrypt;
@@ -547,6 +646,9 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             let mut r = replies.pop().ok_or("no reply")?;
             if encrypt.is_none() {
                 self.sign(r.sign_with, r.bytes.pdu_mut())?;
+            }
+            if let Some(rdma) = r.rdma.take() {
+                return self.transmit_rdma(r.bytes, encrypt, rdma, tx);
             }
             return self.transmit_reply(r.bytes, encrypt, tx);
         }
@@ -595,6 +697,32 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         front[at..].copy_from_slice(&hdr);
         let (buf, range) = reply.into_parts(TRANSFORM_HEADER_LEN);
         tx.send_owned(buf, range);
+        Ok(())
+    }
+
+    /// Sends a response over SMB Direct: RDMA-writes its data first, then the message (sealed when
+    /// it must be), invalidating the client's token with it.
+    fn transmit_rdma(
+        &mut self,
+        mut reply: Reply,
+        encrypt: Option<u64>,
+        rdma: rdma::RdmaReply,
+        tx: &mut dyn Transmit,
+    ) -> Result<(), &'static str> {
+        let mut hdr = [0u8; TRANSFORM_HEADER_LEN];
+        if let Some(id) = encrypt {
+            self.sealing_key(id)?.seal_message(id, &mut hdr, reply.pdu_mut()).map_err(seal_failure)?;
+        }
+        let Some(t) = tx.rdma() else { return Err("an RDMA response on a connection without RDMA") };
+        if let Some((lease, len, descs)) = rdma.data {
+            t.write(lease, len, &descs);
+        }
+        let parts: &[&[u8]] = if encrypt.is_some() { &[&hdr, reply.pdu()] } else { &[reply.pdu()] };
+        match rdma.invalidate {
+            Some(token) => t.send_parts_invalidating(parts, token),
+            None => tx.send_parts(parts),
+        }
+        self.recycle(reply);
         Ok(())
     }
 
@@ -663,6 +791,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         encrypted_for: Option<u64>,
         related: &mut Related,
         now: u64,
+        tx: &mut dyn Transmit,
     ) -> Result<Option<(PduReply, Option<u64>)>, Event> {
         let bad = |detail| Event::ProtocolViolation { detail };
         let Ok(mut header) = Header::parse(pdu) else { return Err(bad("malformed SMB2 header")) };
@@ -702,7 +831,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         // A related request after a failed one fails the same way (MS-SMB2 3.3.5.2.7.2).
         let result = match (header.is_related(), related.failed) {
             (true, Some(status)) => Err(Fail::Status(status)),
-            _ => self.on_request(pdu, &header, encrypted_for.is_some(), related),
+            _ => self.on_request(pdu, &header, encrypted_for.is_some(), related, tx),
         };
         let (status, mut body_pdu) = match result {
             Ok((status, body)) => (status, body),
@@ -753,8 +882,9 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         if header.command == Command::LOGOFF && status == NtStatus::SUCCESS {
             related.logoff = Some(session_id);
         }
+        let rdma = self.reply_rdma.take();
         Ok(Some((
-            PduReply { bytes: body_pdu, sign_with: sign.then_some(session_id) },
+            PduReply { bytes: body_pdu, sign_with: sign.then_some(session_id), rdma },
             encrypt.then_some(session_id),
         )))
     }

@@ -11,7 +11,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             let mut p = vec![0u8; HEADER_LEN];
             put_body(&mut p, &ErrorResponse::default());
             this.finish_header(&mut p, header, status, 1, 0, 0);
-            PduReply { bytes: Reply::from_vec(p), sign_with: None }
+            PduReply { bytes: Reply::from_vec(p), sign_with: None, rdma: None }
         };
         let Ok(req) = NegotiateRequest::parse(pdu) else {
             return Ok(fail(self, NtStatus::INVALID_PARAMETER));
@@ -90,7 +90,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         n.client_security_mode = req.security_mode;
         n.client_capabilities = req.capabilities;
         self.negotiated = Some(n);
-        Ok(PduReply { bytes: Reply::from_vec(p), sign_with: None })
+        Ok(PduReply { bytes: Reply::from_vec(p), sign_with: None, rdma: None })
     }
 
     pub(super) fn server_capabilities(&self, dialect: Dialect) -> u32 {
