@@ -45,6 +45,9 @@ pub(crate) struct Shared {
     timeout: Duration,
     pub(crate) read_chunk: u32,
     pub(crate) write_chunk: u32,
+    /// READ and WRITE chunks when their data moves by RDMA (an SMB Direct connection whose session
+    /// needs neither encryption nor signing); `None` otherwise.
+    pub(crate) rdma_chunks: Option<(u32, u32)>,
     _engine: Engine,
 }
 
@@ -202,7 +205,9 @@ impl Client {
             }
             Err(RecvTimeoutError::Disconnected) => return Err(ClientError::ConnectionClosed { op: "logon" }),
         };
-        let Limits { max_read, max_write, encrypted, dialect, cipher, signing } = limits;
+        let Limits { max_read, max_write, encrypted, signing_required, dialect, cipher, signing } = limits;
+        let rdma_chunks = (inline_max.is_some() && !encrypted && !signing_required)
+            .then(|| (max_read.clamp(1, MAX_CHUNK), max_write.clamp(1, MAX_CHUNK)));
         let shared = Shared {
             encrypted,
             dialect,
@@ -216,6 +221,7 @@ impl Client {
             timeout: opts.timeout,
             read_chunk: max_read.clamp(1, inline_max.unwrap_or(MAX_CHUNK).min(MAX_CHUNK)),
             write_chunk: max_write.clamp(1, inline_max.unwrap_or(MAX_CHUNK).min(MAX_CHUNK)),
+            rdma_chunks,
             _engine: engine,
         };
         Ok(Client { shared: Arc::new(shared) })

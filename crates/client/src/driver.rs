@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender};
+use engine::rdma::{Access, RdmaCtx};
 use engine::{Connection, Flow, Outbox};
 use smb_auth::NtlmInitiator;
 use smb_client_proto::{ClientConnection, Completion, FileHandle, RequestId, TreeHandle};
@@ -31,6 +32,17 @@ type ProtoError = smb_client_proto::ClientError;
 const MAX_WAITING: usize = 256;
 /// Requests are held back while this many bytes wait for the socket.
 const OUTBOX_HOLD: usize = 16 << 20;
+/// READs and WRITEs at least this long move their data by RDMA over SMB Direct (where allowed);
+/// smaller ones ride in the messages, as Windows and Linux do (MS-SMB2 <156>, <159>).
+pub(crate) const RDMA_THRESHOLD: usize = 4096;
+
+/// A READ or WRITE whose data moves by RDMA: the buffer the server places into or pulls from, and
+/// the window it was granted through.
+struct RdmaIo {
+    lease: iobuf::Lease,
+    rkey: u32,
+    len: usize,
+}
 
 /// One operation an application thread asks of the connection.
 #[derive(Debug)]
@@ -84,6 +96,8 @@ pub(crate) struct Limits {
     pub max_write: u32,
     /// The session encrypts every message.
     pub encrypted: bool,
+    /// The session signs every message it does not encrypt (Session.SigningRequired).
+    pub signing_required: bool,
     pub dialect: Option<Dialect>,
     pub cipher: Option<Cipher>,
     pub signing: Option<SigningAlgorithm>,
@@ -112,6 +126,10 @@ pub(crate) struct Driver {
     waiting: VecDeque<Request>,
     inflight: HashMap<RequestId, Sender<Reply>>,
     validation: Option<Validation>,
+    /// RDMA READs and WRITEs in flight, by request.
+    rdma_io: HashMap<RequestId, RdmaIo>,
+    /// Answers held until the window their response did not invalidate is revoked, by request.
+    revoking: HashMap<u64, (Completion, usize)>,
 }
 
 impl Driver {
@@ -133,6 +151,8 @@ impl Driver {
             waiting: VecDeque::new(),
             inflight: HashMap::new(),
             validation: None,
+            rdma_io: HashMap::new(),
+            revoking: HashMap::new(),
         }
     }
 
@@ -170,11 +190,12 @@ impl Driver {
                 }
             }
             Completion::MoreAuth { bytes, .. } => out.push(&bytes),
-            Completion::LoggedOn { encrypted, .. } => {
+            Completion::LoggedOn { encrypted, signed, .. } => {
                 let limits = Limits {
                     max_read: self.conn.max_read_size().unwrap_or(65536),
                     max_write: self.conn.max_write_size().unwrap_or(65536),
                     encrypted,
+                    signing_required: signed,
                     dialect: self.conn.dialect(),
                     cipher: self.conn.cipher(),
                     signing: self.conn.signing(),
@@ -215,8 +236,63 @@ impl Driver {
         Flow::Continue
     }
 
-    /// Moves requests from the channel to the local queue, then sends what the credits allow.
-    fn pump(&mut self, out: &mut Outbox) {
+    /// One message's completions; those of RDMA I/O wait for their window to be gone.
+    fn on_message_from(
+        &mut self,
+        msg: &mut [u8],
+        invalidated: Option<u32>,
+        rdma: Option<&mut RdmaCtx<'_>>,
+        out: &mut Outbox,
+    ) -> Flow {
+        for buf in self.returns.try_iter() {
+            self.conn.recycle(buf);
+        }
+        let completions = match self.conn.receive(msg) {
+            Ok(c) => c,
+            Err(e) => return self.fatal(e),
+        };
+        for c in completions {
+            let io = request_of(&c).and_then(|r| self.rdma_io.remove(&r));
+            let flow = match io {
+                // MS-SMB2 3.2.5.11 / MS-SMBD 3.1.5.8: the server's SEND_WITH_INVALIDATE revoked
+                // exactly our window; anything else, and we revoke it before touching the buffer.
+                Some(io) if invalidated == Some(io.rkey) => self.finish_rdma(c, io, out),
+                Some(io) => {
+                    let id = request_of(&c).map_or(u64::MAX, |r| r.0);
+                    out.rdma_revoke(id, io.rkey, io.lease);
+                    self.revoking.insert(id, (c, io.len));
+                    Flow::Continue
+                }
+                None => self.complete(c, out),
+            };
+            if flow == Flow::Close {
+                return Flow::Close;
+            }
+        }
+        if self.logon.is_none() {
+            self.pump(out, rdma);
+        }
+        Flow::Continue
+    }
+
+    /// An RDMA I/O whose window is gone: a READ's data is taken from its buffer.
+    fn finish_rdma(&mut self, c: Completion, io: RdmaIo, out: &mut Outbox) -> Flow {
+        let c = match c {
+            Completion::ReadPlaced { request, len } => {
+                let n = len as usize;
+                if n > io.len {
+                    return self.fatal(ProtoError::InlineDataForRdmaRead { request: request.0, len: n });
+                }
+                Completion::Read { request, data: io.lease[..n].to_vec().into() }
+            }
+            other => other,
+        };
+        self.complete(c, out)
+    }
+
+    /// Moves requests from the channel to the local queue, then sends what the credits allow; with
+    /// `rdma` (an SMB Direct connection), large READs and WRITEs move their data by RDMA.
+    fn pump(&mut self, out: &mut Outbox, mut rdma: Option<&mut RdmaCtx<'_>>) {
         self.spares.keep_written(out);
         while self.waiting.len() < MAX_WAITING {
             match self.requests.try_recv() {
@@ -228,7 +304,20 @@ impl Driver {
             if out.queued_bytes() > OUTBOX_HOLD {
                 break;
             }
-            match send(&mut self.conn, &mut req.op, &self.spares, out) {
+            let sent = match rdma.as_deref_mut() {
+                Some(ctx) => match send_rdma(&mut self.conn, &mut req.op, out, ctx) {
+                    Ok(Some((id, io))) => {
+                        self.rdma_io.insert(id, io);
+                        Ok(id)
+                    }
+                    // No registered memory free now: the request waits for some to come back.
+                    Ok(None) if !self.inflight.is_empty() => break,
+                    Ok(None) => send(&mut self.conn, &mut req.op, &self.spares, out),
+                    Err(e) => Err(e),
+                },
+                None => send(&mut self.conn, &mut req.op, &self.spares, out),
+            };
+            match sent {
                 Ok(id) => {
                     if let Some(req) = self.waiting.pop_front() {
                         self.inflight.insert(id, req.reply);
@@ -242,6 +331,58 @@ impl Driver {
                     }
                 }
             }
+        }
+    }
+}
+
+/// Over SMB Direct, a READ or WRITE of at least [`RDMA_THRESHOLD`] bytes on a tree whose data may
+/// move by RDMA: its buffer is a lease of registered memory, granted to the server through a window
+/// exactly over it, and the request asks the server to invalidate the window with its response
+/// (RDMA_V1_INVALIDATE). `Ok(None)`: not this way (small, not allowed, or no lease free now).
+fn send_rdma(
+    conn: &mut ClientConnection,
+    op: &mut Op,
+    out: &mut Outbox,
+    ctx: &mut RdmaCtx<'_>,
+) -> Result<Option<(RequestId, RdmaIo)>, ProtoError> {
+    let (file, offset, len, read) = match op {
+        Op::Read { file, offset, len } => (*file, *offset, *len as usize, true),
+        Op::Write { file, offset, payload } => {
+            let len = match payload {
+                Payload::Placed(msg) => msg.len().saturating_sub(smb_client_proto::WRITE_PAYLOAD_AT),
+                Payload::Shared(data) => data.len(),
+            };
+            (*file, *offset, len, false)
+        }
+        _ => return Ok(None),
+    };
+    if len < RDMA_THRESHOLD || !conn.rdma_allowed(file.tree) {
+        return Ok(None);
+    }
+    let Some(mut lease) = out.lease(len) else { return Ok(None) };
+    if let Op::Write { payload, .. } = op {
+        let data = match payload {
+            Payload::Placed(msg) => &msg[smb_client_proto::WRITE_PAYLOAD_AT..],
+            Payload::Shared(data) => &data[..],
+        };
+        lease[..len].copy_from_slice(data);
+    }
+    let access = if read { Access::REMOTE_WRITE } else { Access::REMOTE_READ };
+    let desc = ctx.grant(&lease, 0, len, access).map_err(|e| ProtoError::Transport(e.to_string()))?;
+    let sent = if read {
+        conn.read_rdma(file, offset, len as u32, &[desc], true)
+    } else {
+        conn.write_rdma(file, offset, len as u32, &[desc], true)
+    };
+    match sent {
+        Ok((id, bytes)) => {
+            out.push(&bytes);
+            Ok(Some((id, RdmaIo { lease, rkey: desc.token, len })))
+        }
+        Err(e) => {
+            // The window exists but no request names it: take it back (the answer is ignored).
+            out.rdma_revoke(u64::MAX, desc.token, lease);
+            Err(e)
         }
     }
 }
@@ -298,6 +439,7 @@ fn request_of(c: &Completion) -> Option<RequestId> {
         Completion::TreeConnected { request, .. }
         | Completion::Created { request, .. }
         | Completion::Read { request, .. }
+        | Completion::ReadPlaced { request, .. }
         | Completion::Written { request, .. }
         | Completion::Closed { request, .. }
         | Completion::TreeDisconnected { request }
@@ -325,30 +467,43 @@ impl Connection for Driver {
     }
 
     fn on_message(&mut self, msg: &mut [u8], out: &mut Outbox) -> Flow {
-        for buf in self.returns.try_iter() {
-            self.conn.recycle(buf);
-        }
-        let completions = match self.conn.receive(msg) {
-            Ok(c) => c,
-            Err(e) => return self.fatal(e),
-        };
-        for c in completions {
-            if self.complete(c, out) == Flow::Close {
-                return Flow::Close;
-            }
-        }
-        if self.logon.is_none() {
-            self.pump(out);
-        }
-        Flow::Continue
+        self.on_message_from(msg, None, None, out)
+    }
+
+    /// Over SMB Direct: the token the message invalidated tells whether an RDMA I/O's window is
+    /// gone; one that is not is revoked here before its buffer is used or handed back.
+    fn on_rdma_message(
+        &mut self,
+        msg: &mut [u8],
+        invalidated: Option<u32>,
+        rdma: &mut RdmaCtx<'_>,
+        out: &mut Outbox,
+    ) -> Flow {
+        self.on_message_from(msg, invalidated, Some(rdma), out)
     }
 
     fn on_wake(&mut self, out: &mut Outbox) -> Flow {
         // Before logon completes the protocol layer would refuse requests; they wait in the channel.
         if self.logon.is_none() {
-            self.pump(out);
+            self.pump(out, None);
         }
         Flow::Continue
+    }
+
+    fn on_rdma_wake(&mut self, rdma: &mut RdmaCtx<'_>, out: &mut Outbox) -> Flow {
+        if self.logon.is_none() {
+            self.pump(out, Some(rdma));
+        }
+        Flow::Continue
+    }
+
+    /// A window a response did not invalidate is revoked: the held answer goes out now.
+    fn on_rdma_done(&mut self, token: u64, result: Result<iobuf::Lease, String>, out: &mut Outbox) -> Flow {
+        let Some((c, len)) = self.revoking.remove(&token) else { return Flow::Continue };
+        match result {
+            Ok(lease) => self.finish_rdma(c, RdmaIo { lease, rkey: 0, len }, out),
+            Err(why) => self.fatal(ProtoError::Transport(why)),
+        }
     }
 
     fn on_close(&mut self) {

@@ -26,11 +26,24 @@ pub struct File {
     path: String,
     size: u64,
     open: bool,
+    /// Largest READ and WRITE chunks: by RDMA on an SMB Direct connection whose data may move so
+    /// (neither encrypted nor signed), else what fits one message.
+    chunks: (u32, u32),
 }
 
 impl File {
-    pub(crate) fn new(shared: Arc<Shared>, file: FileHandle, path: String, size: u64) -> File {
-        File { shared, file, path, size, open: true }
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        file: FileHandle,
+        path: String,
+        size: u64,
+        encrypted: bool,
+    ) -> File {
+        let chunks = match shared.rdma_chunks {
+            Some(c) if !encrypted => c,
+            _ => (shared.read_chunk, shared.write_chunk),
+        };
+        File { shared, file, path, size, open: true, chunks }
     }
 
     /// The file's size when it was opened.
@@ -41,7 +54,7 @@ impl File {
     /// Reads up to `buf.len()` bytes at `offset`, in chunks of at most the negotiated READ size with
     /// several in flight; returns how many were read (fewer at end of file, 0 at or past it).
     pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, ClientError> {
-        let chunk = self.shared.read_chunk as usize;
+        let chunk = self.chunks.0 as usize;
         let mut inflight: VecDeque<(usize, usize, Receiver<Reply>)> = VecDeque::new();
         let mut next = 0usize;
         let mut total = 0usize;
@@ -75,7 +88,7 @@ impl File {
     /// Writes all of `data` at `offset`, in chunks of at most the negotiated WRITE size with several
     /// in flight; returns `data.len()`.
     pub fn write_at(&self, offset: u64, data: &[u8]) -> Result<usize, ClientError> {
-        let chunk = self.shared.write_chunk as usize;
+        let chunk = self.chunks.1 as usize;
         let mut inflight: VecDeque<(usize, usize, Receiver<Reply>)> = VecDeque::new();
         let mut next = 0usize;
         while next < data.len() || !inflight.is_empty() {
@@ -147,7 +160,7 @@ impl File {
 
     /// The largest READ and WRITE payloads one request may carry here.
     pub fn max_io(&self) -> (u32, u32) {
-        (self.shared.read_chunk, self.shared.write_chunk)
+        self.chunks
     }
 
     /// The file's current size, asked of the server (QUERY_INFO FileStandardInformation).

@@ -105,7 +105,7 @@ impl Tree {
         };
         let (handle, meta) =
             self.create("open", path, access, disposition, create_options::NON_DIRECTORY_FILE)?;
-        Ok(File::new(self.shared.clone(), handle, path.to_string(), meta.size))
+        Ok(File::new(self.shared.clone(), handle, path.to_string(), meta.size, self.encrypted()))
     }
 
     /// What the server knows about `path` (a file or a directory; `""` is the share root).

@@ -19,6 +19,9 @@ pub struct ReactorStats {
     pub connections: u64,
     /// Connections it has owned since start.
     pub connections_total: u64,
+    /// File data moved by RDMA WRITE (into peers' buffers) and RDMA READ (from them).
+    pub rdma_write_bytes: u64,
+    pub rdma_read_bytes: u64,
 }
 
 /// Cache-line aligned so two reactors' counters never share a line.
@@ -30,6 +33,8 @@ pub(crate) struct ReactorCounters {
     pub(crate) bytes_in: AtomicU64,
     pub(crate) bytes_out: AtomicU64,
     pub(crate) connections_total: AtomicU64,
+    pub(crate) rdma_write_bytes: AtomicU64,
+    pub(crate) rdma_read_bytes: AtomicU64,
     /// Incremented by whoever hands a connection over, decremented by the reactor on close; the
     /// acceptor balances on it.
     pub(crate) connections: AtomicU64,
@@ -54,6 +59,8 @@ impl ReactorCounters {
             bytes_out: self.bytes_out.load(Relaxed),
             connections: self.connections.load(Relaxed),
             connections_total: self.connections_total.load(Relaxed),
+            rdma_write_bytes: self.rdma_write_bytes.load(Relaxed),
+            rdma_read_bytes: self.rdma_read_bytes.load(Relaxed),
         }
     }
 }

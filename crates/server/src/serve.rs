@@ -161,6 +161,12 @@ impl Server {
         self.engine.local_addrs()
     }
 
+    /// File data moved by RDMA so far: (RDMA WRITE into clients' buffers for READs, RDMA READ from
+    /// them for WRITEs).
+    pub fn rdma_bytes(&self) -> (u64, u64) {
+        self.engine.stats().iter().fold((0, 0), |(w, r), s| (w + s.rdma_write_bytes, r + s.rdma_read_bytes))
+    }
+
     /// The SMB Direct listeners' addresses.
     pub fn local_rdma_addrs(&self) -> Vec<SocketAddr> {
         self.engine.local_rdma_addrs()

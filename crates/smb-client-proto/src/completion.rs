@@ -64,6 +64,11 @@ pub enum Completion {
         request: RequestId,
         data: ReadData,
     },
+    /// A READ by RDMA: the server placed `len` bytes in the buffers the request described.
+    ReadPlaced {
+        request: RequestId,
+        len: u32,
+    },
     Written {
         request: RequestId,
         count: u32,

@@ -6,6 +6,14 @@ use smb_wire::negotiate::Dialect;
 /// One error type for the crate.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
+    /// A READ that asked for its data by RDMA got it inline instead (MS-SMB2 3.3.5.12 says the
+    /// server places it): the connection is not to be trusted.
+    #[error("READ {request}: {len} bytes inline in the response to an RDMA READ")]
+    InlineDataForRdmaRead { request: u64, len: usize },
+    /// The transport under the connection failed an operation the protocol asked of it (granting
+    /// a buffer, revoking a window).
+    #[error("transport: {0}")]
+    Transport(String),
     /// The call does not fit the connection's state (e.g. `tree_connect` before logon).
     #[error("{op} is not allowed now: the connection is {state}")]
     WrongState { op: &'static str, state: &'static str },

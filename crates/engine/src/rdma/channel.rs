@@ -298,7 +298,11 @@ impl RdmaChannel {
     /// Takes the RDMA operations due before the front message and posts what the send queue and
     /// the initiator depth allow. Returns whether every operation queued so far is posted (the
     /// message after them may go).
-    fn post_data(&mut self, domain: &mut dyn DynDomain) -> Result<bool, EngineError> {
+    fn post_data(
+        &mut self,
+        domain: &mut dyn DynDomain,
+        counters: &ReactorCounters,
+    ) -> Result<bool, EngineError> {
         while let Some(op) = self.core.outbox.take_rdma_front() {
             let (read, lease, len, descs) = match op {
                 RdmaOp::Write { data, len, descs } => (None, data, len, descs),
@@ -389,6 +393,9 @@ impl RdmaChannel {
                 self.data_wrs += 1;
                 if is_read {
                     self.reads_out += 1;
+                    bump(&counters.rdma_read_bytes, u64::from(p.len));
+                } else {
+                    bump(&counters.rdma_write_bytes, u64::from(p.len));
                 }
             }
             if op.posted < op.pieces.len() {
@@ -613,7 +620,7 @@ impl RdmaChannel {
                 // RDMA WRITEs of a READ's data are posted before its response (RC ordering places
                 // them first); a message waits while operations before it wait for room.
                 // Until they are all posted, credits and keepalives still go out below.
-                self.post_data(domain)?;
+                self.post_data(domain, counters)?;
                 let front = self.core.outbox.front().map(<[u8]>::len);
                 match front {
                     Some(0) => {

@@ -14,8 +14,10 @@ use smb_wire::query_directory::QueryDirectoryRequest;
 use smb_wire::query_info::{InfoType, QueryInfoRequest};
 use smb_wire::read::ReadRequest;
 use smb_wire::set_info::SetInfoRequest;
+use smb_wire::smbd::BufferDescriptorV1;
 use smb_wire::types::{utf16le, Utf16};
 use smb_wire::write::WriteRequest;
+use smb_wire::Channel;
 
 /// Where [`ClientConnection::write_prebuilt`] expects the payload: after room for a
 /// TRANSFORM_HEADER, the SMB2 header and the fixed part of the WRITE request.
@@ -35,6 +37,17 @@ impl smb_wire::Encode for WriteHead<'_> {
     fn encode(&self, w: &mut smb_wire::Writer<'_>) -> smb_wire::Result<()> {
         self.req.encode_head(self.len, w).map(|_| ())
     }
+}
+
+/// MS-SMBD 2.2.3.1 buffer descriptors, as the channel info of a READ or WRITE.
+fn descriptor_bytes(descs: &[BufferDescriptorV1]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(16 * descs.len());
+    for d in descs {
+        b.extend_from_slice(&d.offset.to_le_bytes());
+        b.extend_from_slice(&d.token.to_le_bytes());
+        b.extend_from_slice(&d.length.to_le_bytes());
+    }
+    b
 }
 
 /// share_access for CREATE: let others read, write and delete (what Windows clients send).
@@ -95,6 +108,72 @@ impl ClientConnection {
         let charge = self.io_charge("write", data.len())?;
         let req = WriteRequest { offset, file_id: file.file_id, data, ..WriteRequest::default() };
         self.send(Command::WRITE, file.tree.0, charge, &req, Some(file.file_id))
+    }
+
+    /// Whether READs and WRITEs on `tree` may move their data by RDMA (MS-SMB2 3.2.4.6 / 3.2.4.7):
+    /// only where the data needs neither encryption nor signing, until the RDMA transform exists
+    /// (the server refuses it otherwise; Linux's client makes the same choice).
+    pub fn rdma_allowed(&self, tree: TreeHandle) -> bool {
+        matches!(self.protection(tree.0), Ok((false, false)))
+    }
+
+    /// MS-SMB2 3.2.4.6 READ of `len` bytes whose data the server RDMA-writes into the buffers
+    /// `descs` describe (Channel RDMA_V1_INVALIDATE when `invalidate`, so the response revokes the
+    /// first descriptor's token; else RDMA_V1). Its completion is [`Completion::ReadPlaced`].
+    pub fn read_rdma(
+        &mut self,
+        file: FileHandle,
+        offset: u64,
+        len: u32,
+        descs: &[BufferDescriptorV1],
+        invalidate: bool,
+    ) -> Result<(RequestId, Vec<u8>), ClientError> {
+        self.ready("read", file.tree)?;
+        let charge = self.io_charge("read", len as usize)?;
+        let info = descriptor_bytes(descs);
+        let req = ReadRequest {
+            padding: 0x50,
+            length: len,
+            offset,
+            file_id: file.file_id,
+            channel: if invalidate { Channel::RDMA_V1_INVALIDATE } else { Channel::RDMA_V1 },
+            channel_info: &info,
+            ..ReadRequest::default()
+        };
+        let (id, msg) = self.send(Command::READ, file.tree.0, charge, &req, Some(file.file_id))?;
+        if let Some(p) = self.pending.get_mut(&id.0) {
+            p.rdma = true;
+        }
+        Ok((id, msg))
+    }
+
+    /// MS-SMB2 3.2.4.7 WRITE of `len` bytes that the server RDMA-reads from the buffers `descs`
+    /// describe (RemainingBytes `len`, no inline data).
+    pub fn write_rdma(
+        &mut self,
+        file: FileHandle,
+        offset: u64,
+        len: u32,
+        descs: &[BufferDescriptorV1],
+        invalidate: bool,
+    ) -> Result<(RequestId, Vec<u8>), ClientError> {
+        self.ready("write", file.tree)?;
+        let charge = self.io_charge("write", len as usize)?;
+        let info = descriptor_bytes(descs);
+        let req = WriteRequest {
+            offset,
+            file_id: file.file_id,
+            channel: if invalidate { Channel::RDMA_V1_INVALIDATE } else { Channel::RDMA_V1 },
+            remaining_bytes: len,
+            channel_info: &info,
+            data: &[],
+            ..WriteRequest::default()
+        };
+        let (id, msg) = self.send(Command::WRITE, file.tree.0, charge, &req, Some(file.file_id))?;
+        if let Some(p) = self.pending.get_mut(&id.0) {
+            p.rdma = true;
+        }
+        Ok((id, msg))
     }
 
     pub fn close(&mut self, file: FileHandle) -> Result<(RequestId, Vec<u8>), ClientError> {

@@ -123,6 +123,8 @@ struct Pending {
     file: Option<FileId>,
     encrypted: bool,
     signed: bool,
+    /// Its data moves by RDMA (a READ's response carries no data).
+    rdma: bool,
 }
 
 /// The client side of one SMB2 connection.

@@ -207,6 +207,17 @@ impl ClientConnection {
                     info: CreateInfo { action: rsp.create_action, info: rsp.info },
                 }
             }
+            Command::READ if pending.rdma => {
+                let rsp = ReadResponse::parse(pdu).map_err(ClientError::wire("READ response"))?;
+                // MS-SMB2 3.3.5.12: the data went by RDMA Write; DataRemaining says how much.
+                if !rsp.data.is_empty() {
+                    return Err(ClientError::InlineDataForRdmaRead {
+                        request: request.0,
+                        len: rsp.data.len(),
+                    });
+                }
+                Completion::ReadPlaced { request, len: rsp.data_remaining }
+            }
             Command::READ => {
                 let rsp = ReadResponse::parse(pdu).map_err(ClientError::wire("READ response"))?;
                 // The data is a part of `pdu`; where it starts there is its offset.

@@ -135,7 +135,8 @@ impl ClientConnection {
         h.credit_charge = if self.dialect() == Some(Dialect::SMB_2_0_2) { 0 } else { charge.max(1) };
         h.credits = credit_request;
         encode_pdu(&h, body, out).map_err(ClientError::wire("request"))?;
-        self.pending.insert(mid, Pending { command, tree, file, encrypted: false, signed: false });
+        self.pending
+            .insert(mid, Pending { command, tree, file, encrypted: false, signed: false, rdma: false });
         Ok(RequestId(mid))
     }
 }
