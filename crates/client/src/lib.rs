@@ -25,6 +25,9 @@
 //! # Ok::<(), client::ClientError>(())
 //! ```
 
+// Unsafe code lives in rdma/ only (see rdma/README.md), where each block says why it is sound.
+#![forbid(unsafe_code)]
+
 mod client;
 mod driver;
 pub mod error;

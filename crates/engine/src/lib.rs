@@ -62,6 +62,9 @@
 //! engine.shutdown().unwrap();
 //! ```
 
+// Unsafe code lives in rdma/ only (see rdma/README.md), where each block says why it is sound.
+#![forbid(unsafe_code)]
+
 mod acceptor;
 mod channel;
 mod config;

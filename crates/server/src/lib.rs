@@ -18,6 +18,9 @@
 //! srv.shutdown().unwrap();
 //! ```
 
+// Unsafe code lives in rdma/ only (see rdma/README.md), where each block says why it is sound.
+#![forbid(unsafe_code)]
+
 pub mod auth;
 pub mod config;
 pub mod connection;

@@ -34,6 +34,9 @@
 //! assert_eq!(client.session_key().unwrap().as_bytes(), session_key.as_bytes());
 //! ```
 
+// Unsafe code lives in rdma/ only (see rdma/README.md), where each block says why it is sound.
+#![forbid(unsafe_code)]
+
 pub mod acceptor;
 pub mod av_pairs;
 mod der;

@@ -19,6 +19,9 @@
 //! let (_, req) = c.tree_connect(r"\\srv\share")?;
 //! ```
 
+// Unsafe code lives in rdma/ only (see rdma/README.md), where each block says why it is sound.
+#![forbid(unsafe_code)]
+
 pub mod completion;
 pub mod config;
 pub mod connection;

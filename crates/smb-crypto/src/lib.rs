@@ -32,6 +32,9 @@
 //! assert_eq!(msg, b"an SMB2 message");
 //! ```
 
+// Unsafe code lives in rdma/ only (see rdma/README.md), where each block says why it is sound.
+#![forbid(unsafe_code)]
+
 pub mod backend;
 pub mod cipher;
 pub mod error;

@@ -45,6 +45,9 @@
 //! assert_eq!(std::fs::read(dir.path().join("hello.txt")).unwrap(), b"hi");
 //! ```
 
+// Unsafe code lives in rdma/ only (see rdma/README.md), where each block says why it is sound.
+#![forbid(unsafe_code)]
+
 pub mod access;
 mod create;
 pub mod error;

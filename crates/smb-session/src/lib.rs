@@ -23,6 +23,9 @@
 //! for e in conn.drain_events() { log(e) }
 //! ```
 
+// Unsafe code lives in rdma/ only (see rdma/README.md), where each block says why it is sound.
+#![forbid(unsafe_code)]
+
 pub mod config;
 pub mod connection;
 pub mod credits;

@@ -21,6 +21,9 @@
 //! assert_eq!(back.path.to_string().unwrap(), r"\\node1\csv");
 //! ```
 
+// Unsafe code lives in rdma/ only (see rdma/README.md), where each block says why it is sound.
+#![forbid(unsafe_code)]
+
 pub mod cancel;
 pub mod channel;
 pub mod close;

@@ -25,6 +25,9 @@
 //! # Ok::<(), iobuf::Error>(())
 //! ```
 
+// Every unsafe block says why it is sound.
+#![deny(clippy::undocumented_unsafe_blocks, unsafe_op_in_unsafe_fn)]
+
 mod aligned;
 mod error;
 mod pool;
