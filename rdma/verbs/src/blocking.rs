@@ -34,7 +34,12 @@ pub struct DomainEndpoint<D: Domain> {
     peer_private_data: Vec<u8>,
     /// Polled from the domain and not yet handed out.
     pending: VecDeque<Completion>,
+    /// Polls that found nothing, so a caller that only polls still sees a disconnect now and then.
+    empty_polls: u32,
 }
+
+/// Empty polls between two looks at the connection events (a syscall on a device).
+const EVENTS_EVERY: u32 = 1024;
 
 /// Waits until one of `fds` is readable or `timeout` passes; returns whether one was.
 pub(crate) fn wait_readable(fds: &[RawFd], timeout: Duration) -> Result<bool> {
@@ -179,6 +184,7 @@ impl<D: Domain> DomainEndpoint<D> {
             state: CmState::Established,
             peer_private_data: result?,
             pending: VecDeque::new(),
+            empty_polls: 0,
         })
     }
 
@@ -288,6 +294,13 @@ impl<D: Domain> Endpoint for DomainEndpoint<D> {
         let n = out.len().min(self.pending.len());
         for (slot, c) in out.iter_mut().zip(self.pending.drain(..n)) {
             *slot = c;
+        }
+        if n == 0 {
+            // A peer's disconnect is an event: taking it is what makes the device flush.
+            self.empty_polls = self.empty_polls.wrapping_add(1);
+            if self.empty_polls.is_multiple_of(EVENTS_EVERY) {
+                self.process_events()?;
+            }
         }
         Ok(n)
     }

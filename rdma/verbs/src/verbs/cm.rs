@@ -31,10 +31,18 @@ pub(crate) struct EventInfo {
     pub initiator_depth: u8,
 }
 
-/// Whether `RDMA_VERBS_TRACE_CM` is set: connection events and software flushes go to stderr.
+/// Whether `RDMA_VERBS_TRACE_CM` is set: connection events, CQ growth and software flushes go to
+/// stderr (see [`trace_line`]).
 pub(crate) fn trace() -> bool {
     static TRACE: OnceLock<bool> = OnceLock::new();
     *TRACE.get_or_init(|| std::env::var_os("RDMA_VERBS_TRACE_CM").is_some())
+}
+
+/// One trace line, stamped with the seconds since the first.
+pub(crate) fn trace_line(args: std::fmt::Arguments<'_>) {
+    static START: OnceLock<std::time::Instant> = OnceLock::new();
+    let t = START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64();
+    eprintln!("rdma-verbs [{t:9.3}] {args}");
 }
 
 impl EventChannel {
@@ -93,7 +101,7 @@ impl EventChannel {
             }
         };
         if trace() {
-            eprintln!("rdma-verbs cm: fd {} event {} status {}", self.fd(), info.event, info.status);
+            trace_line(format_args!("cm: fd {} event {} status {}", self.fd(), info.event, info.status));
         }
         // SAFETY: ev came from rdma_get_cm_event and is acknowledged exactly once.
         unsafe { sys::rdma_ack_cm_event(ev) };

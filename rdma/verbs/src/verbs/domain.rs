@@ -8,7 +8,7 @@
 //! events name their id; the domain finds its queue pair and feeds the event to that queue pair's
 //! [`CmState`], so a surprise is a typed error (or a `Failed` event), not a hang.
 
-use super::cm::{trace, CmId, EventChannel, EventInfo};
+use super::cm::{trace, trace_line, CmId, EventChannel, EventInfo};
 use super::completion_queue::{CompletionChannel, CompletionQueue};
 use super::device::{context_name, device_attr, DeviceContext};
 use super::listener::VerbsRequest;
@@ -172,7 +172,7 @@ fn qp_mut(qps: &mut [(u32, Option<Qp>)], id: QpId) -> Result<&mut Qp> {
 /// Marks `q` failed and reports it.
 fn fail(events: &mut VecDeque<(QpId, QpEvent)>, id: QpId, q: &mut Qp, reason: String, timed_out: bool) {
     if trace() {
-        eprintln!("rdma-verbs: {id} failed in {:?}: {reason}", q.state);
+        trace_line(format_args!("{id} failed in {:?}: {reason}", q.state));
     }
     q.state = CmState::Failed;
     q.step_deadline = None;
@@ -302,7 +302,14 @@ impl VerbsDomain {
         }
         if needed > self.cq.capacity() {
             let grow = needed.max(self.cq.capacity().saturating_mul(2)).min(self.max_cqe);
+            let before = self.cq.capacity();
             self.cq.resize(grow)?;
+            if trace() {
+                trace_line(format_args!(
+                    "CQ grows from {before} to {} entries ({needed} needed)",
+                    self.cq.capacity()
+                ));
+            }
         }
         self.cq_reserved = needed;
         Ok(())
@@ -397,6 +404,12 @@ impl VerbsDomain {
                 // Also answers the peer's DREQ and moves the QP to the error state, so everything
                 // outstanding flushes; failure means we disconnected already.
                 let _ = q.id.disconnect();
+                if trace() {
+                    let n = q.slots.in_flight();
+                    trace_line(format_args!(
+                        "{id} disconnected in {before:?}, {n} work requests outstanding"
+                    ));
+                }
                 if q.qp.is_some() {
                     q.disconnected_at.get_or_insert_with(Instant::now);
                     self.watch_flush = true;
@@ -484,7 +497,9 @@ impl VerbsDomain {
 
     /// The provider must flush every outstanding work request once the queue pair is in the
     /// error state, but rdma_rxe on kernel 6.1 sometimes leaves one posted receive (seen in about
-    /// half the conformance runs, on the side whose peer disconnected) unflushed forever. After
+    /// half the conformance runs, on the side whose peer disconnected) unflushed forever; and a
+    /// receive posted after the queue pair went to the error state (a ring refilled while the
+    /// peer's disconnect was being taken) is never flushed at all. After
     /// [`FLUSH_GRACE`] without it, destroy the device's queue pair (the device then no longer
     /// touches our memory), take what the CQ holds (for every queue pair, in order), and complete
     /// the rest of this one here with WR_FLUSH_ERR, in posting order. Callers see the same thing
@@ -497,9 +512,9 @@ impl VerbsDomain {
             if trace() {
                 let left: Vec<(u64, WcOpcode)> =
                     q.slots.outstanding().iter().map(|&i| q.slots.peek(i)).collect();
-                eprintln!(
-                    "rdma-verbs: {id}: device left {left:?} (wr_id, opcode) unflushed; flushing in software"
-                );
+                trace_line(format_args!(
+                    "{id}: device left {left:?} (wr_id, opcode) unflushed; flushing in software"
+                ));
             }
             q.qp = None;
             q.flushed = true;
@@ -822,7 +837,7 @@ impl Domain for VerbsDomain {
     }
 
     fn post_send(&mut self, qp: QpId, wrs: &[SendWr<'_>]) -> Result<()> {
-        let Self { qps, regions, pending, send_wrs, sges, .. } = self;
+        let Self { qps, regions, pending, send_wrs, sges, watch_flush, .. } = self;
         let q = qp_mut(qps, qp)?;
         for wr in wrs {
             let needs =
@@ -892,11 +907,13 @@ impl Domain for VerbsDomain {
                 Some(r),
             ));
         }
+        // Posted after the disconnect: rxe may never flush it (see `software_flush`).
+        *watch_flush |= q.disconnected_at.is_some();
         Ok(())
     }
 
     fn post_recv(&mut self, qp: QpId, wrs: &[RecvWr<'_>]) -> Result<()> {
-        let Self { qps, regions, pending, recv_wrs, sges, .. } = self;
+        let Self { qps, regions, pending, recv_wrs, sges, watch_flush, .. } = self;
         let q = qp_mut(qps, qp)?;
         for wr in wrs {
             check_sges(regions, wr.sges, Access::LOCAL_WRITE)?;
@@ -941,6 +958,8 @@ impl Domain for VerbsDomain {
                 Some(r),
             ));
         }
+        // Posted after the disconnect: rxe never flushes it (see `software_flush`).
+        *watch_flush |= q.disconnected_at.is_some();
         Ok(())
     }
 
@@ -982,6 +1001,7 @@ impl Domain for VerbsDomain {
                 Some(r),
             ));
         }
+        self.watch_flush |= q.disconnected_at.is_some();
         regions.get_mut(sge.region)?.in_flight += 1; // held by the window until invalidated
         q.windows.insert(rkey, (sge.region, window));
         Ok(RemoteKey { addr, rkey, len: sge.len as u64 })

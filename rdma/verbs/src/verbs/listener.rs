@@ -1,7 +1,7 @@
 //! The passive side: a listening CM id on a non-blocking event channel of its own, handing out
 //! connect requests that a domain (maybe on another thread) accepts.
 
-use super::cm::{trace, CmId, EventChannel};
+use super::cm::{trace, trace_line, CmId, EventChannel};
 use crate::domain::{ConnectRequest, PassiveListener};
 use crate::error::{Error, Result};
 use crate::CmEvent;
@@ -105,10 +105,10 @@ impl PassiveListener for VerbsPassiveListener {
             if let Some(want) = &self.device {
                 if req.device.as_deref() != Some(want) {
                     if trace() {
-                        eprintln!(
-                            "rdma-verbs: rejecting a request on {:?}, listening for {want}",
+                        trace_line(format_args!(
+                            "rejecting a request on {:?}, listening for {want}",
                             req.device
-                        );
+                        ));
                     }
                     continue; // dropping it rejects it
                 }

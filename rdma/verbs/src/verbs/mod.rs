@@ -26,8 +26,11 @@ use crate::blocking::{Blocking, BlockingListener, DomainEndpoint};
 use crate::domain::DomainProvider;
 use crate::error::{Error, Result};
 use crate::provider::{EndpointOptions, Provider};
+use crate::CmEvent;
+use cm::{CmId, EventChannel};
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// A connected queue pair on a domain of its own, used blockingly.
 pub type VerbsEndpoint = DomainEndpoint<VerbsDomain>;
@@ -77,7 +80,37 @@ impl Provider for VerbsProvider {
         private_data: &[u8],
         timeout: Duration,
     ) -> Result<VerbsEndpoint> {
-        Blocking(self.clone()).connect(addr, opts, private_data, timeout)
+        // A domain is on one device: without one named, take the device the address resolves to
+        // (as a connection on a CM id of its own would), not merely the first.
+        let provider = match &self.device {
+            Some(_) => self.clone(),
+            None => VerbsProvider::new(Some(device_for(addr, timeout)?)),
+        };
+        Blocking(provider).connect(addr, opts, private_data, timeout)
+    }
+}
+
+/// The device through which `addr` is reached: one address resolution on a throwaway id.
+fn device_for(addr: SocketAddr, timeout: Duration) -> Result<String> {
+    let channel = Arc::new(EventChannel::new()?);
+    let id = CmId::new(channel.clone())?;
+    id.resolve_addr(addr, timeout.as_millis().clamp(1, i32::MAX as u128) as i32)?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(ev) = channel.try_next()? {
+            if ev.event != CmEvent::ADDR_RESOLVED {
+                return Err(Error::ConnectFailed {
+                    addr,
+                    reason: format!("{} (status {})", ev.event, ev.status),
+                });
+            }
+            return id.device_name().ok_or_else(|| Error::NoDevice(format!("(none reaches {addr})")));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Error::Timeout { after: timeout, what: "address resolution" });
+        }
+        wait_readable([channel.fd()], left)?;
     }
 }
 
