@@ -192,11 +192,15 @@ impl<D: Domain> DomainEndpoint<D> {
     /// endpoint's own queue pair are taken as usual meanwhile.
     fn await_established(&mut self, qp: QpId, deadline: Instant, addr: SocketAddr) -> Result<Vec<u8>> {
         let (own, state) = (self.qp, &mut self.state);
-        await_established(&mut self.domain, qp, deadline, addr, |id, ev| {
+        let result = await_established(&mut self.domain, qp, deadline, addr, |id, ev| {
             if id == own && ev == QpEvent::Disconnected {
                 *state = CmState::Disconnected;
             }
-        })
+        });
+        if result.is_err() {
+            let _ = self.domain.destroy(qp);
+        }
+        result
     }
 
     /// Connects a second (third, ...) queue pair on this endpoint's domain and waits until it is

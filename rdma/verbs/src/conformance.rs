@@ -5,6 +5,9 @@
 //! provider runs it between two machines (or two SoftRoCE VMs) with the `rdma-conformance`
 //! binary, one role per side. The two ends coordinate with small SEND/RECV messages, the way an
 //! upper protocol would, so each case checks data and statuses on both sides.
+//!
+//! Both providers' endpoints are a [`Domain`] with one queue pair ([`DomainEndpoint`]), so the
+//! last cases reach the domain underneath: a second queue pair on it ([`Run::Two`]), pool leases.
 
 use crate::blocking::{wait_readable, Blocking, DomainEndpoint};
 use crate::completion::{Completion, WcOpcode, WcStatus};
