@@ -34,10 +34,15 @@ pub struct DomainEndpoint<D: Domain> {
     peer_private_data: Vec<u8>,
     /// Polled from the domain and not yet handed out.
     pending: VecDeque<Completion>,
+    /// Polls that found nothing, so a caller that only polls still sees a disconnect now and then.
+    empty_polls: u32,
 }
 
+/// Empty polls between two looks at the connection events (a syscall on a device).
+const EVENTS_EVERY: u32 = 1024;
+
 /// Waits until one of `fds` is readable or `timeout` passes; returns whether one was.
-fn wait_readable(fds: &[RawFd], timeout: Duration) -> Result<bool> {
+pub(crate) fn wait_readable(fds: &[RawFd], timeout: Duration) -> Result<bool> {
     use rustix::event::{poll, PollFd, PollFlags, Timespec};
     // SAFETY: the descriptors belong to a domain or listener that outlives this call (the caller
     // borrows it for the call's duration), so they stay open while polled.
@@ -74,21 +79,46 @@ impl<P: DomainProvider> Provider for Blocking<P> {
     }
 }
 
-impl<P: DomainProvider> Listener for BlockingListener<P> {
-    type Endpoint = DomainEndpoint<P::Domain>;
-
-    fn accept(&mut self, private_data: &[u8], timeout: Duration) -> Result<DomainEndpoint<P::Domain>> {
+impl<P: DomainProvider> BlockingListener<P> {
+    /// Waits for the next connect request.
+    fn next_request(&mut self, timeout: Duration) -> Result<<P::Listener as PassiveListener>::Request> {
         let deadline = Instant::now() + timeout;
-        let req = loop {
+        loop {
             if let Some(req) = self.listener.try_accept()? {
-                break req;
+                return Ok(req);
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(Error::Timeout { after: timeout, what: "a connect request" });
             }
             wait_readable(&[self.listener.fd()], left)?;
-        };
+        }
+    }
+
+    /// Accepts the next request as a second (third, ...) queue pair on `ep`'s domain and waits
+    /// until it is established; returns it and the requester's private data. Its completions and
+    /// events are the caller's to take from [`DomainEndpoint::domain`].
+    pub fn accept_into(
+        &mut self,
+        ep: &mut DomainEndpoint<P::Domain>,
+        private_data: &[u8],
+        timeout: Duration,
+    ) -> Result<(QpId, Vec<u8>)> {
+        let deadline = Instant::now() + timeout;
+        let req = self.next_request(timeout)?;
+        let addr = req.peer_addr().unwrap_or_else(|| self.listener.local_addr());
+        let qp = ep.domain.accept(req, self.opts, private_data)?;
+        let data = ep.await_established(qp, deadline, addr)?;
+        Ok((qp, data))
+    }
+}
+
+impl<P: DomainProvider> Listener for BlockingListener<P> {
+    type Endpoint = DomainEndpoint<P::Domain>;
+
+    fn accept(&mut self, private_data: &[u8], timeout: Duration) -> Result<DomainEndpoint<P::Domain>> {
+        let deadline = Instant::now() + timeout;
+        let req = self.next_request(timeout)?;
         let addr = req.peer_addr().unwrap_or_else(|| self.listener.local_addr());
         let mut domain = match self.provider.open_domain(req.device().as_deref()) {
             Ok(d) => d,
@@ -102,50 +132,92 @@ impl<P: DomainProvider> Listener for BlockingListener<P> {
     }
 }
 
+/// Waits for `qp`'s `Established` (or `Failed`) event on `domain`; returns the peer's private
+/// data. Events of other queue pairs go to `other`.
+fn await_established<D: Domain>(
+    domain: &mut D,
+    qp: QpId,
+    deadline: Instant,
+    addr: SocketAddr,
+    mut other: impl FnMut(QpId, QpEvent),
+) -> Result<Vec<u8>> {
+    loop {
+        while let Some((id, ev)) = domain.poll_event()? {
+            if id != qp {
+                other(id, ev);
+                continue;
+            }
+            match ev {
+                QpEvent::Established { private_data } => return Ok(private_data),
+                QpEvent::Failed { timed_out: true, .. } => {
+                    return Err(Error::Timeout { after: Duration::ZERO, what: "connection establishment" })
+                }
+                QpEvent::Failed { reason, .. } => return Err(Error::ConnectFailed { addr, reason }),
+                QpEvent::Disconnected => {
+                    return Err(Error::ConnectFailed { addr, reason: "disconnected while connecting".into() })
+                }
+            }
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            let _ = domain.destroy(qp);
+            return Err(Error::Timeout { after: Duration::ZERO, what: "connection establishment" });
+        }
+        if domain.arm()? {
+            let until = domain.deadline().map_or(deadline, |d| d.min(deadline));
+            wait_readable(&domain.fds(), until.saturating_duration_since(now))?;
+        }
+        domain.clear()?;
+    }
+}
+
 impl<D: Domain> DomainEndpoint<D> {
     /// Waits for the queue pair's `Established` (or `Failed`) event.
     fn establish(mut domain: D, qp: QpId, deadline: Instant, addr: SocketAddr) -> Result<Self> {
-        loop {
-            while let Some((id, ev)) = domain.poll_event()? {
-                if id != qp {
-                    continue;
-                }
-                match ev {
-                    QpEvent::Established { private_data } => {
-                        return Ok(DomainEndpoint {
-                            domain,
-                            qp,
-                            state: CmState::Established,
-                            peer_private_data: private_data,
-                            pending: VecDeque::new(),
-                        });
-                    }
-                    QpEvent::Failed { timed_out: true, .. } => {
-                        return Err(Error::Timeout {
-                            after: Duration::ZERO,
-                            what: "connection establishment",
-                        })
-                    }
-                    QpEvent::Failed { reason, .. } => return Err(Error::ConnectFailed { addr, reason }),
-                    QpEvent::Disconnected => {
-                        return Err(Error::ConnectFailed {
-                            addr,
-                            reason: "disconnected while connecting".into(),
-                        })
-                    }
-                }
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                let _ = domain.destroy(qp);
-                return Err(Error::Timeout { after: Duration::ZERO, what: "connection establishment" });
-            }
-            if domain.arm()? {
-                let until = domain.deadline().map_or(deadline, |d| d.min(deadline));
-                wait_readable(&domain.fds(), until.saturating_duration_since(now))?;
-            }
-            domain.clear()?;
+        let result = await_established(&mut domain, qp, deadline, addr, |_, _| {});
+        if result.is_err() {
+            let _ = domain.destroy(qp);
         }
+        Ok(DomainEndpoint {
+            domain,
+            qp,
+            state: CmState::Established,
+            peer_private_data: result?,
+            pending: VecDeque::new(),
+            empty_polls: 0,
+        })
+    }
+
+    /// Waits for another queue pair of this endpoint's domain to be established; events of the
+    /// endpoint's own queue pair are taken as usual meanwhile.
+    fn await_established(&mut self, qp: QpId, deadline: Instant, addr: SocketAddr) -> Result<Vec<u8>> {
+        let (own, state) = (self.qp, &mut self.state);
+        let result = await_established(&mut self.domain, qp, deadline, addr, |id, ev| {
+            if id == own && ev == QpEvent::Disconnected {
+                *state = CmState::Disconnected;
+            }
+        });
+        if result.is_err() {
+            let _ = self.domain.destroy(qp);
+        }
+        result
+    }
+
+    /// Connects a second (third, ...) queue pair on this endpoint's domain and waits until it is
+    /// established; returns it and the acceptor's private data. Its completions and events are
+    /// the caller's to take from [`Self::domain`] (the endpoint's `poll` and `wait` skip them).
+    pub fn connect_another(
+        &mut self,
+        addr: SocketAddr,
+        opts: EndpointOptions,
+        private_data: &[u8],
+        timeout: Duration,
+    ) -> Result<(QpId, Vec<u8>)> {
+        let deadline = Instant::now() + timeout;
+        let ms = timeout.as_millis().clamp(1, u32::MAX as u128) as u32;
+        let qp = self.domain.connect(addr, opts, private_data, ms)?;
+        let data = self.await_established(qp, deadline, addr)?;
+        Ok((qp, data))
     }
 
     /// The domain underneath (for tests that reach past the endpoint, e.g. loopback faults).
@@ -226,6 +298,13 @@ impl<D: Domain> Endpoint for DomainEndpoint<D> {
         let n = out.len().min(self.pending.len());
         for (slot, c) in out.iter_mut().zip(self.pending.drain(..n)) {
             *slot = c;
+        }
+        if n == 0 {
+            // A peer's disconnect is an event: taking it is what makes the device flush.
+            self.empty_polls = self.empty_polls.wrapping_add(1);
+            if self.empty_polls.is_multiple_of(EVENTS_EVERY) {
+                self.process_events()?;
+            }
         }
         Ok(n)
     }

@@ -5,8 +5,13 @@
 //! provider runs it between two machines (or two SoftRoCE VMs) with the `rdma-conformance`
 //! binary, one role per side. The two ends coordinate with small SEND/RECV messages, the way an
 //! upper protocol would, so each case checks data and statuses on both sides.
+//!
+//! Both providers' endpoints are a [`Domain`] with one queue pair ([`DomainEndpoint`]), so the
+//! last cases reach the domain underneath: a second queue pair on it ([`Run::Two`]), pool leases.
 
+use crate::blocking::{wait_readable, Blocking, DomainEndpoint};
 use crate::completion::{Completion, WcOpcode, WcStatus};
+use crate::domain::{Domain, DomainProvider, QpCompletion, QpEvent, QpId};
 use crate::provider::{Endpoint, EndpointOptions, Listener, Provider};
 use crate::region::RegionId;
 use crate::work_request::{RecvWr, RemoteKey, SendOp, SendWr, Sge};
@@ -27,7 +32,16 @@ pub type CaseResult = Result<(), String>;
 /// One case: a name and the function both roles run.
 pub struct Case<E> {
     pub name: &'static str,
-    pub run: fn(&mut E, Role, &Config) -> CaseResult,
+    pub run: Run<E>,
+}
+
+/// What a case runs on.
+pub enum Run<E> {
+    /// One connection: the endpoint.
+    One(fn(&mut E, Role, &Config) -> CaseResult),
+    /// Two queue pairs on each side's domain: the endpoint's, and a second one the client
+    /// connects (and the server accepts) right after it, given as the `QpId`.
+    Two(fn(&mut E, QpId, Role, &Config) -> CaseResult),
 }
 
 impl<E> Clone for Case<E> {
@@ -36,6 +50,12 @@ impl<E> Clone for Case<E> {
     }
 }
 impl<E> Copy for Case<E> {}
+impl<E> Clone for Run<E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<E> Copy for Run<E> {}
 
 /// Time limits (SoftRoCE under software emulation is slow: be generous there).
 #[derive(Clone, Copy, Debug)]
@@ -71,21 +91,25 @@ fn err(what: &str) -> impl FnOnce(Error) -> String + '_ {
     move |e| format!("{what}: {e}")
 }
 
-/// Every case, in the order the runners use.
-pub fn cases<E: Endpoint>() -> Vec<Case<E>> {
+/// Every case, in the order the runners use. Every provider's endpoint is a domain with one queue
+/// pair, so the last cases reach past the endpoint to what only a domain has.
+pub fn cases<D: Domain>() -> Vec<Case<DomainEndpoint<D>>> {
+    use Run::{One, Two};
     vec![
-        Case { name: "connect_private_data", run: connect_private_data },
-        Case { name: "send_recv", run: send_recv },
-        Case { name: "rdma_write_4k", run: |e, r, c| rdma_write(e, r, c, 4 << 10) },
-        Case { name: "rdma_write_64k", run: |e, r, c| rdma_write(e, r, c, 64 << 10) },
-        Case { name: "rdma_write_1m", run: |e, r, c| rdma_write(e, r, c, 1 << 20) },
-        Case { name: "rdma_read_4k", run: |e, r, c| rdma_read(e, r, c, 4 << 10) },
-        Case { name: "rdma_read_64k", run: |e, r, c| rdma_read(e, r, c, 64 << 10) },
-        Case { name: "rdma_read_1m", run: |e, r, c| rdma_read(e, r, c, 1 << 20) },
-        Case { name: "send_with_invalidate", run: send_with_invalidate },
-        Case { name: "local_invalidate", run: local_invalidate },
-        Case { name: "access_outside_region", run: access_outside_region },
-        Case { name: "disconnect_mid_transfer", run: disconnect_mid_transfer },
+        Case { name: "connect_private_data", run: One(connect_private_data) },
+        Case { name: "send_recv", run: One(send_recv) },
+        Case { name: "rdma_write_4k", run: One(|e, r, c| rdma_write(e, r, c, 4 << 10)) },
+        Case { name: "rdma_write_64k", run: One(|e, r, c| rdma_write(e, r, c, 64 << 10)) },
+        Case { name: "rdma_write_1m", run: One(|e, r, c| rdma_write(e, r, c, 1 << 20)) },
+        Case { name: "rdma_read_4k", run: One(|e, r, c| rdma_read(e, r, c, 4 << 10)) },
+        Case { name: "rdma_read_64k", run: One(|e, r, c| rdma_read(e, r, c, 64 << 10)) },
+        Case { name: "rdma_read_1m", run: One(|e, r, c| rdma_read(e, r, c, 1 << 20)) },
+        Case { name: "send_with_invalidate", run: One(send_with_invalidate) },
+        Case { name: "local_invalidate", run: One(local_invalidate) },
+        Case { name: "access_outside_region", run: One(access_outside_region) },
+        Case { name: "disconnect_mid_transfer", run: One(disconnect_mid_transfer) },
+        Case { name: "two_queue_pairs_one_domain", run: Two(two_queue_pairs_one_domain) },
+        Case { name: "rdma_read_into_lease", run: One(rdma_read_into_lease) },
     ]
 }
 
@@ -593,23 +617,267 @@ pub fn disconnect_mid_transfer<E: Endpoint>(ep: &mut E, role: Role, cfg: &Config
     Ok(())
 }
 
+/// Completions of `d` (any queue pair) until `want` arrived, waiting on its descriptors between.
+fn domain_completions<D: Domain>(
+    d: &mut D,
+    want: usize,
+    timeout: Duration,
+) -> Result<Vec<QpCompletion>, String> {
+    let deadline = Instant::now() + timeout;
+    let mut got = Vec::new();
+    let mut buf = [QpCompletion::default(); 8];
+    while got.len() < want {
+        let n = d.poll(&mut buf).map_err(err("domain poll"))?;
+        got.extend_from_slice(&buf[..n]);
+        if n > 0 {
+            continue;
+        }
+        check!(Instant::now() < deadline, "{} of {want} completions within {timeout:?}: {got:?}", got.len());
+        domain_wait(d, deadline)?;
+    }
+    Ok(got)
+}
+
+/// Sleeps on `d`'s descriptors until something may be ready (or 20 ms, or `deadline`).
+fn domain_wait<D: Domain>(d: &mut D, deadline: Instant) -> CaseResult {
+    if d.arm().map_err(err("arm"))? {
+        let mut until = deadline.min(Instant::now() + Duration::from_millis(20));
+        if let Some(t) = d.deadline() {
+            until = until.min(t);
+        }
+        wait_readable(&d.fds(), until.saturating_duration_since(Instant::now())).map_err(err("poll(2)"))?;
+    }
+    d.clear().map_err(err("clear"))
+}
+
+/// Waits until every queue pair of `qps` reported `Disconnected`.
+fn domain_disconnects<D: Domain>(d: &mut D, qps: &[QpId], timeout: Duration) -> CaseResult {
+    let deadline = Instant::now() + timeout;
+    let mut left = qps.to_vec();
+    while !left.is_empty() {
+        match d.poll_event().map_err(err("poll_event"))? {
+            Some((id, QpEvent::Disconnected)) => left.retain(|q| *q != id),
+            Some((id, ev)) => check!(!left.contains(&id), "{id}: {ev:?} while waiting for its disconnect"),
+            None => {
+                check!(Instant::now() < deadline, "no disconnect of {left:?} within {timeout:?}");
+                domain_wait(d, deadline)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The message each side sends on queue pair `i`: who, which queue pair, and a pattern.
+fn qp_message(role: Role, i: usize) -> Vec<u8> {
+    let mut m = vec![0u8; 512 + 100 * i];
+    pattern(&mut m, 20 + i as u8 + if role == Role::Server { 10 } else { 0 });
+    m[..2].copy_from_slice(&[if role == Role::Server { b'S' } else { b'C' }, i as u8]);
+    m
+}
+
+/// Two queue pairs on each side's one domain (one PD, one CQ): SENDs on both ways of both arrive
+/// with the right bytes, and every completion comes tagged with the queue pair it belongs to.
+/// Then the client disconnects both, both sides see each disconnect, and a destroyed queue pair's
+/// id is refused while the other's stays valid.
+pub fn two_queue_pairs_one_domain<D: Domain>(
+    ep: &mut DomainEndpoint<D>,
+    extra: QpId,
+    role: Role,
+    cfg: &Config,
+) -> CaseResult {
+    const BUF: usize = 4096;
+    let qps = [ep.qp(), extra];
+    check!(qps[0] != qps[1], "the second queue pair has the first one's id {}", qps[0]);
+    let t = cfg.op_timeout;
+    let d = ep.domain();
+    let rx = d.register(2 * BUF, Access::LOCAL_WRITE).map_err(err("register receive buffer"))?;
+    let tx = d.register(2 * BUF, Access::NONE).map_err(err("register send buffer"))?;
+    for (i, qp) in qps.iter().enumerate() {
+        let sge = [Sge::new(rx, i * BUF, BUF)];
+        d.post_recv(*qp, &[RecvWr { wr_id: 10 + i as u64, sges: &sge }]).map_err(err("post_recv"))?;
+        let m = qp_message(role, i);
+        d.bytes(tx).map_err(err("bytes"))?[i * BUF..i * BUF + m.len()].copy_from_slice(&m);
+    }
+    let send = |d: &mut D| -> CaseResult {
+        // The second queue pair first, so an attribution by posting order would show.
+        for i in [1, 0] {
+            let m = qp_message(role, i);
+            let sge = [Sge::new(tx, i * BUF, m.len())];
+            d.post_send(qps[i], &[SendWr { wr_id: 20 + i as u64, op: SendOp::Send, sges: &sge }])
+                .map_err(err("post_send"))?;
+        }
+        Ok(())
+    };
+    // The server answers what it received; the client sends first.
+    let peer = if role == Role::Server { Role::Client } else { Role::Server };
+    if role == Role::Client {
+        send(d)?;
+    }
+    let mut got = domain_completions(d, if role == Role::Client { 4 } else { 2 }, t)?;
+    if role == Role::Server {
+        send(d)?;
+        got.extend(domain_completions(d, 2, t)?);
+    }
+    for c in &got {
+        let Some(qp) = c.qp else { return Err(format!("completion without a queue pair: {c:?}")) };
+        let i =
+            qps.iter().position(|q| *q == qp).ok_or_else(|| format!("completion of unknown {qp}: {c:?}"))?;
+        let c = c.completion;
+        check!(c.status == WcStatus::SUCCESS, "{qp}: {c:?}");
+        match c.opcode {
+            WcOpcode::RECV => {
+                check!(c.wr_id == 10 + i as u64, "{qp} (#{i}) reports the receive {} of another", c.wr_id);
+                let want = qp_message(peer, i);
+                check!(
+                    c.byte_len as usize == want.len(),
+                    "{qp}: received {} bytes, sent {}",
+                    c.byte_len,
+                    want.len()
+                );
+                let bytes = d.bytes(rx).map_err(err("bytes"))?;
+                let msg = &bytes[i * BUF..i * BUF + want.len()];
+                check!(
+                    msg == &want[..],
+                    "{qp} (#{i}) received {:?}..., the message of #{}",
+                    &msg[..2],
+                    msg[1]
+                );
+            }
+            WcOpcode::SEND => {
+                check!(c.wr_id == 20 + i as u64, "{qp} (#{i}) reports the send {} of another", c.wr_id)
+            }
+            other => return Err(format!("{qp}: unexpected opcode {other:?}")),
+        }
+    }
+    for qp in qps {
+        check!(d.in_flight(qp) == 0, "{qp}: {} work requests still in flight", d.in_flight(qp));
+    }
+    if role == Role::Client {
+        d.disconnect(qps[1]).map_err(err("disconnect the second queue pair"))?;
+        d.disconnect(qps[0]).map_err(err("disconnect the first queue pair"))?;
+    }
+    domain_disconnects(d, &qps, t)?;
+    d.destroy(qps[1]).map_err(err("destroy the second queue pair"))?;
+    let stale = d.post_recv(qps[1], &[RecvWr { wr_id: 1, sges: &[Sge::new(rx, 0, BUF)] }]);
+    check!(
+        matches!(stale, Err(Error::UnknownQp(q)) if q == qps[1]),
+        "a destroyed queue pair took a post: {stale:?}"
+    );
+    d.initiator_depth(qps[0]).map_err(err("the first queue pair after the second was destroyed"))?;
+    Ok(())
+}
+
+/// Like an SMB2 WRITE over SMB Direct: the client grants a window exactly over a pool lease holding
+/// the payload; the server RDMA READs it into a lease of its own in two parts (`lease_sge`: one
+/// registration per pool batch, none per I/O), then revokes the window with SEND_WITH_INVALIDATE,
+/// which the client's receive reports; a replayed READ fails with REM_ACCESS_ERR.
+pub fn rdma_read_into_lease<D: Domain>(ep: &mut DomainEndpoint<D>, role: Role, cfg: &Config) -> CaseResult {
+    const LEN: usize = 100_000;
+    let pool = iobuf::Pool::new(&iobuf::PoolConfig {
+        classes: vec![iobuf::ClassConfig { size: 128 << 10, per_batch: 4, max_batches: 2 }],
+    });
+    // A lease taken first, so the one used lies at an offset inside its batch.
+    let _first = pool.take(1).map_err(|e| format!("pool: {e}"))?;
+    let mut ctl = Ctl::new(ep, cfg)?;
+    match role {
+        Role::Client => {
+            let mut payload = pool.take(LEN).map_err(|e| format!("pool: {e}"))?;
+            pattern(&mut payload, 9);
+            let qp = ep.qp();
+            let sge = ep.domain().lease_sge(&payload, 0, LEN).map_err(err("lease_sge"))?;
+            let key = ep.domain().bind_window(qp, 7, sge, Access::REMOTE_READ).map_err(err("bind_window"))?;
+            ctl.expect(ep, 7, WcStatus::SUCCESS, "window bind over the lease")?;
+            ctl.send(ep, &key_msg(&key), SendOp::Send)?;
+            let (m, c) = ctl.recv(ep, "invalidating send")?;
+            check!(m == b"DONE", "expected DONE, got {m:?}");
+            check!(
+                c.invalidated_rkey == Some(key.rkey),
+                "receive reports invalidated rkey {:?}, expected {:#x}",
+                c.invalidated_rkey,
+                key.rkey
+            );
+            ctl.send(ep, b"ACK", SendOp::Send)?;
+            // The server's replayed READ fails; it disconnects.
+            ctl.expect_flush(ep)?;
+        }
+        Role::Server => {
+            let (m, _) = ctl.recv(ep, "window key")?;
+            let key = parse_key(&m)?;
+            check!(key.len == LEN as u64, "the window covers {} bytes, expected {LEN}", key.len);
+            let mut dst = pool.take(LEN).map_err(|e| format!("pool: {e}"))?;
+            dst.fill(0);
+            const HALF: usize = LEN / 2;
+            let d = ep.domain();
+            let a = d.lease_sge(&dst, 0, HALF).map_err(err("lease_sge"))?;
+            let b = d.lease_sge(&dst, HALF, LEN - HALF).map_err(err("lease_sge"))?;
+            check!(a.region == b.region, "one batch, two registrations: {} and {}", a.region, b.region);
+            check!(a.offset > 0, "the lease lies at offset {} of its batch", a.offset);
+            let beyond = d.lease_sge(&dst, dst.capacity() - 1, 2);
+            check!(matches!(beyond, Err(Error::OutOfBounds { .. })), "an SGE past the lease: {beyond:?}");
+            let (sa, sb) = ([a], [b]);
+            let read = |wr_id, at: usize, sges| SendWr {
+                wr_id,
+                op: SendOp::RdmaRead { remote: key.at(at as u64) },
+                sges,
+            };
+            ep.post_send(&[read(1, 0, &sa), read(2, HALF, &sb)]).map_err(err("post RDMA READs"))?;
+            for wr_id in [1, 2] {
+                let c = ctl.expect(ep, wr_id, WcStatus::SUCCESS, "RDMA READ into the lease")?;
+                check!(c.opcode == WcOpcode::RDMA_READ, "opcode {:?}", c.opcode);
+            }
+            check_pattern(&dst[..LEN], 9, "lease read through the window")?;
+            ctl.send(ep, b"DONE", SendOp::SendWithInvalidate { rkey: key.rkey })?;
+            let (m, _) = ctl.recv(ep, "ack")?;
+            check!(m == b"ACK", "expected ACK, got {m:?}");
+            ep.post_send(&[read(3, 0, &sa)]).map_err(err("post RDMA READ"))?;
+            ctl.expect(ep, 3, WcStatus::REM_ACCESS_ERR, "RDMA READ through the invalidated window")?;
+            ep.disconnect().map_err(err("disconnect"))?;
+            ctl.expect_flush(ep)?;
+        }
+    }
+    await_disconnected(ep, ctl.timeout)
+}
+
 /// One case's result line.
 pub struct Outcome {
     pub name: &'static str,
     pub result: CaseResult,
 }
 
+/// Runs one case's role on a connected endpoint; a two-queue-pair case first gets its second queue
+/// pair (`extra` makes it).
+fn run_role<D: Domain>(
+    case: Case<DomainEndpoint<D>>,
+    ep: &mut DomainEndpoint<D>,
+    role: Role,
+    cfg: &Config,
+    extra: impl FnOnce(&mut DomainEndpoint<D>) -> Result<(QpId, Vec<u8>), Error>,
+) -> CaseResult {
+    match case.run {
+        Run::One(f) => f(ep, role, cfg),
+        Run::Two(f) => {
+            let (qp, data) = extra(ep).map_err(err("second queue pair"))?;
+            let want = match role {
+                Role::Server => CONNECT_DATA,
+                Role::Client => ACCEPT_DATA,
+            };
+            check!(data.starts_with(want), "second queue pair: peer private data {data:?}");
+            f(ep, qp, role, cfg)
+        }
+    }
+}
+
 /// Runs the server role of every case selected by `filter` (substring; empty: all), accepting
-/// one connection per case on one listener.
-pub fn run_server<P: Provider>(
+/// one connection per case (two for a two-queue-pair case) on one listener.
+pub fn run_server<P: DomainProvider>(
     p: &P,
     addr: SocketAddr,
     filter: &str,
     cfg: &Config,
 ) -> Result<Vec<Outcome>, Error> {
-    let mut listener = p.listen(addr, EndpointOptions::default())?;
+    let mut listener = Blocking(p.clone()).listen(addr, EndpointOptions::default())?;
     let mut out = Vec::new();
-    for (i, case) in cases::<P::Endpoint>().into_iter().enumerate().filter(|(_, c)| c.name.contains(filter)) {
+    for (i, case) in cases::<P::Domain>().into_iter().enumerate().filter(|(_, c)| c.name.contains(filter)) {
         let result = listener
             .accept(ACCEPT_DATA, cfg.connect_timeout)
             .map_err(|e| format!("accept: {e}"))
@@ -617,7 +885,9 @@ pub fn run_server<P: Provider>(
                 let data = ep.peer_private_data();
                 let want = [CONNECT_DATA, &[i as u8]].concat();
                 check!(data.starts_with(&want), "client runs another case (private data {data:?})");
-                (case.run)(&mut ep, Role::Server, cfg)
+                run_role(case, &mut ep, Role::Server, cfg, |ep| {
+                    listener.accept_into(ep, ACCEPT_DATA, cfg.connect_timeout)
+                })
             });
         out.push(Outcome { name: case.name, result });
     }
@@ -625,12 +895,16 @@ pub fn run_server<P: Provider>(
 }
 
 /// Runs the client role of every case selected by `filter`, one connection per case.
-pub fn run_client<P: Provider>(p: &P, addr: SocketAddr, filter: &str, cfg: &Config) -> Vec<Outcome> {
+pub fn run_client<P: DomainProvider>(p: &P, addr: SocketAddr, filter: &str, cfg: &Config) -> Vec<Outcome> {
+    let p = Blocking(p.clone());
     let mut out = Vec::new();
-    for (i, case) in cases::<P::Endpoint>().into_iter().enumerate().filter(|(_, c)| c.name.contains(filter)) {
+    for (i, case) in cases::<P::Domain>().into_iter().enumerate().filter(|(_, c)| c.name.contains(filter)) {
         let data = [CONNECT_DATA, &[i as u8]].concat();
-        let result =
-            connect_retrying(p, addr, &data, cfg).and_then(|mut ep| (case.run)(&mut ep, Role::Client, cfg));
+        let result = connect_retrying(&p, addr, &data, cfg).and_then(|mut ep| {
+            run_role(case, &mut ep, Role::Client, cfg, |ep| {
+                ep.connect_another(addr, EndpointOptions::default(), &data, cfg.connect_timeout)
+            })
+        });
         out.push(Outcome { name: case.name, result });
     }
     out
@@ -656,23 +930,30 @@ fn connect_retrying<P: Provider>(
 }
 
 /// Runs one case with both roles over a fresh connection of `p` (server role on another thread).
-pub fn run_pair<P>(p: &P, addr: SocketAddr, case: Case<P::Endpoint>, cfg: &Config) -> (CaseResult, CaseResult)
-where
-    P: Provider + Clone + Send + 'static,
-    P::Endpoint: 'static,
-    P::Listener: Send + 'static,
-{
+pub fn run_pair<P: DomainProvider>(
+    p: &P,
+    addr: SocketAddr,
+    case: Case<DomainEndpoint<P::Domain>>,
+    cfg: &Config,
+) -> (CaseResult, CaseResult) {
+    let p = Blocking(p.clone());
     let mut listener = p.listen(addr, EndpointOptions::default()).expect("listen");
     let cfg2 = *cfg;
     let server = std::thread::spawn(move || {
         let mut ep =
             listener.accept(ACCEPT_DATA, cfg2.connect_timeout).map_err(|e| format!("accept: {e}"))?;
-        (case.run)(&mut ep, Role::Server, &cfg2)
+        run_role(case, &mut ep, Role::Server, &cfg2, |ep| {
+            listener.accept_into(ep, ACCEPT_DATA, cfg2.connect_timeout)
+        })
     });
     let client = p
         .connect(addr, EndpointOptions::default(), CONNECT_DATA, cfg.connect_timeout)
         .map_err(|e| format!("connect: {e}"))
-        .and_then(|mut ep| (case.run)(&mut ep, Role::Client, cfg));
+        .and_then(|mut ep| {
+            run_role(case, &mut ep, Role::Client, cfg, |ep| {
+                ep.connect_another(addr, EndpointOptions::default(), CONNECT_DATA, cfg.connect_timeout)
+            })
+        });
     let server = server.join().unwrap_or_else(|_| Err("server role panicked".into()));
     (server, client)
 }

@@ -51,6 +51,9 @@ pub enum Error {
     /// The queue pair id is stale or was never made by this domain.
     #[error("{0} is not a queue pair of this domain")]
     UnknownQp(crate::domain::QpId),
+    /// A domain's completion queue cannot grow to hold every queue pair's work requests.
+    #[error("the domain's completion queue would need {needed} entries for its queue pairs; the device allows {max}")]
+    CompletionQueueFull { needed: u32, max: u32 },
     /// The endpoint is not connected (never was, or disconnected).
     #[error("endpoint is {0:?}, not connected")]
     NotConnected(crate::CmState),

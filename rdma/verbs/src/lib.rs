@@ -42,6 +42,8 @@
 //! # Ok::<(), rdma_verbs::Error>(())
 //! ```
 
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 mod access;
 pub mod bench;
 mod blocking;

@@ -233,6 +233,16 @@ impl WrSlots {
         slot
     }
 
+    /// Like [`Self::release`], for a completion that may not be ours any more (a device may report
+    /// a request the domain already completed in software): `None` when the slot is free.
+    #[cfg_attr(not(feature = "rdma"), allow(dead_code))]
+    pub fn try_release<M>(&mut self, regions: &mut RegionTable<M>, index: u32) -> Option<Slot> {
+        if !self.slots.get(index as usize)?.in_use {
+            return None;
+        }
+        Some(self.release(regions, index))
+    }
+
     /// The slots in use, in posting order (for a software flush at teardown).
     #[cfg_attr(not(feature = "rdma"), allow(dead_code))]
     pub fn outstanding(&self) -> Vec<u32> {

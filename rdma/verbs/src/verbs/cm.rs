@@ -1,13 +1,12 @@
 //! RDMA CM objects: the event channel and the connection id (`rdma_cm(7)`).
 
-use super::{set_nonblocking, wait_readable};
+use super::set_nonblocking;
 use crate::error::{Error, Result};
 use crate::CmEvent;
 use rdma_core_sys as sys;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::ptr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
 
 /// `struct rdma_event_channel`, in non-blocking mode.
 pub(crate) struct EventChannel {
@@ -15,7 +14,7 @@ pub(crate) struct EventChannel {
 }
 
 // SAFETY: librdmacm channels may be used from any thread; we never share one concurrently
-// (each endpoint and listener reads only its own).
+// (each domain and listener reads only its own).
 unsafe impl Send for EventChannel {}
 // SAFETY: see Send; the methods take &self but only call thread-safe librdmacm functions.
 unsafe impl Sync for EventChannel {}
@@ -27,6 +26,23 @@ pub(crate) struct EventInfo {
     /// The id the event is about (for CONNECT_REQUEST: the new connection's id).
     pub id: *mut sys::rdma_cm_id,
     pub private_data: Vec<u8>,
+    /// The peer's RDMA READ resources (CONNECT_REQUEST: the requester's), from the CM exchange.
+    pub responder_resources: u8,
+    pub initiator_depth: u8,
+}
+
+/// Whether `RDMA_VERBS_TRACE_CM` is set: connection events, CQ growth and software flushes go to
+/// stderr (see [`trace_line`]).
+pub(crate) fn trace() -> bool {
+    static TRACE: OnceLock<bool> = OnceLock::new();
+    *TRACE.get_or_init(|| std::env::var_os("RDMA_VERBS_TRACE_CM").is_some())
+}
+
+/// One trace line, stamped with the seconds since the first.
+pub(crate) fn trace_line(args: std::fmt::Arguments<'_>) {
+    static START: OnceLock<std::time::Instant> = OnceLock::new();
+    let t = START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64();
+    eprintln!("rdma-verbs [{t:9.3}] {args}");
 }
 
 impl EventChannel {
@@ -50,18 +66,8 @@ impl EventChannel {
         self.raw
     }
 
-    /// The next event, waiting up to `timeout` (zero: only one already queued).
-    pub fn next(&self, timeout: Duration) -> Result<Option<EventInfo>> {
-        if let Some(ev) = self.try_next()? {
-            return Ok(Some(ev));
-        }
-        if timeout.is_zero() || !wait_readable([self.fd()], timeout)?[0] {
-            return Ok(None);
-        }
-        self.try_next()
-    }
-
-    fn try_next(&self) -> Result<Option<EventInfo>> {
+    /// The next event already queued, if any (the channel is non-blocking).
+    pub fn try_next(&self) -> Result<Option<EventInfo>> {
         let mut ev: *mut sys::rdma_cm_event = ptr::null_mut();
         // SAFETY: raw is live; ev receives an event we acknowledge below.
         if unsafe { sys::rdma_get_cm_event(self.raw, &mut ev) } != 0 {
@@ -85,10 +91,17 @@ impl EventChannel {
                 std::slice::from_raw_parts(conn.private_data as *const u8, conn.private_data_len as usize)
                     .to_vec()
             };
-            EventInfo { event: CmEvent(e.event.0), status: e.status, id: e.id, private_data }
+            EventInfo {
+                event: CmEvent(e.event.0),
+                status: e.status,
+                id: e.id,
+                private_data,
+                responder_resources: conn.responder_resources,
+                initiator_depth: conn.initiator_depth,
+            }
         };
-        if std::env::var_os("RDMA_VERBS_TRACE_CM").is_some() {
-            eprintln!("rdma-verbs cm: fd {} event {} status {}", self.fd(), info.event, info.status);
+        if trace() {
+            trace_line(format_args!("cm: fd {} event {} status {}", self.fd(), info.event, info.status));
         }
         // SAFETY: ev came from rdma_get_cm_event and is acknowledged exactly once.
         unsafe { sys::rdma_ack_cm_event(ev) };
@@ -98,7 +111,8 @@ impl EventChannel {
 
 impl Drop for EventChannel {
     fn drop(&mut self) {
-        // SAFETY: every id on the channel holds an Arc to it, so all are destroyed by now.
+        // SAFETY: every id on the channel (and every connect request taken from it) holds an Arc
+        // to it, so all are destroyed or migrated by now.
         unsafe { sys::rdma_destroy_event_channel(self.raw) };
     }
 }
@@ -109,7 +123,8 @@ pub(crate) struct CmId {
     channel: Arc<EventChannel>,
 }
 
-// SAFETY: an id is used by one endpoint at a time; librdmacm calls on it are thread-safe.
+// SAFETY: an id is used by one owner at a time (a domain, a listener, or a request in transit);
+// librdmacm calls on it are thread-safe.
 unsafe impl Send for CmId {}
 // SAFETY: see Send.
 unsafe impl Sync for CmId {}
@@ -138,6 +153,31 @@ fn sockaddr(addr: SocketAddr) -> libc::sockaddr_storage {
     ss
 }
 
+/// The address a `sockaddr` of librdmacm holds (IPv4 or IPv6), if any.
+fn socket_addr(sa: *const sys::sockaddr) -> Option<SocketAddr> {
+    if sa.is_null() {
+        return None;
+    }
+    // SAFETY: librdmacm's address fields are sockaddr_storage-sized; the family says which
+    // layout the bytes have, and each read stays within that layout.
+    unsafe {
+        match i32::from((*sa).sa_family) {
+            libc::AF_INET => {
+                let sin = &*(sa as *const libc::sockaddr_in);
+                let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+                Some(SocketAddr::V4(SocketAddrV4::new(ip, u16::from_be(sin.sin_port))))
+            }
+            libc::AF_INET6 => {
+                let sin6 = &*(sa as *const libc::sockaddr_in6);
+                let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+                let port = u16::from_be(sin6.sin6_port);
+                Some(SocketAddr::V6(SocketAddrV6::new(ip, port, sin6.sin6_flowinfo, sin6.sin6_scope_id)))
+            }
+            _ => None,
+        }
+    }
+}
+
 impl CmId {
     pub fn new(channel: Arc<EventChannel>) -> Result<Self> {
         let mut raw = ptr::null_mut();
@@ -151,24 +191,44 @@ impl CmId {
         Ok(Self { raw, channel })
     }
 
-    /// Takes ownership of the id of a CONNECT_REQUEST and moves its events to `channel`.
-    pub fn adopt(raw: *mut sys::rdma_cm_id, channel: Arc<EventChannel>) -> Result<Self> {
-        // SAFETY: raw is the live id of a connect request we just received; nobody else owns it.
-        if unsafe { sys::rdma_migrate_id(raw, channel.raw()) } != 0 {
-            let e = Error::verb("rdma_migrate_id", format!("to channel fd {}", channel.fd()), None);
-            // SAFETY: the id is ours and has no QP; destroy it so the request does not linger.
-            unsafe { sys::rdma_destroy_id(raw) };
-            return Err(e);
+    /// Takes ownership of the id of a CONNECT_REQUEST read from `channel` (its events still go
+    /// there until [`CmId::migrate`]).
+    pub fn from_request(raw: *mut sys::rdma_cm_id, channel: Arc<EventChannel>) -> Self {
+        Self { raw, channel }
+    }
+
+    /// Moves the id's events (queued ones too) to `channel`.
+    pub fn migrate(&mut self, channel: Arc<EventChannel>) -> Result<()> {
+        // SAFETY: raw is live and ours; both channels are live (we hold Arcs to them).
+        if unsafe { sys::rdma_migrate_id(self.raw, channel.raw()) } != 0 {
+            return Err(Error::verb(
+                "rdma_migrate_id",
+                format!("from channel fd {} to channel fd {}", self.channel.fd(), channel.fd()),
+                None,
+            ));
         }
-        Ok(Self { raw, channel })
+        self.channel = channel;
+        Ok(())
     }
 
     pub fn raw(&self) -> *mut sys::rdma_cm_id {
         self.raw
     }
 
-    pub fn channel(&self) -> &EventChannel {
+    pub fn channel(&self) -> &Arc<EventChannel> {
         &self.channel
+    }
+
+    /// The peer's address (`rdma_get_peer_addr`), once resolved or requested.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        // SAFETY: raw is live; the returned pointer points into the id's route, valid while it is.
+        socket_addr(unsafe { sys::rdma_get_peer_addr(self.raw) })
+    }
+
+    /// The local address (`rdma_get_local_addr`), once bound or resolved.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        // SAFETY: as for peer_addr.
+        socket_addr(unsafe { sys::rdma_get_local_addr(self.raw) })
     }
 
     /// The device context the id is bound to (after address resolution or a connect request).
@@ -271,8 +331,8 @@ fn conn_args(p: &sys::rdma_conn_param) -> String {
 
 impl Drop for CmId {
     fn drop(&mut self) {
-        // SAFETY: the QP and every verbs object made on this id's context hold an Arc to it, so
-        // they are gone; all events were acknowledged when read.
+        // SAFETY: the id's QP holds an Arc to it, so it is gone; all events were acknowledged when
+        // read (rdma_destroy_id waits for that).
         unsafe { sys::rdma_destroy_id(self.raw) };
     }
 }

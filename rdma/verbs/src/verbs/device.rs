@@ -170,10 +170,81 @@ fn query_open(ctx: *mut sys::ibv_context, name: &str) -> Result<DeviceInfo> {
     })
 }
 
+/// The device context librdmacm opened for one device (`rdma_get_devices`), held while a domain
+/// uses it. CM ids bound to the device carry this same context, so queue pairs made on them can use
+/// the protection domain and completion queue a domain makes on it.
+pub(crate) struct DeviceContext {
+    /// The whole list, freed (its references dropped) when the domain is gone.
+    list: *mut *mut sys::ibv_context,
+    raw: *mut sys::ibv_context,
+    name: String,
+}
+
+// SAFETY: an ibv_context may be used from any thread; we only read it and pass it to verbs.
+unsafe impl Send for DeviceContext {}
+// SAFETY: see Send.
+unsafe impl Sync for DeviceContext {}
+
+/// The name of the device an open context belongs to.
+pub(crate) fn context_name(ctx: *mut sys::ibv_context) -> Option<String> {
+    if ctx.is_null() {
+        return None;
+    }
+    // SAFETY: ctx is a live context; the name is a NUL-terminated string its device owns.
+    let name = unsafe { std::ffi::CStr::from_ptr(sys::ibv_get_device_name((*ctx).device)) };
+    Some(name.to_string_lossy().into_owned())
+}
+
+impl DeviceContext {
+    /// The context of the device called `name`, or of the first device.
+    pub fn open(name: Option<&str>) -> Result<Self> {
+        let mut n = 0;
+        // SAFETY: n receives the count; the list is freed in Drop (or below, if unused).
+        let list = unsafe { sys::rdma_get_devices(&mut n) };
+        if list.is_null() {
+            return Err(Error::verb("rdma_get_devices", String::new(), None));
+        }
+        let mut seen = Vec::new();
+        for i in 0..n.max(0) as usize {
+            // SAFETY: the list holds n contexts.
+            let raw = unsafe { *list.add(i) };
+            let Some(have) = context_name(raw) else { continue };
+            if name.is_none_or(|want| want == have) {
+                return Ok(Self { list, raw, name: have });
+            }
+            seen.push(have);
+        }
+        // SAFETY: list came from rdma_get_devices and nothing uses its contexts.
+        unsafe { sys::rdma_free_devices(list) };
+        Err(Error::NoDevice(match name {
+            Some(want) => {
+                format!("{want} (devices: {})", if seen.is_empty() { "none".into() } else { seen.join(", ") })
+            }
+            None => "(any)".into(),
+        }))
+    }
+
+    pub fn raw(&self) -> *mut sys::ibv_context {
+        self.raw
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for DeviceContext {
+    fn drop(&mut self) {
+        // SAFETY: the PD, CQ and channel made on this context hold an Arc to it, so they are gone;
+        // librdmacm keeps the context itself open for its ids.
+        unsafe { sys::rdma_free_devices(self.list) };
+    }
+}
+
 /// Device attributes of an open context (for clamping queue sizes and RDMA READ depths).
 pub(crate) fn device_attr(ctx: *mut sys::ibv_context) -> Result<sys::ibv_device_attr> {
     let mut attr = sys::ibv_device_attr::default();
-    // SAFETY: ctx is a live context (from a CM id); attr is writable.
+    // SAFETY: ctx is a live context (a domain's); attr is writable.
     let r = unsafe { sys::ibv_query_device(ctx, &mut attr) };
     if r != 0 {
         return Err(Error::verb("ibv_query_device", String::new(), Some(r)));

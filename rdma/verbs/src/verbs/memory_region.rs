@@ -1,34 +1,64 @@
-//! `struct ibv_mr` over a buffer it owns, and `struct ibv_mw` (type 2 windows) bound on it.
+//! `struct ibv_mr` over memory it keeps alive (a buffer it owns, or a pool batch), and
+//! `struct ibv_mw` (type 2 windows) bound on it.
 
 use super::protection_domain::ProtectionDomain;
 use crate::error::{Error, Result};
 use crate::Access;
-use iobuf::AlignedBuf;
+use iobuf::{AlignedBuf, BatchRef};
 use rdma_core_sys as sys;
 use std::sync::Arc;
 
-/// A registered buffer. The buffer is deregistered before it is freed (Drop runs first, then the
-/// fields), and it never moves: the device holds its address.
+/// The memory a region registers. It never moves: the device holds its address.
+pub(crate) enum Memory {
+    /// Zeroed bytes the domain allocated and owns (rings, bench buffers).
+    Owned(AlignedBuf),
+    /// A pool batch, registered once for all its leases; the reference keeps it alive.
+    Batch(BatchRef),
+}
+
+/// A registered buffer. It is deregistered before its memory is released (Drop runs first, then
+/// the fields).
 pub(crate) struct MemoryRegion {
     raw: *mut sys::ibv_mr,
-    pub buf: AlignedBuf,
+    pub mem: Memory,
     _pd: Arc<ProtectionDomain>,
 }
 
-// SAFETY: the MR is immutable after registration; the buffer is accessed through &/&mut self.
+// SAFETY: the MR is immutable after registration; owned bytes are accessed through &/&mut self,
+// a batch's through its leases.
 unsafe impl Send for MemoryRegion {}
 // SAFETY: see Send.
 unsafe impl Sync for MemoryRegion {}
 
 impl MemoryRegion {
-    pub fn new(pd: Arc<ProtectionDomain>, len: usize, access: Access) -> Result<Self> {
+    /// Registers `len` zeroed bytes it allocates.
+    pub fn owned(pd: Arc<ProtectionDomain>, len: usize, access: Access) -> Result<Self> {
         let buf = AlignedBuf::zeroed(len)?;
-        // SAFETY: pd is live; buf is a live allocation of len bytes that outlives the MR.
-        let raw = unsafe { sys::ibv_reg_mr(pd.raw(), buf.as_ptr().cast(), len, access.0 as i32) };
+        Self::register(pd, Memory::Owned(buf), access)
+    }
+
+    /// Registers a pool batch.
+    pub fn batch(pd: Arc<ProtectionDomain>, batch: BatchRef, access: Access) -> Result<Self> {
+        Self::register(pd, Memory::Batch(batch), access)
+    }
+
+    fn register(pd: Arc<ProtectionDomain>, mem: Memory, access: Access) -> Result<Self> {
+        let (ptr, len) = match &mem {
+            Memory::Owned(b) => (b.as_ptr(), b.len()),
+            Memory::Batch(b) => (b.as_ptr(), b.len()),
+        };
+        // SAFETY: pd is live; ptr..ptr+len is a live allocation that `mem`, stored in the region,
+        // keeps alive and in place until after ibv_dereg_mr in Drop.
+        let raw = unsafe { sys::ibv_reg_mr(pd.raw(), ptr.cast(), len, access.0 as i32) };
         if raw.is_null() {
-            return Err(Error::verb("ibv_reg_mr", format!("{len} bytes, access {access:?}"), None));
+            let what = if matches!(mem, Memory::Batch(_)) { "pool batch" } else { "buffer" };
+            return Err(Error::verb(
+                "ibv_reg_mr",
+                format!("{what} of {len} bytes at {ptr:p}, access {access:?}"),
+                None,
+            ));
         }
-        Ok(Self { raw, buf, _pd: pd })
+        Ok(Self { raw, mem, _pd: pd })
     }
 
     pub fn raw(&self) -> *mut sys::ibv_mr {
@@ -46,13 +76,16 @@ impl MemoryRegion {
     }
 
     pub fn addr(&self) -> u64 {
-        self.buf.as_ptr() as u64
+        match &self.mem {
+            Memory::Owned(b) => b.as_ptr() as u64,
+            Memory::Batch(b) => b.as_ptr() as u64,
+        }
     }
 }
 
 impl Drop for MemoryRegion {
     fn drop(&mut self) {
-        // SAFETY: the endpoint destroys the QP before any region and refuses to deregister a
+        // SAFETY: the domain destroys the QPs before any region and refuses to deregister a
         // region with work requests or windows outstanding, so the device no longer uses it.
         unsafe { sys::ibv_dereg_mr(self.raw) };
     }
@@ -92,7 +125,7 @@ impl MemoryWindow {
 
 impl Drop for MemoryWindow {
     fn drop(&mut self) {
-        // SAFETY: windows are dropped after the QP (or once invalidated); the PD outlives them.
+        // SAFETY: windows are dropped after their QP (or once invalidated); the PD outlives them.
         unsafe { sys::ibv_dealloc_mw(self.raw) };
     }
 }

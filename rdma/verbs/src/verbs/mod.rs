@@ -1,30 +1,42 @@
 //! The verbs provider: real RDMA devices through libibverbs and librdmacm (feature `rdma`).
 //!
-//! One [`VerbsEndpoint`] per RDMA CM connection, each with its own event channel (the accepted
-//! id is migrated off the listener's), protection domain, completion channel and queue, and RC
+//! A [`VerbsDomain`] is one device context (the one librdmacm opened for the device), one
+//! protection domain, one completion queue with its completion channel and one RDMA CM event
+//! channel, shared by every queue pair it connects or accepts (see [`crate::domain`]). A
+//! [`VerbsPassiveListener`] listens on its own event channel and hands out [`VerbsRequest`]s that a
+//! domain accepts (migrating the request's id to its channel). The blocking [`crate::Provider`]
+//! interface is the [`crate::Blocking`] adapter over them: a [`VerbsEndpoint`] is a domain with one
 //! queue pair. Objects hold `Arc`s to what they were made from, so they are destroyed children
 //! first whatever order the caller drops them in.
 
 mod cm;
 mod completion_queue;
 mod device;
-mod endpoint;
+mod domain;
+mod listener;
 mod memory_region;
 mod protection_domain;
 mod queue_pair;
 
 pub use device::{devices, DeviceInfo, Gid, PortInfo};
-pub use endpoint::{VerbsBytes, VerbsEndpoint};
+pub use domain::VerbsDomain;
+pub use listener::{VerbsPassiveListener, VerbsRequest};
 
+use crate::blocking::{Blocking, BlockingListener, DomainEndpoint};
+use crate::domain::DomainProvider;
 use crate::error::{Error, Result};
-use crate::provider::{
-    EndpointOptions, Listener, Provider, MAX_ACCEPT_PRIVATE_DATA, MAX_CONNECT_PRIVATE_DATA,
-};
-use crate::{CmCall, CmEvent, CmState};
+use crate::provider::{EndpointOptions, Provider};
+use crate::CmEvent;
 use cm::{CmId, EventChannel};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// A connected queue pair on a domain of its own, used blockingly.
+pub type VerbsEndpoint = DomainEndpoint<VerbsDomain>;
+
+/// The bytes of an idle region.
+pub type VerbsBytes<'a> = &'a mut [u8];
 
 /// Connections over the RDMA devices of this host, through RDMA CM (IP addresses and ports).
 #[derive(Clone, Debug, Default)]
@@ -37,56 +49,28 @@ impl VerbsProvider {
     pub fn new(device: Option<String>) -> Self {
         Self { device }
     }
+}
 
-    fn check_device(&self, id: &CmId) -> Result<()> {
-        match &self.device {
-            Some(want) if id.device_name().as_deref() != Some(want.as_str()) => {
-                Err(Error::NoDevice(format!(
-                    "{want} (the address resolves to {})",
-                    id.device_name().unwrap_or_else(|| "no device".into())
-                )))
-            }
-            _ => Ok(()),
-        }
+impl DomainProvider for VerbsProvider {
+    type Domain = VerbsDomain;
+    type Listener = VerbsPassiveListener;
+
+    /// A domain on `device`, else on the provider's device, else on the first device.
+    fn open_domain(&self, device: Option<&str>) -> Result<VerbsDomain> {
+        VerbsDomain::open(device.or(self.device.as_deref()))
     }
-}
 
-/// Listens on one address; each accepted request becomes a [`VerbsEndpoint`].
-pub struct VerbsListener {
-    provider: VerbsProvider,
-    id: Arc<CmId>,
-    opts: EndpointOptions,
-}
-
-/// Waits for the next event on `ch` and checks it moves `state` somewhere allowed.
-fn expect_event(
-    ch: &EventChannel,
-    state: &mut CmState,
-    deadline: Instant,
-    what: &'static str,
-) -> Result<cm::EventInfo> {
-    let now = Instant::now();
-    let ev = ch
-        .next(deadline.saturating_duration_since(now))?
-        .ok_or(Error::Timeout { after: deadline.saturating_duration_since(now), what })?;
-    *state = state.on_event(ev.event).ok_or(Error::UnexpectedCmEvent { event: ev.event, state: *state })?;
-    Ok(ev)
-}
-
-fn failed(addr: SocketAddr, ev: &cm::EventInfo) -> Error {
-    Error::ConnectFailed { addr, reason: format!("{} (status {})", ev.event, ev.status) }
+    fn listen_passive(&self, addr: SocketAddr) -> Result<VerbsPassiveListener> {
+        VerbsPassiveListener::new(addr, self.device.clone())
+    }
 }
 
 impl Provider for VerbsProvider {
     type Endpoint = VerbsEndpoint;
-    type Listener = VerbsListener;
+    type Listener = BlockingListener<VerbsProvider>;
 
-    fn listen(&self, addr: SocketAddr, opts: EndpointOptions) -> Result<VerbsListener> {
-        let ch = Arc::new(EventChannel::new()?);
-        let id = Arc::new(CmId::new(ch)?);
-        id.bind_addr(addr)?;
-        id.listen(16)?;
-        Ok(VerbsListener { provider: self.clone(), id, opts })
+    fn listen(&self, addr: SocketAddr, opts: EndpointOptions) -> Result<Self::Listener> {
+        Blocking(self.clone()).listen(addr, opts)
     }
 
     fn connect(
@@ -96,69 +80,37 @@ impl Provider for VerbsProvider {
         private_data: &[u8],
         timeout: Duration,
     ) -> Result<VerbsEndpoint> {
-        crate::provider::check_private_data("connect", private_data, MAX_CONNECT_PRIVATE_DATA)?;
-        let deadline = Instant::now() + timeout;
-        let ms = timeout.as_millis().clamp(100, 30_000) as i32;
-        let ch = Arc::new(EventChannel::new()?);
-        let id = Arc::new(CmId::new(ch.clone())?);
-        let mut state = CmState::Idle.on_call(CmCall::ResolveAddr).expect("allowed from Idle");
-        id.resolve_addr(addr, ms)?;
-        let ev = expect_event(&ch, &mut state, deadline, "address resolution")?;
-        if state != CmState::AddrResolved {
-            return Err(failed(addr, &ev));
-        }
-        self.check_device(&id)?;
-        id.resolve_route(ms)?;
-        let ev = expect_event(&ch, &mut state, deadline, "route resolution")?;
-        if state != CmState::RouteResolved {
-            return Err(failed(addr, &ev));
-        }
-        let mut ep = VerbsEndpoint::new(id.clone(), opts)?;
-        state = state.on_call(CmCall::Connect).expect("allowed from RouteResolved");
-        id.connect(&ep.conn_param(private_data))?;
-        let ev = expect_event(&ch, &mut state, deadline, "connection establishment")?;
-        if state != CmState::Established {
-            return Err(failed(addr, &ev));
-        }
-        ep.established(ev.private_data);
-        Ok(ep)
+        // A domain is on one device: without one named, take the device the address resolves to
+        // (as a connection on a CM id of its own would), not merely the first.
+        let provider = match &self.device {
+            Some(_) => self.clone(),
+            None => VerbsProvider::new(Some(device_for(addr, timeout)?)),
+        };
+        Blocking(provider).connect(addr, opts, private_data, timeout)
     }
 }
 
-impl Listener for VerbsListener {
-    type Endpoint = VerbsEndpoint;
-
-    fn accept(&mut self, private_data: &[u8], timeout: Duration) -> Result<VerbsEndpoint> {
-        crate::provider::check_private_data("accept", private_data, MAX_ACCEPT_PRIVATE_DATA)?;
-        let deadline = Instant::now() + timeout;
-        let now = Instant::now();
-        let ev = self
-            .id
-            .channel()
-            .next(deadline.saturating_duration_since(now))?
-            .ok_or(Error::Timeout { after: timeout, what: "a connect request" })?;
-        if ev.event != CmEvent::CONNECT_REQUEST {
-            // Events of ids we already handed off cannot arrive here (they were migrated).
-            return Err(Error::UnexpectedCmEvent { event: ev.event, state: CmState::Listening });
+/// The device through which `addr` is reached: one address resolution on a throwaway id.
+fn device_for(addr: SocketAddr, timeout: Duration) -> Result<String> {
+    let channel = Arc::new(EventChannel::new()?);
+    let id = CmId::new(channel.clone())?;
+    id.resolve_addr(addr, timeout.as_millis().clamp(1, i32::MAX as u128) as i32)?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(ev) = channel.try_next()? {
+            if ev.event != CmEvent::ADDR_RESOLVED {
+                return Err(Error::ConnectFailed {
+                    addr,
+                    reason: format!("{} (status {})", ev.event, ev.status),
+                });
+            }
+            return id.device_name().ok_or_else(|| Error::NoDevice(format!("(none reaches {addr})")));
         }
-        // The request's id is new and ours to destroy; move its events to its own channel so
-        // the endpoint never reads the listener's.
-        let ch = Arc::new(EventChannel::new()?);
-        let id = Arc::new(CmId::adopt(ev.id, ch.clone())?);
-        let mut state = CmState::Idle.on_event(CmEvent::CONNECT_REQUEST).expect("allowed");
-        if let Err(e) = self.provider.check_device(&id) {
-            id.reject();
-            return Err(e);
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Error::Timeout { after: timeout, what: "address resolution" });
         }
-        let mut ep = VerbsEndpoint::new(id.clone(), self.opts)?;
-        state = state.on_call(CmCall::Accept).expect("allowed from ConnectRequest");
-        id.accept(&ep.conn_param(private_data))?;
-        let est = expect_event(&ch, &mut state, deadline, "connection establishment")?;
-        if state != CmState::Established {
-            return Err(Error::UnexpectedCmEvent { event: est.event, state: CmState::Accepting });
-        }
-        ep.established(ev.private_data);
-        Ok(ep)
+        wait_readable([channel.fd()], left)?;
     }
 }
 

@@ -1,14 +1,13 @@
 //! `struct ibv_pd`: the protection domain that ties regions, windows and the queue pair together.
 
-use super::cm::CmId;
+use super::device::DeviceContext;
 use crate::error::{Error, Result};
 use rdma_core_sys as sys;
 use std::sync::Arc;
 
 pub(crate) struct ProtectionDomain {
     raw: *mut sys::ibv_pd,
-    /// Keeps the device context (owned through the id) alive.
-    _id: Arc<CmId>,
+    _ctx: Arc<DeviceContext>,
 }
 
 // SAFETY: verbs objects may be used from any thread; the PD is never mutated through Rust.
@@ -17,13 +16,13 @@ unsafe impl Send for ProtectionDomain {}
 unsafe impl Sync for ProtectionDomain {}
 
 impl ProtectionDomain {
-    pub fn new(id: Arc<CmId>) -> Result<Self> {
-        // SAFETY: the id's context is live (checked non-null by the caller's resolution).
-        let raw = unsafe { sys::ibv_alloc_pd(id.context()) };
+    pub fn new(ctx: Arc<DeviceContext>) -> Result<Self> {
+        // SAFETY: the context is live while ctx is held.
+        let raw = unsafe { sys::ibv_alloc_pd(ctx.raw()) };
         if raw.is_null() {
-            return Err(Error::verb("ibv_alloc_pd", format!("device {:?}", id.device_name()), None));
+            return Err(Error::verb("ibv_alloc_pd", format!("device {}", ctx.name()), None));
         }
-        Ok(Self { raw, _id: id })
+        Ok(Self { raw, _ctx: ctx })
     }
 
     pub fn raw(&self) -> *mut sys::ibv_pd {

@@ -15,7 +15,7 @@ pub(crate) struct QueuePair {
     _cq: Arc<CompletionQueue>,
 }
 
-// SAFETY: posting is thread-safe in libibverbs; the endpoint posts from one thread.
+// SAFETY: posting is thread-safe in libibverbs; the domain posts from one thread.
 unsafe impl Send for QueuePair {}
 
 impl QueuePair {
@@ -37,7 +37,7 @@ impl QueuePair {
                 max_inline_data: 0,
             },
             qp_type: sys::ibv_qp_type::IBV_QPT_RC,
-            // Every work request yields a completion: the endpoint releases regions on them.
+            // Every work request yields a completion: the domain releases regions on them.
             sq_sig_all: 1,
             ..Default::default()
         };
@@ -84,7 +84,7 @@ impl QueuePair {
 impl Drop for QueuePair {
     fn drop(&mut self) {
         // SAFETY: the QP belongs to the id; destroying it first stops all device access to the
-        // endpoint's memory before regions, windows, CQ and PD go.
+        // domain's memory before regions, windows, CQ and PD go.
         unsafe { sys::rdma_destroy_qp(self.id.raw()) };
     }
 }
