@@ -50,6 +50,8 @@ pub struct Target {
 #[derive(Debug, Clone)]
 pub struct Row {
     pub config: Config,
+    /// tcp, or rdma (SMB Direct).
+    pub transport: &'static str,
     pub bytes: u64,
     pub ios: u64,
     pub seconds: f64,
@@ -265,6 +267,10 @@ pub fn measure(t: &Target, cfg: &Config) -> Result<Row, ClientError> {
     let gb = (bytes as f64 / 1e9).max(1e-9);
     Ok(Row {
         config: cfg.clone(),
+        transport: match t.base.transport {
+            client::Transport::Tcp => "tcp",
+            client::Transport::Rdma(_) => "rdma",
+        },
         bytes,
         ios,
         seconds: elapsed.as_secs_f64(),
@@ -377,7 +383,7 @@ pub fn print_row(r: &Row, anchor: Option<AnchorReading>, json: bool) {
     let vs_tcp = anchor_gbps.map(|a| r.gbps() / a);
     if json {
         let v = serde_json::json!({
-            "transport": "tcp",
+            "transport": r.transport,
             "cipher": r.cipher_name(),
             "op": c.op.name(),
             "size": c.size,
@@ -404,7 +410,7 @@ pub fn print_row(r: &Row, anchor: Option<AnchorReading>, json: bool) {
     let opt = |v: Option<f64>, p: usize| v.map_or("-".to_string(), |v| format!("{v:.p$}"));
     println!(
         "{:<9} {:<11} {:<5} {:>7} {:>5} {:>3} {:>8.3} {:>9.0} {:>8.0} {:>8.0} {:>8.0} {:>9.2} {:>9} {:>8} {:>7}",
-        "tcp",
+        r.transport,
         r.cipher_name(),
         c.op.name(),
         size_label(c.size),
@@ -483,7 +489,7 @@ pub fn run(args: &BenchSmbArgs) -> Result<(), Failure> {
     let creds =
         credentials::resolve(args.conn.user.as_deref(), args.conn.credentials_file.as_deref(), Some(&url))
             .map_err(|e| Failure::new(USAGE, e.to_string()))?;
-    let addr = remote::resolve(&url)?;
+    let addr = remote::target_addr(&url, &args.conn)?;
     let ciphers: Vec<Option<Cipher>> = if args.cipher.is_empty() {
         vec![Some(Cipher::Aes128Gcm)]
     } else {

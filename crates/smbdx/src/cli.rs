@@ -59,7 +59,8 @@ pub struct ConnArgs {
     /// Ciphers to offer, best first (aes-128-gcm, aes-256-gcm, aes-128-ccm, aes-256-ccm), or none.
     #[arg(long, value_delimiter = ',')]
     pub ciphers: Vec<String>,
-    /// Require signed answers on sessions that do not encrypt (on by default for SMB 3.x).
+    /// Require signed answers on sessions that do not encrypt (on by default for SMB 3.x over TCP;
+    /// over SMB Direct it keeps file data inline instead of moving it by RDMA).
     #[arg(long)]
     pub require_signing: bool,
     /// Seconds to wait for any one answer.
@@ -71,6 +72,16 @@ pub struct ConnArgs {
     /// Adaptive polling: microseconds of polling after the last activity before blocking (default 50).
     #[arg(long, value_name = "US")]
     pub poll_spin_us: Option<u64>,
+    /// tcp (default) or rdma (SMB Direct: READs and WRITEs of 4 KiB and more move by RDMA where the
+    /// data needs neither encryption nor signing; needs the `rdma` feature and an RDMA device).
+    #[arg(long, default_value = "tcp")]
+    pub transport: String,
+    /// The server's SMB Direct port (default: the URL's port, else 445).
+    #[arg(long)]
+    pub rdma_port: Option<u16>,
+    /// The local RDMA device to use (default: the one the server's address routes through).
+    #[arg(long)]
+    pub rdma_device: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -274,6 +285,13 @@ pub struct ServeArgs {
     /// in microseconds (default 50).
     #[arg(long, value_name = "US")]
     pub poll_spin_us: Option<u64>,
+    /// SMB Direct listen address (repeatable): an IP of an RDMA device, alone (ports 445 and 5445) or
+    /// with a port. Needs the `rdma` feature and an RDMA device.
+    #[arg(long)]
+    pub rdma: Vec<String>,
+    /// The RDMA device to serve on (default: the one each --rdma address belongs to).
+    #[arg(long)]
+    pub rdma_device: Option<String>,
     /// Helper threads per reactor that do large READs and WRITEs while the reactor goes on (default
     /// 4: a disk takes several writes at a time faster than one; 0: the reactor does them itself).
     #[arg(long, value_name = "N")]

@@ -7,14 +7,12 @@ pub fn run() -> i32 {
     let list = match devices() {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("smbdx devices: {e}");
+            eprintln!("smbdx devices: {}", crate::rdma_provider::no_rdma(&e.to_string()));
             return 1;
         }
     };
     if list.is_empty() {
-        println!(
-            "no RDMA devices (for SoftRoCE: modprobe rdma_rxe && rdma link add rxe0 type rxe netdev <nic>)"
-        );
+        println!("no RDMA devices: {}", crate::rdma_provider::GET_A_DEVICE);
         return 0;
     }
     for d in &list {
@@ -52,6 +50,9 @@ pub fn run() -> i32 {
 
 #[cfg(not(feature = "rdma"))]
 pub fn run() -> i32 {
-    eprintln!("smbdx devices: this smbdx was built without RDMA support (cargo build --features rdma)");
+    match crate::rdma_provider::provider(None) {
+        Err(why) => eprintln!("smbdx devices: {why}"),
+        Ok(_) => eprintln!("smbdx devices: this smbdx was built without RDMA support"),
+    }
     2
 }

@@ -15,6 +15,7 @@ mod devices;
 mod failure;
 mod fs_cmds;
 mod progress;
+mod rdma_provider;
 mod remote;
 mod serve;
 mod tcp_anchor;

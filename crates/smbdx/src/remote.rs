@@ -39,10 +39,31 @@ pub fn options(args: &ConnArgs) -> Result<ClientOptions, Failure> {
     if args.require_privacy && o.ciphers.is_empty() {
         return Err(Failure::usage("--require-privacy needs a cipher; --ciphers none cannot encrypt"));
     }
-    o.require_signing = args.require_signing || o.require_signing;
+    // Over SMB Direct, file data moves by RDMA only where the session need not be signed (until the
+    // RDMA transform exists): asking for signing there keeps the data inline, as Linux's `sign` does.
+    o.require_signing = args.require_signing || (o.require_signing && args.transport != "rdma");
     o.timeout = std::time::Duration::from_secs(args.timeout.max(1));
     o.poll = poll_mode(args.poll.as_deref(), args.poll_spin_us)?;
+    o.transport = match args.transport.as_str() {
+        "tcp" => client::Transport::Tcp,
+        "rdma" => {
+            let p = crate::rdma_provider::provider(args.rdma_device.as_deref())
+                .map_err(|why| Failure::new(CONNECT, format!("--transport rdma: {why}")))?;
+            client::Transport::Rdma(engine::rdma::RdmaSettings::new(p))
+        }
+        other => return Err(Failure::usage(format!("unknown transport {other:?} (tcp, rdma)"))),
+    };
     Ok(o)
+}
+
+/// The address to connect to: the URL's for TCP; for SMB Direct, `--rdma-port`, else the URL's
+/// port, else 445.
+pub fn target_addr(url: &SmbUrl, args: &ConnArgs) -> Result<SocketAddr, Failure> {
+    let mut addr = resolve(url)?;
+    if args.transport == "rdma" {
+        addr.set_port(args.rdma_port.unwrap_or(url.port));
+    }
+    Ok(addr)
 }
 
 /// `--poll` and `--poll-spin-us` as the engine takes them.
@@ -75,7 +96,7 @@ pub fn connect(url: &SmbUrl, args: &ConnArgs) -> Result<Client, Failure> {
     let opts = options(args)?;
     let creds = credentials::resolve(args.user.as_deref(), args.credentials_file.as_deref(), Some(url))
         .map_err(|e| Failure::new(USAGE, e.to_string()))?;
-    let addr = resolve(url)?;
+    let addr = target_addr(url, args)?;
     Client::connect(addr, &creds.user, &creds.password, opts)
         .map_err(|e| Failure::client(&format!("connecting to {}", url.authority()), e))
 }

@@ -13,7 +13,18 @@ pub fn run(args: &ServeArgs) -> i32 {
             return 2;
         }
     };
-    let server = match Server::start(&cfg) {
+    let rdma = if cfg.rdma.is_empty() {
+        None
+    } else {
+        match crate::rdma_provider::provider(args.rdma_device.as_deref()) {
+            Ok(p) => Some(p),
+            Err(why) => {
+                eprintln!("smbdx serve --rdma: {why}");
+                return 1;
+            }
+        }
+    };
+    let server = match Server::start_with_rdma(&cfg, rdma) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("smbdx serve: {e}");
@@ -33,9 +44,10 @@ pub fn run(args: &ServeArgs) -> i32 {
     if let Some(sig) = signals.forever().next() {
         tracing::info!(signal = sig, "stopping: no new connections, finishing in-flight requests");
     }
+    let (rdma_write_bytes, rdma_read_bytes) = server.rdma_bytes();
     match server.shutdown() {
         Ok(()) => {
-            tracing::info!("stopped");
+            tracing::info!(rdma_write_bytes, rdma_read_bytes, "stopped");
             0
         }
         Err(e) => {
@@ -77,6 +89,9 @@ fn merge(args: &ServeArgs) -> Result<ServeConfig, server::config::ConfigError> {
     }
     if args.write_threads.is_some() {
         cfg.write_threads = args.write_threads;
+    }
+    if !args.rdma.is_empty() {
+        cfg.rdma = args.rdma.clone();
     }
     Ok(cfg)
 }

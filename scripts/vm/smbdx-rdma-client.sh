@@ -1,0 +1,43 @@
+#!/bin/sh
+# Client role of scripts/smbdirect-vm-tests.sh, inside the client VM (10.9.0.2, rxe0): the smbdx
+# client over SMB Direct against the server VM's `smbdx serve`: cp both ways with SHA-256, directory
+# commands, an encrypted share and a signed session (data inline), and a short `smbdx bench`.
+# Prints "SMBD-CHECK ok|FAIL <what>"; leaves DONE in the share at the end.
+set -u
+fails=0
+check() { # what, then the command
+  what=$1; shift
+  if "$@" >/tmp/check.out 2>&1; then echo "SMBD-CHECK ok $what"; else
+    echo "SMBD-CHECK FAIL $what"; sed 's/^/    /' /tmp/check.out | tail -n 20; fails=$((fails + 1)); fi
+}
+same() { [ "$(sha256sum <"$1")" = "$(sha256sum <"$2")" ]; }
+export SMBDX_PASSWORD=Rdma-Pa55word
+U=smb://alice@10.9.0.1
+R="--transport rdma"
+for _ in $(seq 60); do smbdx ls $U/data $R >/dev/null 2>&1 && break; sleep 1; done
+dd if=/dev/urandom of=/tmp/data.bin bs=1M count=64 2>/dev/null
+check "cp 64 MiB in over SMB Direct" smbdx cp -q /tmp/data.bin $U/data/data.bin $R
+check "cp 64 MiB out over SMB Direct" smbdx cp -q $U/data/data.bin /tmp/back.bin $R
+check "SHA-256 equal both ways" same /tmp/data.bin /tmp/back.bin
+check "ls" sh -c "smbdx ls $U/data $R | grep -q data.bin"
+check "stat size" sh -c "smbdx stat $U/data/data.bin $R | grep -q 67108864"
+check "mkdir" smbdx mkdir $U/data/dir $R
+check "mv" smbdx mv $U/data/data.bin dir/moved.bin $R
+check "rm" smbdx rm $U/data/dir/moved.bin $R
+check "rmdir" smbdx rm -d $U/data/dir $R
+dd if=/dev/urandom of=/tmp/small.bin bs=1M count=8 2>/dev/null
+# An encrypted share: the data rides inline, sealed, over the same SMB Direct connection.
+check "sealed share: cp in (inline)" smbdx cp -q /tmp/small.bin $U/sealed/s.bin $R
+check "sealed share: cp out (inline)" smbdx cp -q $U/sealed/s.bin /tmp/s-back.bin $R
+check "sealed share: SHA-256 equal" same /tmp/small.bin /tmp/s-back.bin
+# A signed session (the client requires signing): inline, signed.
+check "signed session: cp in" smbdx cp -q /tmp/small.bin $U/data/g.bin $R --require-signing
+check "signed session: cp out" smbdx cp -q $U/data/g.bin /tmp/g-back.bin $R --require-signing
+check "signed session: SHA-256 equal" same /tmp/small.bin /tmp/g-back.bin
+check "bench over SMB Direct" sh -c "smbdx bench $U/data $R --op write,read --size 64k,1m --depth 8 \
+  --duration 2 --cipher none --file-size 32m --json > /tmp/bench.json && grep -c '\"transport\":\"rdma\"' /tmp/bench.json | grep -q 4"
+sed 's/^/SMBD-INFO bench /' /tmp/bench.json
+touch /tmp/DONE
+smbdx cp -q /tmp/DONE $U/data/DONE $R || smbdx cp -q /tmp/DONE $U/data/DONE
+if dmesg | grep -qE "WARNING|BUG|Oops"; then echo "SMBD-CHECK FAIL guest kernel log clean"; fails=$((fails + 1)); else echo "SMBD-CHECK ok guest kernel log clean"; fi
+exit "$fails"

@@ -1,0 +1,34 @@
+#!/bin/sh
+# Server role of scripts/smbdirect-vm-tests.sh, inside the server VM (10.9.0.1, rxe0): `smbdx serve`
+# with SMB Direct on rxe0, until the client role leaves a DONE file in the share (or 900 s pass);
+# then its RDMA byte counters and the guest kernel log are checked.
+# Prints "SMBD-CHECK ok|FAIL <what>" and "SMBD-INFO <what>" lines.
+set -u
+fails=0
+ok() { echo "SMBD-CHECK ok $1"; }
+fail() { echo "SMBD-CHECK FAIL $1"; fails=$((fails + 1)); }
+mkdir -p /srv/data /srv/sealed
+chmod 755 / /srv /srv/data /srv/sealed
+smbdx serve --listen 10.9.0.1:445 --rdma 10.9.0.1 --share data=/srv/data \
+  --share sealed=/srv/sealed,encrypt-data --user alice:Rdma-Pa55word --reactors 1 \
+  >/tmp/serve.log 2>&1 &
+SERVE=$!
+for _ in $(seq 100); do grep -q "serving SMB Direct" /tmp/serve.log && break; sleep 0.2; done
+if grep -q "rdma=10.9.0.1:445" /tmp/serve.log && grep -q "rdma=10.9.0.1:5445" /tmp/serve.log; then
+  ok "serve listens for SMB Direct on 445 and 5445"
+else
+  fail "serve listens for SMB Direct on 445 and 5445"; cat /tmp/serve.log
+fi
+for _ in $(seq 900); do [ -e /srv/data/DONE ] && break; sleep 1; done
+[ -e /srv/data/DONE ] && ok "the client finished" || fail "the client finished (timed out)"
+kill -TERM "$SERVE"; wait "$SERVE"
+line=$(grep "stopped" /tmp/serve.log | tail -n 1)
+w=$(echo "$line" | sed -n 's/.*rdma_write_bytes=\([0-9]*\).*/\1/p')
+r=$(echo "$line" | sed -n 's/.*rdma_read_bytes=\([0-9]*\).*/\1/p')
+echo "SMBD-INFO server RDMA bytes: write (READ data placed) ${w:-?}, read (WRITE data pulled) ${r:-?}"
+# The client moves 64 MiB each way by RDMA (plus its bench): at least that much must have gone so.
+[ "${w:-0}" -ge 67108864 ] && ok "READ data went by RDMA WRITE" || fail "READ data went by RDMA WRITE"
+[ "${r:-0}" -ge 67108864 ] && ok "WRITE data went by RDMA READ" || fail "WRITE data went by RDMA READ"
+if grep -qiE "panicked|ERROR" /tmp/serve.log; then fail "server log clean"; grep -iE "panicked|ERROR" /tmp/serve.log | head; else ok "server log clean"; fi
+if dmesg | grep -qE "WARNING|BUG|Oops|rxe.*err"; then fail "guest kernel log clean"; dmesg | grep -E "WARNING|BUG|Oops|rxe.*err" | head; else ok "guest kernel log clean"; fi
+exit "$fails"
