@@ -55,7 +55,7 @@ fn interfaces_with(rdma: &[String]) -> Vec<NetworkInterfaceInfo> {
         if index == 0 {
             continue;
         }
-        let capability = if rdma.iter().any(|r| *r == name) { RDMA_CAPABLE } else { 0 };
+        let capability = if rdma.contains(&name) { RDMA_CAPABLE } else { 0 };
         out.push(NetworkInterfaceInfo {
             if_index: index,
             capability,
