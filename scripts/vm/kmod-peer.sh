@@ -48,7 +48,7 @@ unix_user() {
 }
 
 listening_tcp_445() { netstat -ltn 2>/dev/null | grep -q ':445 '; }
-listening_rdma_445() { /usr/bin/rdma resource show cm_id 2>/dev/null | grep -q 'state LISTEN.*src-port 445'; }
+listening_rdma_445() { /usr/bin/rdma resource show cm_id 2>/dev/null | grep -q 'state LISTEN .*:445 '; }
 
 start_ksmbd() {
     load ksmbd
@@ -71,14 +71,21 @@ start_ksmbd() {
             echo "	valid users = $user"
         done
     } >/etc/ksmbd/ksmbd.conf
+    # ksmbd-tools 3.4 syntax (3.5 takes the user last); -u if the user is there already.
     ksmbd.adduser -a "$user" -p "$pass" >/tmp/ksmbd.adduser.log 2>&1 \
+        || ksmbd.adduser -u "$user" -p "$pass" >>/tmp/ksmbd.adduser.log 2>&1 \
         || die "ksmbd.adduser failed: $(cat /tmp/ksmbd.adduser.log)"
-    ksmbd.mountd >/tmp/ksmbd.mountd.log 2>&1 || die "ksmbd.mountd failed: $(cat /tmp/ksmbd.mountd.log)"
+    # Its lock file is /run/ksmbd.lock; -n keeps it in the foreground (here: in the background
+    # of this shell) so that its log goes to a file rather than to a syslog the VM lacks.
+    mkdir -p /run
+    if ! [ -f /run/ksmbd.lock ] || ! kill -0 "$(cat /run/ksmbd.lock)" 2>/dev/null; then
+        ksmbd.mountd -n >/tmp/ksmbd.mountd.log 2>&1 &
+    fi
     [ -n "${KSMBD_DEBUG:-}" ] && ksmbd.control -d "$KSMBD_DEBUG" >/dev/null
     i=0
     until listening_tcp_445 && listening_rdma_445; do
         i=$((i + 1))
-        [ $i -lt 100 ] || die "ksmbd does not listen on TCP 445 and RDMA 445 after 20 s: $(dmesg | grep -i ksmbd | tail -n 5)"
+        [ $i -lt 100 ] || die "ksmbd does not listen on TCP 445 and RDMA 445 after 20 s: $(tail -n 5 /tmp/ksmbd.mountd.log; dmesg | grep -i ksmbd | tail -n 5)"
         sleep 0.2
     done
     echo "kmod-peer: ksmbd up (user $user, shares: $*)"
