@@ -68,6 +68,7 @@ if [[ $failed -ne 0 || $vm_status -ne 0 ]]; then
     sed -n '/^----- server output/,$p' <<<"$out" >&2
 fi
 echo "$checks" | sed '/^$/d'
+grep -E '^KPAIR-INFO (client|server) [a-z_-]+' <<<"$out" | grep -v 'kernel log' || true
 echo "$rates" | sed '/^$/d'
 echo "$rates" | sed '/^$/d' | while read -r _ op bytes secs; do
     awk -v o="${op#op=}" -v b="${bytes#bytes=}" -v s="${secs#secs=}" \

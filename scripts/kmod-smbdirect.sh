@@ -15,21 +15,28 @@
 # with a clear message if the image's upstream version differs from the
 # pinned source's.
 #
-# Output: everything goes to target/kmod/<kver>-<hash>/ (hash of this script
-# and the patches), built once; a second run only prints.  Logs (build.log)
-# stay there.  On stdout, KEY=VALUE lines (shell-quoted-safe, no spaces):
+# Output: everything goes to target/kmod/<kver>-<hash>/ (hash of this script,
+# the image's version and the patches applied), built once; a second run only
+# prints.  build.log and versions stay there (a failed build's log is
+# target/kmod/last-failed-build.log).  On stdout, KEY=VALUE lines (no spaces,
+# safe to eval):
 #   KMOD_KVER          kernel release, e.g. 6.1.0-57-amd64
 #   KMOD_DIR           the cache directory
 #   KMOD_CIFS_KO       .../cifs.ko          KMOD_KSMBD_KO  .../ksmbd.ko
 #   KMOD_CIFS_DEPS     stock modules cifs.ko needs, in load order (comma list)
 #   KMOD_KSMBD_DEPS    the same for ksmbd.ko
 #   KMOD_KSMBD_TOOLS   root of the unpacked ksmbd-tools .deb (usr/sbin/ksmbd.*)
+#   KMOD_PATCHES       the patches applied (comma list of their numbers)
 #   KMOD_RXE_VM_ARGS   a file of rxe-vm.sh arguments, one per line, that put
 #                      all of the above plus scripts/vm/kmod-peer.sh (as
 #                      /usr/local/bin/kmod-peer) into the VM image:
 #       mapfile -t args <"$KMOD_RXE_VM_ARGS"
 #       scripts/rxe-vm.sh "${args[@]}" pair --server 'kmod-peer ksmbd && ...' ...
 # Exits non-zero (with a message on stderr) on any failure.
+#
+# KMOD_SKIP_PATCHES=0002,0004 builds without those patches (into their own
+# cache directory): how to check that a patch is still needed after a bump.
+# KMOD_CACHE=DIR moves the cache.
 set -euo pipefail
 
 SCRIPT_PATH=$(readlink -f "${BASH_SOURCE[0]}")
@@ -102,8 +109,15 @@ if [[ $KVER != "$series".* || $(upstream_of "$IMAGE_VERSION") != "$(upstream_of 
 fi
 
 # ---------------------------------------------------------------- the cache
+PATCHES=()
+for p in "$PATCH_DIR"/*.patch; do
+    [[ -f $p ]] || continue
+    n=$(basename "$p"); n=${n%%-*}
+    [[ ,${KMOD_SKIP_PATCHES:-}, == *,"$n",* ]] && { log "skipping patch $(basename "$p") (KMOD_SKIP_PATCHES)"; continue; }
+    PATCHES+=("$p")
+done
 HASH=$( { sha256sum "$SCRIPT_PATH"; echo "$IMAGE_PKG $IMAGE_VERSION";
-          find "$PATCH_DIR" -name '*.patch' -type f | LC_ALL=C sort | xargs -r sha256sum
+          [[ ${#PATCHES[@]} -eq 0 ]] || sha256sum "${PATCHES[@]}"
         } | sed "s|$REPO_ROOT/||" | sha256sum | cut -c1-12)
 DIR=$CACHE/$KVER-$HASH
 
@@ -111,7 +125,7 @@ print_result() {
     # The argument file for rxe-vm.sh is rewritten on each run (paths into
     # the repository may move; the build does not depend on them).
     local args=$DIR/rxe-vm.args t f all_deps
-    all_deps=$(printf '%s,%s' "$(cat "$DIR/cifs.deps" | paste -sd,)" "$(cat "$DIR/ksmbd.deps" | paste -sd,)")
+    all_deps=$(cat "$DIR/cifs.deps" "$DIR/ksmbd.deps" | awk '!seen[$0]++' | paste -sd,)
     {
         echo --ship-modules; echo "$all_deps"
         for f in cifs.ko ksmbd.ko cifs.deps ksmbd.deps; do echo --add; echo "$DIR/$f:/kmod/$f"; done
@@ -130,6 +144,7 @@ KMOD_KSMBD_KO=$DIR/ksmbd.ko
 KMOD_CIFS_DEPS=$(paste -sd, "$DIR/cifs.deps")
 KMOD_KSMBD_DEPS=$(paste -sd, "$DIR/ksmbd.deps")
 KMOD_KSMBD_TOOLS=$DIR/ksmbd-tools
+KMOD_PATCHES=$(cat "$DIR/patches")
 KMOD_RXE_VM_ARGS=$args
 EOF
 }
@@ -176,7 +191,7 @@ src_ver=$(sed -n 's/^VERSION = //p;s/^PATCHLEVEL = //p;s/^SUBLEVEL = //p' "$SRC/
 [[ $src_ver == "$(upstream_of "$LINUX_SOURCE_VERSION")" ]] \
     || die "$TARBALL is upstream $src_ver, not $(upstream_of "$LINUX_SOURCE_VERSION")"
 
-for p in "$PATCH_DIR"/*.patch; do
+for p in "${PATCHES[@]}"; do
     log "applying $(basename "$p")"
     run patch -p1 -d "$SRC" --forward --batch --no-backup-if-mismatch -i "$p"
 done
@@ -247,8 +262,9 @@ missing=$(ldd "$OUT/ksmbd-tools/usr/libexec/ksmbd.tools" | grep 'not found' || t
     echo "source $LINUX_SOURCE_PKG $(installed_version "$LINUX_SOURCE_PKG")"
     echo "headers linux-headers-$KVER $(installed_version "linux-headers-$KVER")"
     echo "ksmbd-tools $KSMBD_TOOLS_VERSION"
-    echo "patches:"; (cd "$PATCH_DIR" && sha256sum ./*.patch)
+    echo "patches:"; [[ ${#PATCHES[@]} -eq 0 ]] || sha256sum "${PATCHES[@]}" | sed "s|$PATCH_DIR/||"
 } >"$OUT/versions"
+for p in "${PATCHES[@]}"; do n=$(basename "$p"); echo "${n%%-*}"; done | paste -sd, >"$OUT/patches"
 cp "$BLOG" "$OUT/build.log"
 touch "$OUT/done"
 rm -rf "$DIR"
