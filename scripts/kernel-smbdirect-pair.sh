@@ -15,8 +15,9 @@
 #   kernel smbdirect pair: N passed, M failed
 # and exits non-zero on any failure.  One RDMA mount per VM boot (remounting can hang cifs 6.1).
 #
-# Environment: KPAIR_TIMEOUT (1500 s for the VM pair), KPAIR_SIZE_MB, KPAIR_RATE_MB,
-# KPAIR_MOUNT_OPTS (see scripts/vm/kpair.sh; passed on the kernel command line).
+# Environment: KPAIR_TIMEOUT (1500 s for the VM pair), KPAIR_MEM (1536 MiB per VM: the server
+# keeps the files in RAM), KPAIR_SIZE_MB, KPAIR_RATE_MB, KPAIR_MOUNT_OPTS (see scripts/vm/kpair.sh;
+# passed on the kernel command line), KMOD_SKIP_PATCHES (see scripts/kmod-smbdirect.sh).
 # Logs: target/kpair/<stamp>.log (this run's output) and the serial consoles in target/rxe-vm/logs/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +35,7 @@ for v in KPAIR_SIZE_MB KPAIR_RATE_MB KPAIR_MOUNT_OPTS; do
 done
 vm_status=0
 echo "[kpair] booting the VM pair (kernel $KMOD_KVER, modules $KMOD_DIR; log $log)" >&2
-scripts/rxe-vm.sh --timeout "${KPAIR_TIMEOUT:-1500}" --mem 1536 --client-delay 0 \
+scripts/rxe-vm.sh --timeout "${KPAIR_TIMEOUT:-1500}" --mem "${KPAIR_MEM:-1536}" --client-delay 0 \
     "${kargs[@]}" --add scripts/vm/kpair.sh:/usr/local/bin/kpair \
     pair --server "${env_prefix}kpair server" --client "${env_prefix}kpair client" \
     >"$log" 2>&1 || vm_status=$?
@@ -47,9 +48,9 @@ cross() { # what, sha A, sha B
     if [[ -n $2 && $2 == "$3" ]]; then checks+=$'\n'"KPAIR-CHECK ok host: $1"
     else checks+=$'\n'"KPAIR-CHECK FAIL host: $1 (${2:-none} vs ${3:-none})"; fi
 }
-cross "SHA-256 of the 64 MiB written by the client, equal on the server" \
+cross "SHA-256 of the ${KPAIR_SIZE_MB:-64} MiB written by the client, equal on the server" \
     "$(sha_of client up.bin)" "$(sha_of server up.bin)"
-cross "SHA-256 of the 64 MiB read by the client, equal to the server's" \
+cross "SHA-256 of the ${KPAIR_SIZE_MB:-64} MiB read by the client, equal to the server's" \
     "$(sha_of server down.bin)" "$(sha_of client down.bin)"
 rates=$(grep -E '^KPAIR-RATE op=(read|write) bytes=[0-9]+ secs=[0-9.]+$' <<<"$out" || true)
 for op in write read; do
