@@ -14,7 +14,10 @@
 # Environment: KPAIR_SIZE_MB (64: each cp file), KPAIR_RATE_MB (256: the timed dd),
 # KPAIR_MOUNT_OPTS (extra mount options; default none, i.e. cache=strict: cp goes through the page
 # cache in wsize/rsize requests, while the timed dd opens with O_DIRECT, which cifs serves like
-# cache=none: each 1 MiB block is one SMB2 WRITE or READ on the wire).
+# cache=none: each 1 MiB block is one SMB2 WRITE or READ on the wire).  With `seal` (then also
+# rsize=131072,wsize=131072, SOFTROCE.md) the RDMA checks expect no RDMA reads/writes; but sealed
+# writes through the page cache hung here (cp of 2 MiB blocked for minutes), so it is not part of
+# the default run.
 set -u
 role=${1:?usage: kpair.sh server|client}
 SERVER=10.9.0.1 CLIENT=10.9.0.2
