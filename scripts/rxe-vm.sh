@@ -12,6 +12,8 @@
 # Usage (as root on Debian 12):
 #   scripts/rxe-vm.sh [OPTIONS] pair --server 'CMD' --client 'CMD'
 #   scripts/rxe-vm.sh [OPTIONS] single 'CMD'      (or: --single 'CMD')
+#   scripts/rxe-vm.sh --print-kernel                (KVER=... and VMLINUZ=... of
+#                       the kernel the VMs boot, on stdout; installs packages)
 #
 #   pair:   two VMs joined by qemu's socket network over 127.0.0.1.
 #           server VM: eth0 10.9.0.1/24, client VM: eth0 10.9.0.2/24.
@@ -23,6 +25,11 @@
 # Options:
 #   --modules LIST      extra kernel modules to load in the VM, comma separated
 #                       (their dependencies come too), e.g. cifs for an SMB mount.
+#   --ship-modules LIST stock kernel modules to put in the image (as
+#                       /modules/NAME.ko, with their dependencies) WITHOUT
+#                       loading them at boot; a command loads them itself
+#                       (e.g. before insmod of a rebuilt module that needs
+#                       them).  /modules/shipped lists them in load order.
 #   --add PATH[:DEST]   put an extra file (e.g. a test binary) in the VM image,
 #                       at DEST (default /usr/local/bin/NAME, which is on PATH);
 #                       its shared libraries (per ldd) are added too. Repeatable.
@@ -82,6 +89,8 @@ SERVER_CMD=""
 CLIENT_CMD=""
 SINGLE_CMD=""
 ADDS=()          # "SRC:DEST" pairs from --add
+SHIP_MODULES=()  # --ship-modules: in the image, not loaded by /init
+PRINT_KERNEL=0
 
 # Filled in later.
 KVER=""
@@ -111,6 +120,8 @@ parse_args() {
             --client)        [[ $# -ge 2 ]] || die "--client needs a command"; CLIENT_CMD=$2; shift ;;
             --add)           [[ $# -ge 2 ]] || die "--add needs a path"; add_file_arg "$2"; shift ;;
             --modules)       [[ $# -ge 2 ]] || die "--modules needs a list"; MODULES+=(${2//,/ }); shift ;;
+            --ship-modules)  [[ $# -ge 2 ]] || die "--ship-modules needs a list"; SHIP_MODULES+=(${2//,/ }); shift ;;
+            --print-kernel)  PRINT_KERNEL=1 ;;
             --timeout)       TIMEOUT=${2:?}; shift ;;
             --client-delay)  CLIENT_DELAY=${2:?}; shift ;;
             --mem)           MEM=${2:?}; shift ;;
@@ -122,6 +133,7 @@ parse_args() {
         esac
         shift
     done
+    [[ $PRINT_KERNEL -eq 1 ]] && return 0
     case "$MODE" in
         pair)   [[ -n $SERVER_CMD && -n $CLIENT_CMD ]] || die "pair needs --server CMD and --client CMD" ;;
         single) ;;
@@ -152,7 +164,7 @@ ensure_packages() {
     [[ $INSTALL -eq 1 ]] || die "missing packages: ${missing[*]} (run without --no-install)"
     [[ $(id -u) -eq 0 ]] || die "missing packages: ${missing[*]}; run as root to install them"
     log "installing: ${missing[*]}"
-    apt-get update -qq
+    apt-get update -qq >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
@@ -169,10 +181,13 @@ pick_kernel() {
 }
 
 # ---------------------------------------------------------------- image contents
-# Print MODULES plus their dependencies, each after what it depends on.
+# Print the given modules (default: MODULES) plus their dependencies, each
+# after what it depends on.
 resolve_modules() {
     local -A seen=()
     local out=()
+    local want=("$@")
+    [[ $# -gt 0 ]] || want=("${MODULES[@]}")
     visit() {
         local m=${1//-/_} d deps
         [[ -n ${seen[$m]:-} ]] && return 0
@@ -182,8 +197,21 @@ resolve_modules() {
         out+=("$m")
     }
     local m
-    for m in "${MODULES[@]}"; do visit "$m"; done
+    for m in "${want[@]}"; do visit "$m"; done
     printf '%s\n' "${out[@]}"
+}
+
+# Print the --ship-modules closure (load order), less what /init loads anyway.
+shipped_modules() {
+    [[ ${#SHIP_MODULES[@]} -gt 0 ]] || return 0
+    local -A boot=()
+    local m src
+    for m in $(resolve_modules); do boot[$m]=1; done
+    for m in $(resolve_modules "${SHIP_MODULES[@]}"); do
+        [[ -n ${boot[$m]:-} ]] && continue
+        src=$(modinfo -k "$KVER" -F filename "$m")
+        [[ $src == /* ]] && echo "$m"    # "(builtin)": nothing to ship
+    done
 }
 
 # Print the shared libraries (resolved paths, incl. the dynamic loader) that
@@ -223,7 +251,7 @@ image_manifest() {
     for f in $(libs_of "${BINARIES[@]}" "${providers[@]}" "${add_srcs[@]}"); do
         echo "$f ${f#/}"
     done
-    for m in $(resolve_modules); do
+    for m in $(resolve_modules) $(shipped_modules); do
         src=$(modinfo -k "$KVER" -F filename "$m")
         [[ $src == /* ]] || continue   # "(builtin)": nothing to load
         echo "$src modules/$m.ko${src##*.ko}"
@@ -241,6 +269,8 @@ build_initramfs() {
     hash=$( {
         sha256sum "$SCRIPT_PATH"
         echo "$KVER"
+        echo "load: $(resolve_modules | tr '\n' ' ')"
+        echo "ship: $(shipped_modules | tr '\n' ' ')"
         while read -r src dest; do
             stat -L -c "%n %s %Y $dest" "$src"
         done <<<"$manifest"
@@ -282,8 +312,9 @@ build_initramfs() {
         [[ -e $root/bin/$applet ]] || ln -s busybox "$root/bin/$applet"
     done
 
-    # Module load order for /init.
+    # Module load order for /init, and the shipped (not loaded) ones.
     resolve_modules >"$root/modules/order"
+    shipped_modules >"$root/modules/shipped"
     write_init >"$root/init"
     chmod 755 "$root/init"
 
@@ -469,6 +500,10 @@ main() {
     [[ $(id -u) -eq 0 ]] || log "warning: not root; package install and mknod may fail"
     ensure_packages
     pick_kernel
+    if [[ $PRINT_KERNEL -eq 1 ]]; then
+        printf 'KVER=%s\nVMLINUZ=%s\n' "$KVER" "$VMLINUZ"
+        return 0
+    fi
     build_initramfs
 
     local logdir stamp start
