@@ -30,6 +30,8 @@ pub struct Engine {
     counters: Vec<Arc<ReactorCounters>>,
     /// Whether the engine was started with RDMA (EngineConfig::rdma).
     rdma: bool,
+    /// Each reactor's registered-memory pool (with RDMA).
+    pools: Vec<iobuf::Pool>,
     /// Reactor threads by index, then the acceptor (if there were listeners).
     threads: Vec<(Option<usize>, JoinHandle<()>)>,
 }
@@ -108,6 +110,7 @@ impl Engine {
             dispatcher: dispatcher.clone(),
             counters,
             rdma: cfg.rdma.is_some(),
+            pools: Vec::new(),
             threads: Vec::new(),
         };
         for (i, (poll, (rx, wake_rx))) in polls.into_iter().zip(receivers).enumerate() {
@@ -123,6 +126,7 @@ impl Engine {
                 core,
                 cfg.clone(),
             );
+            engine.pools.extend(reactor.pool());
             // On error, dropping `engine` stops and joins the threads already started.
             let t = std::thread::Builder::new()
                 .name(format!("smbdx-reactor-{i}"))
@@ -219,6 +223,12 @@ impl Engine {
     /// Per reactor: polls, messages, bytes in/out, connections.
     pub fn stats(&self) -> Vec<ReactorStats> {
         self.counters.iter().enumerate().map(|(i, c)| c.snapshot(i)).collect()
+    }
+
+    /// Leases of registered memory out now, over every reactor (buffers of RDMA connections and
+    /// of the transfers in flight): 0 once every RDMA connection is gone.
+    pub fn rdma_leases_out(&self) -> usize {
+        self.pools.iter().map(iobuf::Pool::lent).sum()
     }
 
     /// Number of reactor threads actually running (after clamping).

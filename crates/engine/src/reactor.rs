@@ -117,6 +117,11 @@ impl Reactor {
         }
     }
 
+    /// The reactor's registered-memory pool, when it has RDMA.
+    pub(crate) fn pool(&self) -> Option<iobuf::Pool> {
+        self.rdma.as_ref().map(|r| r.pool.clone())
+    }
+
     fn limits(&self) -> Limits {
         Limits { max_outbox: self.cfg.max_outbox_bytes, read_budget: READ_BUDGET }
     }

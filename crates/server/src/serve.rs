@@ -161,6 +161,11 @@ impl Server {
         self.engine.local_addrs()
     }
 
+    /// Leases of registered memory out now (see `Engine::rdma_leases_out`).
+    pub fn rdma_leases_out(&self) -> usize {
+        self.engine.rdma_leases_out()
+    }
+
     /// File data moved by RDMA so far: (RDMA WRITE into clients' buffers for READs, RDMA READ from
     /// them for WRITEs).
     pub fn rdma_bytes(&self) -> (u64, u64) {

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use engine::rdma::RdmaProvider;
 
 /// What to do about a missing RDMA device (printed after the reason).
-pub const GET_A_DEVICE: &str = "get an RNIC, or SoftRoCE: `modprobe rdma_rxe && rdma link add rxe0 type rxe netdev <nic>`, \
+pub const GET_A_DEVICE: &str =
+    "get an RNIC, or SoftRoCE: `modprobe rdma_rxe && rdma link add rxe0 type rxe netdev <nic>`, \
      or run in the project's SoftRoCE VMs (scripts/rxe-vm.sh)";
 
 /// The provider for `device` (any device when `None`), or one line saying why there is none.

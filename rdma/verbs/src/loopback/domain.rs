@@ -554,7 +554,20 @@ impl Domain for LoopbackDomain {
             };
             let segs = Self::segs(&self.regions, wr.sges);
             let slot = q.slots.acquire(&mut self.regions, Queue::Send, wr.wr_id, opcode, wr.sges, rkey);
-            link.lock().post_send(q.side, slot, op, &segs);
+            let planned = self.fabric.plan.as_ref().and_then(|p| match wr.op {
+                SendOp::Send | SendOp::SendWithInvalidate { .. } => p.check(super::FaultOn::Send),
+                SendOp::RdmaWrite { .. } => p.check(super::FaultOn::RdmaWrite),
+                SendOp::RdmaRead { .. } => p.check(super::FaultOn::RdmaRead),
+                SendOp::LocalInvalidate { .. } => None,
+            });
+            let mut st = link.lock();
+            match planned {
+                Some(super::FaultAction::Fail(status)) => st.sides[q.side].faults.fail_next = Some(status),
+                Some(super::FaultAction::Disconnect) => st.disconnect(),
+                Some(super::FaultAction::DropCompletion) => st.sides[q.side].faults.drop_next += 1,
+                None => {}
+            }
+            st.post_send(q.side, slot, op, &segs);
         }
         link.cv.notify_all();
         Ok(())

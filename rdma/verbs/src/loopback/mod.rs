@@ -16,12 +16,14 @@
 
 mod domain;
 mod endpoint;
+mod fault_plan;
 mod link;
 mod mem;
 mod notify;
 
 pub use domain::{LoopbackDomain, LoopbackPassiveListener, LoopbackRequest};
 pub use endpoint::{Faults, LoopbackBytes, LoopbackEndpoint};
+pub use fault_plan::{FaultAction, FaultOn, FaultPlan};
 
 use crate::error::{Error, Result};
 use crate::provider::{EndpointOptions, Provider};
@@ -36,6 +38,8 @@ use std::time::Duration;
 #[derive(Clone, Default)]
 pub struct Fabric {
     listeners: Arc<Mutex<HashMap<SocketAddr, ListenerEntry>>>,
+    /// Faults for the domains opened through this handle (see [`Fabric::with_faults`]).
+    plan: Option<Arc<FaultPlan>>,
 }
 
 /// Where requests to one address go, and who to wake for them (an fd-driven listener).
@@ -56,6 +60,12 @@ pub(crate) struct Request {
 }
 
 impl Fabric {
+    /// The same fabric (same listeners), whose domains opened through the returned handle apply
+    /// `plan` to the work requests they post; other handles' domains are untouched.
+    pub fn with_faults(&self, plan: Arc<FaultPlan>) -> Fabric {
+        Fabric { listeners: self.listeners.clone(), plan: Some(plan) }
+    }
+
     /// Sends `req` to whoever listens on `addr`.
     pub(crate) fn request(&self, addr: SocketAddr, req: Request) -> Result<()> {
         let map = self.listeners.lock().expect("fabric lock");
