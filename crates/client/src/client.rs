@@ -160,9 +160,6 @@ impl Client {
             crate::Transport::Tcp => None,
             crate::Transport::Rdma(r) => Some(r.clone()),
         };
-        // Inline over SMB Direct, a READ or WRITE and its headers must fit one upper-layer message
-        // (MaxFragmentedSize, MS-SMBD 3.1.5.4); one page leaves room for every header.
-        let inline_max = rdma.as_ref().map(|r| r.smbd.max_fragmented_recv_size.saturating_sub(4096));
         let cfg = EngineConfig {
             reactors: opts.reactors.max(1),
             pin: false,
@@ -205,7 +202,12 @@ impl Client {
             }
             Err(RecvTimeoutError::Disconnected) => return Err(ClientError::ConnectionClosed { op: "logon" }),
         };
-        let Limits { max_read, max_write, encrypted, signing_required, dialect, cipher, signing } = limits;
+        let Limits { max_read, max_write, encrypted, signing_required, max_message, dialect, cipher, signing } =
+            limits;
+        // Inline over SMB Direct, a READ or WRITE and its headers must fit one message the server
+        // reassembles (its MaxFragmentedSize, MS-SMBD 3.1.5.4: 1 MiB for Windows and smbdx, 173,910
+        // bytes for ksmbd); one page leaves room for every header.
+        let inline_max = max_message.map(|m| (m.saturating_sub(4096) / 4096 * 4096).max(4096));
         let rdma_chunks = (inline_max.is_some() && !encrypted && !signing_required)
             .then(|| (max_read.clamp(1, MAX_CHUNK), max_write.clamp(1, MAX_CHUNK)));
         let shared = Shared {

@@ -98,6 +98,9 @@ pub(crate) struct Limits {
     pub encrypted: bool,
     /// The session signs every message it does not encrypt (Session.SigningRequired).
     pub signing_required: bool,
+    /// Over SMB Direct, the largest message the server reassembles (its MaxFragmentedSize):
+    /// inline I/O must fit it with its headers. `None` over TCP.
+    pub max_message: Option<u32>,
     pub dialect: Option<Dialect>,
     pub cipher: Option<Cipher>,
     pub signing: Option<SigningAlgorithm>,
@@ -128,6 +131,8 @@ pub(crate) struct Driver {
     validation: Option<Validation>,
     /// RDMA READs and WRITEs in flight, by request.
     rdma_io: HashMap<RequestId, RdmaIo>,
+    /// The server's MaxFragmentedSize over SMB Direct (learnt before logon starts).
+    max_message: Option<u32>,
     /// Answers held until the window their response did not invalidate is revoked, by request.
     revoking: HashMap<u64, (Completion, usize)>,
 }
@@ -153,6 +158,7 @@ impl Driver {
             validation: None,
             rdma_io: HashMap::new(),
             revoking: HashMap::new(),
+            max_message: None,
         }
     }
 
@@ -196,6 +202,7 @@ impl Driver {
                     max_write: self.conn.max_write_size().unwrap_or(65536),
                     encrypted,
                     signing_required: signed,
+                    max_message: self.max_message,
                     dialect: self.conn.dialect(),
                     cipher: self.conn.cipher(),
                     signing: self.conn.signing(),
@@ -456,6 +463,12 @@ fn request_of(c: &Completion) -> Option<RequestId> {
 }
 
 impl Connection for Driver {
+    fn on_transport(&mut self, peer: &engine::PeerInfo) {
+        if let engine::Transport::Rdma(l) = peer.transport {
+            self.max_message = Some(l.max_message);
+        }
+    }
+
     fn on_start(&mut self, out: &mut Outbox) -> Flow {
         match self.conn.negotiate() {
             Ok(bytes) => {

@@ -52,6 +52,12 @@ pub trait Connection: Send {
         Flow::Close
     }
 
+    /// What the connection runs over, once known (for SMB Direct: after the MS-SMBD negotiation,
+    /// with the limits it settled); called once, just before [`Connection::on_start`].
+    fn on_transport(&mut self, peer: &PeerInfo) {
+        let _ = peer;
+    }
+
     /// The reactor has just adopted the connection (before [`Connection::on_start`]); `handle` reaches
     /// it from other threads. A handler that hands work to another thread (a file write to an
     /// [`crate::Offload`]) keeps it, so the finished work can wake the connection and be answered

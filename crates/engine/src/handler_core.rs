@@ -52,8 +52,9 @@ impl HandlerCore {
 
     /// Gives the handler its handle, then lets it speak first; run before the first drive.
     pub(crate) fn start(&mut self, handle: ConnectionHandle) -> Result<(), EngineError> {
-        let (handler, outbox) = (&mut self.handler, &mut self.outbox);
+        let (handler, outbox, peer) = (&mut self.handler, &mut self.outbox, &self.peer);
         let flow = catch_unwind(AssertUnwindSafe(|| {
+            handler.on_transport(peer);
             handler.attach(handle);
             handler.on_start(outbox)
         }))

@@ -11,13 +11,13 @@ use std::sync::Arc;
 
 pub struct SmbConnection {
     peer: SocketAddr,
-    /// The negotiated MaxReadWriteSize over SMB Direct; `None` over TCP.
-    rdma: Option<u32>,
+    /// What SMB Direct settled (MaxReadWriteSize, the largest message); `None` over TCP.
+    rdma: Option<engine::RdmaLimits>,
     inner: ServerConnection<ServerFiles, NtlmAuth>,
 }
 
 /// The engine's outbox as the session's transmitter; over SMB Direct also its RDMA data mover.
-struct OutboxTx<'a>(&'a mut Outbox, Option<u32>);
+struct OutboxTx<'a>(&'a mut Outbox, Option<engine::RdmaLimits>);
 
 impl Transmit for OutboxTx<'_> {
     fn send(&mut self, msg: &[u8]) {
@@ -46,7 +46,11 @@ impl Transmit for OutboxTx<'_> {
 
 impl RdmaTransmit for OutboxTx<'_> {
     fn max_read_write(&self) -> u32 {
-        self.1.unwrap_or(0)
+        self.1.map_or(0, |l| l.max_read_write)
+    }
+
+    fn max_message(&self) -> usize {
+        self.1.map_or(0, |l| l.max_message as usize)
     }
 
     fn lease(&mut self, len: usize) -> Option<iobuf::Lease> {
@@ -72,7 +76,7 @@ impl SmbConnection {
         getrandom::fill(&mut seed).expect("the OS random source is available");
         let rdma = match peer.transport {
             Transport::Tcp => None,
-            Transport::Rdma(l) => Some(l.max_read_write),
+            Transport::Rdma(l) => Some(l),
         };
         tracing::debug!(peer = %peer.addr, rdma = rdma.is_some(), "connection accepted");
         Self { peer: peer.addr, rdma, inner: ServerConnection::new(cfg, files, auth, seed) }
@@ -119,6 +123,13 @@ impl Connection for SmbConnection {
         match flow {
             Flow::Continue => EngineFlow::Continue,
             Flow::Close => EngineFlow::Close,
+        }
+    }
+
+    /// SMB Direct is negotiated: its actual limits replace the ones offered.
+    fn on_transport(&mut self, peer: &PeerInfo) {
+        if let Transport::Rdma(l) = peer.transport {
+            self.rdma = Some(l);
         }
     }
 

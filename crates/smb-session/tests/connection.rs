@@ -736,6 +736,10 @@ impl RdmaTransmit for RdmaTx {
     fn max_read_write(&self) -> u32 {
         self.max_rw
     }
+    fn max_message(&self) -> usize {
+        // ksmbd's MaxFragmentedSize (255 credits x 1364 / 2).
+        173_910
+    }
     fn lease(&mut self, len: usize) -> Option<iobuf::Lease> {
         self.pool.take(len).ok()
     }
@@ -885,6 +889,14 @@ fn an_rdma_read_places_the_data_then_answers_invalidating_the_token() {
     let mut tx = RdmaTx::new();
     rdma_read(&mut c, &mut tx, 4096, 0, Channel::RDMA_V1, &info);
     assert_eq!(tx.order, "ws");
+    // Inline (Channel NONE) over SMB Direct: refused when the response would not fit one message
+    // the client reassembles, served when it does.
+    for (length, want) in [(262_144u32, NtStatus::INVALID_PARAMETER), (131_072, NtStatus::SUCCESS)] {
+        let mut tx = RdmaTx::new();
+        rdma_read(&mut c, &mut tx, length, 0, Channel::NONE, &[]);
+        assert_eq!(status_of(&tx.msgs[0].0), want, "{length} bytes inline");
+        assert!(tx.writes.is_empty());
+    }
 }
 
 #[test]

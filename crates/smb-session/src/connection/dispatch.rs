@@ -116,7 +116,16 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
                         self.rdma_channel(r.channel, r.channel_info, r.length.into(), header, encrypted)?;
                     return match rdma {
                         Some(req) => self.on_rdma_read(ctx, header, &r, req, tx),
-                        None => self.on_read(ctx, header, &r, encrypted),
+                        None => {
+                            // Inline over SMB Direct, the response must fit one message the client
+                            // reassembles: a larger READ gets a clear refusal, not a broken
+                            // connection (Linux 6.1 asks for 1 MiB sealed READs inline).
+                            let room = super::reply::HEADROOM + super::reply::READ_DATA_OFFSET;
+                            if tx.rdma().is_some_and(|t| r.length as usize + room > t.max_message()) {
+                                return Err(NtStatus::INVALID_PARAMETER.into());
+                            }
+                            self.on_read(ctx, header, &r, encrypted)
+                        }
                     };
                 }
                 Request::Write(w) if w.channel != smb_wire::Channel::NONE => {

@@ -82,6 +82,9 @@ pub trait Transmit {
 pub trait RdmaTransmit {
     /// The negotiated MaxReadWriteSize.
     fn max_read_write(&self) -> u32;
+    /// The largest message the peer reassembles (its MaxFragmentedSize): an inline response
+    /// must fit it.
+    fn max_message(&self) -> usize;
     /// Registered memory of `len` bytes for a transfer, or `None` when none is free now.
     fn lease(&mut self, len: usize) -> Option<iobuf::Lease>;
     /// RDMA-writes `data[..len]` into the client's buffers before the next message is sent.
