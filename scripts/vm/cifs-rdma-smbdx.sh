@@ -10,9 +10,9 @@ role=${1:?server or client}
 fails=0
 ok() { echo "CIFSD-CHECK ok $1"; }
 fail() { echo "CIFSD-CHECK FAIL $1"; fails=$((fails + 1)); }
-check() { # what, then the command
+check() { # what, then the command (given ${CHECK_TIMEOUT:-180} s at most: a stall fails, never hangs)
   what=$1; shift
-  if "$@" >/tmp/check.out 2>&1; then ok "$what"; else
+  if timeout "${CHECK_TIMEOUT:-180}" "$@" >/tmp/check.out 2>&1; then ok "$what"; else
     fail "$what"; sed 's/^/    /' /tmp/check.out | tail -n 20; fi
 }
 sha() { sha256sum <"$1" | cut -d' ' -f1; }
@@ -29,13 +29,13 @@ dmesg_clean() {
 if [ "$role" = server ]; then
   mkdir -p /srv/data /srv/sealed
   chmod 755 / /srv /srv/data /srv/sealed
-  smbdx serve --listen 10.9.0.1:445 --rdma 10.9.0.1 --share data=/srv/data \
+  SMBDX_LOG=${SMBDX_LOG:-debug} smbdx serve --listen 10.9.0.1:445 --rdma 10.9.0.1 --share data=/srv/data \
     --share sealed=/srv/sealed,encrypt-data --user "$user:$pass" --reactors 1 >/tmp/serve.log 2>&1 &
   SERVE=$!
   for _ in $(seq 100); do grep -q "serving SMB Direct" /tmp/serve.log && break; sleep 0.2; done
   grep -q "rdma=10.9.0.1:445" /tmp/serve.log && ok "serve listens for SMB Direct" || fail "serve listens for SMB Direct"
-  # The client says it is done by connecting here.
-  nc -l -p 7100 >/dev/null
+  # The client says it is done by connecting here (or it is given up on).
+  timeout 900 nc -l -p 7100 >/dev/null || fail "the client finished in time"
   [ -f /srv/data/up.bin ] && echo "CIFSD-SHA server up.bin $(sha /srv/data/up.bin)"
   [ -f /srv/data/down.bin ] && echo "CIFSD-SHA server down.bin $(sha /srv/data/down.bin)"
   kill -TERM "$SERVE"; wait "$SERVE"
@@ -46,7 +46,8 @@ if [ "$role" = server ]; then
   # 64 MiB went each way through the mount, in I/O of 4 KiB and more: RDMA bytes ~ data bytes.
   [ "${w:-0}" -ge 60000000 ] && ok "READ data placed by RDMA WRITE (~64 MiB)" || fail "READ data placed by RDMA WRITE (~64 MiB)"
   [ "${r:-0}" -ge 60000000 ] && ok "WRITE data pulled by RDMA READ (~64 MiB)" || fail "WRITE data pulled by RDMA READ (~64 MiB)"
-  if grep -qiE "panicked|ERROR" /tmp/serve.log; then fail "server log clean"; grep -iE "panicked|ERROR" /tmp/serve.log | head; else ok "server log clean"; fi
+  if grep -qiE "panicked| ERROR " /tmp/serve.log; then fail "server log clean"; grep -iE "panicked| ERROR " /tmp/serve.log | head; else ok "server log clean"; fi
+  [ "$fails" -eq 0 ] || { echo "---- the end of the server's log"; tail -n 80 /tmp/serve.log; }
   check "server dmesg clean" dmesg_clean
   exit "$fails"
 fi
@@ -82,5 +83,6 @@ check "32 x 1 MiB outstanding READs complete (no stall)" timeout 120 sh -c \
   'for i in $(seq 0 31); do dd if=/mnt/data/up.bin of=/dev/null bs=1M count=1 skip=$i iflag=direct 2>/dev/null & done; wait'
 grep -E "SMBDirect|receive_credit|send_credit|mr_" /proc/fs/cifs/DebugData | head -n 12 | sed 's/^/CIFSD-INFO client /'
 check "client dmesg clean" dmesg_clean
+[ "$fails" -eq 0 ] || { echo "---- client DebugData"; cat /proc/fs/cifs/DebugData; dmesg | tail -n 30; }
 echo | nc 10.9.0.1 7100
 exit "$fails"

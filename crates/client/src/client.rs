@@ -202,8 +202,16 @@ impl Client {
             }
             Err(RecvTimeoutError::Disconnected) => return Err(ClientError::ConnectionClosed { op: "logon" }),
         };
-        let Limits { max_read, max_write, encrypted, signing_required, max_message, dialect, cipher, signing } =
-            limits;
+        let Limits {
+            max_read,
+            max_write,
+            encrypted,
+            signing_required,
+            max_message,
+            dialect,
+            cipher,
+            signing,
+        } = limits;
         // Inline over SMB Direct, a READ or WRITE and its headers must fit one message the server
         // reassembles (its MaxFragmentedSize, MS-SMBD 3.1.5.4: 1 MiB for Windows and smbdx, 173,910
         // bytes for ksmbd); one page leaves room for every header.

@@ -313,13 +313,15 @@ impl Driver {
             }
             let sent = match rdma.as_deref_mut() {
                 Some(ctx) => match send_rdma(&mut self.conn, &mut req.op, out, ctx) {
-                    Ok(Some((id, io))) => {
+                    Ok(ByRdma::Sent(id, io)) => {
                         self.rdma_io.insert(id, io);
                         Ok(id)
                     }
                     // No registered memory free now: the request waits for some to come back.
-                    Ok(None) if !self.inflight.is_empty() => break,
-                    Ok(None) => send(&mut self.conn, &mut req.op, &self.spares, out),
+                    Ok(ByRdma::NoMemory) if !self.inflight.is_empty() => break,
+                    Ok(ByRdma::NoMemory | ByRdma::Inline) => {
+                        send(&mut self.conn, &mut req.op, &self.spares, out)
+                    }
                     Err(e) => Err(e),
                 },
                 None => send(&mut self.conn, &mut req.op, &self.spares, out),
@@ -342,16 +344,26 @@ impl Driver {
     }
 }
 
+/// How [`send_rdma`] went.
+enum ByRdma {
+    Sent(RequestId, RdmaIo),
+    /// Not a READ or WRITE whose data moves by RDMA (small, or on a tree that must encrypt or
+    /// sign): send it inline.
+    Inline,
+    /// It would, but no registered memory is free now.
+    NoMemory,
+}
+
 /// Over SMB Direct, a READ or WRITE of at least [`RDMA_THRESHOLD`] bytes on a tree whose data may
 /// move by RDMA: its buffer is a lease of registered memory, granted to the server through a window
 /// exactly over it, and the request asks the server to invalidate the window with its response
-/// (RDMA_V1_INVALIDATE). `Ok(None)`: not this way (small, not allowed, or no lease free now).
+/// (RDMA_V1_INVALIDATE).
 fn send_rdma(
     conn: &mut ClientConnection,
     op: &mut Op,
     out: &mut Outbox,
     ctx: &mut RdmaCtx<'_>,
-) -> Result<Option<(RequestId, RdmaIo)>, ProtoError> {
+) -> Result<ByRdma, ProtoError> {
     let (file, offset, len, read) = match op {
         Op::Read { file, offset, len } => (*file, *offset, *len as usize, true),
         Op::Write { file, offset, payload } => {
@@ -361,12 +373,12 @@ fn send_rdma(
             };
             (*file, *offset, len, false)
         }
-        _ => return Ok(None),
+        _ => return Ok(ByRdma::Inline),
     };
     if len < RDMA_THRESHOLD || !conn.rdma_allowed(file.tree) {
-        return Ok(None);
+        return Ok(ByRdma::Inline);
     }
-    let Some(mut lease) = out.lease(len) else { return Ok(None) };
+    let Some(mut lease) = out.lease(len) else { return Ok(ByRdma::NoMemory) };
     if let Op::Write { payload, .. } = op {
         let data = match payload {
             Payload::Placed(msg) => &msg[smb_client_proto::WRITE_PAYLOAD_AT..],
@@ -384,7 +396,7 @@ fn send_rdma(
     match sent {
         Ok((id, bytes)) => {
             out.push(&bytes);
-            Ok(Some((id, RdmaIo { lease, rkey: desc.token, len })))
+            Ok(ByRdma::Sent(id, RdmaIo { lease, rkey: desc.token, len }))
         }
         Err(e) => {
             // The window exists but no request names it: take it back (the answer is ignored).

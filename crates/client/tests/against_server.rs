@@ -317,3 +317,13 @@ fn path_operations_list_stat_mkdir_rename_remove() {
     c.logoff().unwrap();
     rig.server.shutdown().unwrap();
 }
+
+#[test]
+fn ipc_dollar_connects_like_on_every_smb_server_and_holds_nothing() {
+    let rig = rig();
+    let c = Client::connect(rig.addr, "alice", "secret", ClientOptions::default()).unwrap();
+    let ipc = c.tree("IPC$").unwrap();
+    assert!(matches!(ipc.open("srvsvc", OpenMode::Read), Err(ClientError::NotFound { .. })));
+    drop((ipc, c));
+    rig.server.shutdown().unwrap();
+}

@@ -92,8 +92,22 @@ impl ServerFiles {
     }
 }
 
+/// The share index of IPC$ (MS-SMB2 3.3.5.7: every server has it; clients connect to it first,
+/// e.g. Linux's for DFS referrals). It has no named pipes here: opens on it find nothing.
+const IPC_SHARE: u32 = u32::MAX;
+
 impl FileHandler for ServerFiles {
     fn tree_connect(&mut self, _session_id: u64, share: &str) -> Result<TreeGrant, NtStatus> {
+        if share.eq_ignore_ascii_case("IPC$") {
+            return Ok(TreeGrant {
+                share: IPC_SHARE,
+                share_name: "IPC$".into(),
+                encrypt_data: false,
+                share_type: smb_wire::tree_connect::share_type::PIPE,
+                // FILE_READ_DATA | FILE_WRITE_DATA | FILE_READ_ATTRIBUTES | READ_CONTROL | SYNCHRONIZE
+                maximal_access: 0x0012_0083,
+            });
+        }
         let (i, s) = self
             .shares
             .iter()
@@ -122,6 +136,12 @@ impl FileHandler for ServerFiles {
         pdu: &mut Vec<u8>,
     ) -> FileResult {
         self.settle();
+        if ctx.share == IPC_SHARE {
+            return Err(match req {
+                Request::Create(_) => NtStatus::OBJECT_NAME_NOT_FOUND,
+                _ => NtStatus::NOT_SUPPORTED,
+            });
+        }
         let shares = Arc::clone(&self.shares);
         let share = shares.get(ctx.share as usize).ok_or(NtStatus::NETWORK_NAME_DELETED)?;
         self.execute_in(ctx, share, req, pdu)

@@ -656,6 +656,9 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             return self.transmit_reply(r.bytes, encrypt, tx);
         }
         let n = replies.len();
+        // An RDMA request is refused inside a compound; its client's token is still invalidated,
+        // with the compound's one send (MS-SMBD 3.1.5.4 allows one token per message).
+        let invalidate = replies.iter().find_map(|r| r.rdma.as_ref().and_then(|a| a.invalidate));
         let mut out = Vec::new();
         for (i, r) in replies.iter().enumerate() {
             let at = out.len();
@@ -671,7 +674,18 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             }
         }
         replies.into_iter().for_each(|r| self.recycle(r.bytes));
-        self.transmit(&mut out, encrypt, tx)
+        match invalidate {
+            Some(token) => {
+                let reply = Reply::from_vec(out);
+                self.transmit_rdma(
+                    reply,
+                    encrypt,
+                    rdma::RdmaReply { data: None, invalidate: Some(token) },
+                    tx,
+                )
+            }
+            None => self.transmit(&mut out, encrypt, tx),
+        }
     }
 
     /// Sends one reply: a large one with room in front (a READ response) is sealed where it lies and
