@@ -7,7 +7,7 @@
 # stock Debian kernel under qemu's software emulation (TCG) from a tiny
 # initramfs we build ourselves.  It is slow (tens of MB/s) but it is the real
 # kernel RDMA stack, the real rxe driver and the real rdma-core userspace.
-# See ../shared/SOFTROCE.md (beside the repository) for the facts this script is built on.
+# docs/SOFTROCE.md has the facts this script is built on.
 #
 # Usage (as root on Debian 12):
 #   scripts/rxe-vm.sh [OPTIONS] pair --server 'CMD' --client 'CMD'
@@ -59,7 +59,7 @@ REPO_ROOT=$(cd "$(dirname "$SCRIPT_PATH")/.." && pwd)
 PACKAGES=(qemu-system-x86 linux-image-amd64 busybox-static rdma-core
           ibverbs-providers ibverbs-utils perftest iproute2 cpio gzip kmod)
 
-# Kernel modules to load in the VM (SOFTROCE.md).  Their dependencies are
+# Kernel modules to load in the VM (docs/SOFTROCE.md).  Their dependencies are
 # resolved with modinfo and loaded first, so order here only matters for
 # modules without a declared dependency (crc32_generic: needed by rxe's ICRC,
 # "rdma link add" fails with ENOENT without it).

@@ -1,7 +1,7 @@
 //! The transport seam: a reactor owns channels of either kind and drives them through one interface.
 //! A channel is a [`HandlerCore`] (handler, outbox, life state, wake state) plus the transport that
 //! moves its bytes: a TCP socket with Direct TCP framing (`tcp_channel.rs`), or an RDMA queue pair
-//! with MS-SMBD on top (`rdma_channel.rs`). Everything above the transport (handlers, outboxes,
+//! with MS-SMBD on top (`rdma/channel.rs`). Everything above the transport (handlers, outboxes,
 //! wakes, shutdown) is the same for both.
 
 use mio::{Interest, Registry, Token};

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-/// How a reactor waits when it has nothing to do (ARCHITECTURE.md "The engine").
+/// How a reactor waits when it has nothing to do (docs/ARCHITECTURE.md, "Reactors").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PollMode {
     /// Never sleep: poll with a zero timeout forever. Lowest latency; burns its core.

@@ -1,6 +1,6 @@
 //! What every channel has whatever its transport: the handler, its outbox, where the connection is in
 //! its life, and the state its `ConnectionHandle`s share. A transport (`tcp_channel.rs`,
-//! `rdma_channel.rs`) moves bytes; this calls the handler, catching its panics so that a bug costs
+//! `rdma/channel.rs`) moves bytes; this calls the handler, catching its panics so that a bug costs
 //! only its own connection, and turns what the handler says into the connection's state.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};

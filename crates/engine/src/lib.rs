@@ -1,14 +1,14 @@
 //! # engine: the reactors that own smbdx's sockets
 //!
 //! What it is for: I/O. A fixed set of reactor threads, one per core (pinned with `core_affinity` when
-//! asked), each owning its TCP connections for their whole life and running them to completion: read
+//! asked), each owning its connections for their whole life and running them to completion: read
 //! → cut MS-SMB2 2.1 Direct TCP frames → hand each whole message to the connection's sans-I/O handler
 //! ([`Connection::on_message`]) → write the handler's [`Outbox`] → next. An acceptor thread spreads new
 //! connections over the reactors through bounded crossbeam queues plus a mio waker.
 //!
 //! What it must not do: understand SMB. Negotiate, credits, signing and encryption live in the
-//! handlers; the engine knows framing and sockets only. Later issues add SMB Direct channels (queue
-//! pairs, registered buffer pools) to the same reactors.
+//! handlers; the engine knows framing and sockets only. SMB Direct channels (queue pairs, registered
+//! buffer pools, MS-SMBD through `smbdirect`) run on the same reactors ([`rdma`]).
 //!
 //! Concurrency model: a channel's socket, buffers and handler are touched only by its reactor thread,
 //! so the request path takes no lock and crosses no core; other threads reach a reactor only through

@@ -1,7 +1,8 @@
-//! A reactor: one thread (pinned to one core when asked) that owns a set of TCP channels for their
-//! whole life and runs them to completion. Nothing on its request path takes a lock: the channels,
-//! their buffers and their handlers are touched by this thread only; new channels arrive over a
-//! bounded crossbeam queue with a mio [`Waker`] to interrupt a blocking poll.
+//! A reactor: one thread (pinned to one core when asked) that owns a set of channels (TCP sockets,
+//! SMB Direct queue pairs) for their whole life and runs them to completion. Nothing on its request
+//! path takes a lock: the channels, their buffers and their handlers are touched by this thread only;
+//! new channels arrive over a bounded crossbeam queue with a mio [`Waker`] to interrupt a blocking
+//! poll.
 //!
 //! Application threads reach a connection the same way: its `ConnectionHandle` queues the connection
 //! on a second bounded queue (see `handle.rs`) and wakes the reactor, which calls `on_wake`.

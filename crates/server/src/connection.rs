@@ -1,5 +1,5 @@
-//! One TCP connection as the engine sees it: bytes in, the session layer, responses out, and the
-//! audit log (event 1003 / 1005 lines with the peer's address).
+//! One connection (TCP or SMB Direct) as the engine sees it: bytes in, the session layer, responses
+//! out, and the audit log (event 1003 / 1005 lines with the peer's address).
 
 use crate::auth::NtlmAuth;
 use crate::files::ServerFiles;

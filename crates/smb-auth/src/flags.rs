@@ -68,7 +68,8 @@ mod tests {
 
     #[test]
     fn windows_negotiate_gets_the_windows_challenge_flags() {
-        // Windows answered 0xE2088297 with 0xE28A8215 (SSRsp1 in PROTOCOL.md 5.1).
+        // Windows answered 0xE2088297 with 0xE28A8215 (the first SESSION_SETUP exchange of the MS
+        // preauth integrity blog's capture, docs/TEST-VECTORS.md).
         assert_eq!(challenge_flags(0xE208_8297), 0xE28A_8215);
     }
 

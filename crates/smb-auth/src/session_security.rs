@@ -132,7 +132,7 @@ mod tests {
             sealing_key(&ESK, FLAGS, Direction::ClientToServer).to_vec(),
             h("59f600973cc4960a25480a7c196e4c58")
         );
-        // [computed] in PROTOCOL.md 5.6.
+        // Computed: MS-NLMP 4.2.4 gives the client's keys only (docs/TEST-VECTORS.md).
         assert_eq!(
             signing_key(&ESK, Direction::ServerToClient).to_vec(),
             h("d04d6f10741041d1d246d64188d7a8ad")

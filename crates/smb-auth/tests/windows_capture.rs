@@ -1,6 +1,7 @@
-//! The real Windows SPNEGO + NTLMSSP exchange of the MS SMB 3.1.1 pre-authentication blog (PROTOCOL.md
-//! 5.1): user "administrator", domain "SUT311", workstation "DRIVER311". The security buffers are taken
-//! out of the SMB2 messages with smb-wire, and both our parsers and our builders are checked against them.
+//! The real Windows SPNEGO + NTLMSSP exchange of the MS SMB 3.1.1 pre-authentication blog (2015-08-11;
+//! docs/TEST-VECTORS.md): user "administrator", domain "SUT311", workstation "DRIVER311". The security
+//! buffers are taken out of the SMB2 messages with smb-wire, and both our parsers and our builders are
+//! checked against them.
 
 use std::sync::Arc;
 

@@ -1,5 +1,5 @@
-//! Known-answer tests: every published vector in the project's protocol digest (shared/spec/PROTOCOL.md
-//! section 5), each test named after its source. Every test runs on both backends.
+//! Known-answer tests: every vector docs/TEST-VECTORS.md lists for smb-crypto, each test named after
+//! its source. Every test runs on both backends.
 
 use smb_crypto::kdf::{sp800_108, KdfInput, SessionKeys};
 use smb_crypto::signing::{SigningAlgorithm, SigningKey};
@@ -77,8 +77,8 @@ fn ms_blog_2012_smb30_aes128ccm() {
     }
 }
 
-/// "SMB 3.1.1 Encryption in Windows 10" (MS blog 2015-09-09), via pike, plus the digest's [computed]
-/// values for the other three ciphers over the same plaintext.
+/// "SMB 3.1.1 Encryption in Windows 10" (MS blog 2015-09-09), via pike, plus computed values for the
+/// other three ciphers over the same plaintext (docs/TEST-VECTORS.md).
 #[test]
 fn ms_blog_2015_smb311_aes128gcm_and_computed_other_ciphers() {
     let session_key = h("419FDDF34C1E001909D362AE7FB6AF79");
@@ -124,7 +124,7 @@ fn ms_blog_2015_smb311_aes128gcm_and_computed_other_ciphers() {
         open_message(&s2c, &hdr, &mut m).unwrap();
         assert_eq!(m, s2c_plain, "open server response on {b}");
 
-        // [computed] vectors of the digest: first 16 ciphertext bytes and the tag.
+        // Computed vectors (docs/TEST-VECTORS.md): first 16 ciphertext bytes and the tag.
         let n11 = Nonce(nonce16("C7D6822D269CAF48904C66"));
         let n12 = Nonce(nonce16("C7D6822D269CAF48904C664C"));
         for (cipher, key, nonce, first16, tag) in [
@@ -173,8 +173,9 @@ fn smbj_session_builder_spec_smb30_kdf() {
     }
 }
 
-/// The digest's [computed] signing values (section 5.5) over the 3.1.1 WRITE of the 2015 encryption
-/// blog; CMAC and GMAC also agree across the two independent backends (the differential tests).
+/// Computed signing values (no published vector exists; docs/TEST-VECTORS.md) over the 3.1.1 WRITE of
+/// the 2015 encryption blog; CMAC and GMAC also agree across the two independent backends (the
+/// differential tests).
 #[test]
 fn digest_computed_signatures_hmac_cmac_gmac() {
     let plain = h("FE534D4240000100000000000900010008000000000000000500000000000000FFFE000001000000250000000010000000000000000000000000000000000000310070001700000000000000000000000600000004000000010000000400000000000000000000007000000000000000536D623320656E6372797074696F6E2074657374696E67");

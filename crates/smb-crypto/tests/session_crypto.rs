@@ -1,5 +1,5 @@
-//! The session key schedule of both ends ([`SessionCrypto`]): known answers from the project's
-//! protocol digest (shared/spec/PROTOCOL.md section 5), checked through the prepared keys of each role
+//! The session key schedule of both ends ([`SessionCrypto`]): known answers from the sources
+//! docs/TEST-VECTORS.md lists, checked through the prepared keys of each role
 //! (they keep their bytes to themselves), and client/server interoperation for every schedule, cipher,
 //! signing algorithm and pair of backends.
 
@@ -13,7 +13,8 @@ fn h(s: &str) -> Vec<u8> {
     hex::decode(s.split_whitespace().collect::<String>()).unwrap()
 }
 
-/// The 3.1.1 WRITE of the 2015 encryption blog (digest 5.3): Flags 0x08, MessageId 5, zero signature.
+/// The 3.1.1 WRITE of the 2015 encryption blog (docs/TEST-VECTORS.md): Flags 0x08, MessageId 5, zero
+/// signature.
 const WRITE_311: &str = "FE534D4240000100000000000900010008000000000000000500000000000000FFFE000001000000250000000010000000000000000000000000000000000000310070001700000000000000000000000600000004000000010000000400000000000000000000007000000000000000536D623320656E6372797074696F6E2074657374696E67";
 
 fn derive(
@@ -64,7 +65,7 @@ fn reseal_as_captured(key: &AeadKey, hdr: &[u8; TRANSFORM_HEADER_LEN], plain: &[
     out
 }
 
-/// Digest 5.1 (MS blog 2015-08-11): the preauth chain over the five messages, then the signing key
+/// MS blog 2015-08-11 (preauth integrity): the preauth chain over the five messages, then the signing key
 /// over H5, the same for both roles and for a channel's signing key over that hash.
 #[test]
 fn ms_blog_2015_signing_key_over_the_preauth_chain_for_both_roles() {
@@ -101,8 +102,9 @@ fn ms_blog_2015_signing_key_over_the_preauth_chain_for_both_roles() {
     }
 }
 
-/// Digest 5.2 (MS blog 2012-10-05, SMB 3.0 AES-128-CCM): each role opens what the other sent in the
-/// capture and seals its own direction to the captured bytes; the signing key is the [computed] one.
+/// MS blog 2012-10-05 (SMB 3.0 AES-128-CCM): each role opens what the other sent in the capture and
+/// seals its own direction to the captured bytes; the signing key is the computed one
+/// (docs/TEST-VECTORS.md).
 #[test]
 fn ms_blog_2012_smb30_keys_of_both_roles() {
     let session_key = h("B4546771B515F766A86735532DD6C4F0");
@@ -133,7 +135,7 @@ fn ms_blog_2012_smb30_keys_of_both_roles() {
     }
 }
 
-/// Digest 5.4 (hierynomus/smbj SMBSessionBuilderSpec, SMB 3.0): signing, EncryptionKey (the client
+/// hierynomus/smbj SMBSessionBuilderSpec (SMB 3.0): signing, EncryptionKey (the client
 /// seals with it) and DecryptionKey (the server seals with it).
 #[test]
 fn smbj_smb30_keys_of_both_roles() {
@@ -167,10 +169,10 @@ fn smbj_smb30_keys_of_both_roles() {
     }
 }
 
-/// Digest 5.3 and 5.5 (MS blog 2015-09-09, SMB 3.1.1 AES-128-GCM, plus the [computed] values): the
+/// MS blog 2015-09-09 (SMB 3.1.1 AES-128-GCM), plus the computed values of docs/TEST-VECTORS.md: the
 /// client seals the captured message byte for byte, the server opens it; the server's response the
-/// other way; the signing key signs as the [computed] CMAC and GMAC signatures say; the other three
-/// ciphers' keys seal to the [computed] ciphertext and tag.
+/// other way; the signing key signs as the computed CMAC and GMAC signatures say; the other three
+/// ciphers' keys seal to the computed ciphertext and tag.
 #[test]
 fn ms_blog_2015_smb311_keys_of_both_roles_every_cipher_and_signing_algorithm() {
     let session_key = h("419FDDF34C1E001909D362AE7FB6AF79");
@@ -236,8 +238,8 @@ fn ms_blog_2015_smb311_keys_of_both_roles_every_cipher_and_signing_algorithm() {
     }
 }
 
-/// Digest 5.5 [computed]: SMB 2.x signs with HMAC-SHA256 keyed by the session key itself, and nothing
-/// else: no encryption, no other algorithm.
+/// Computed (docs/TEST-VECTORS.md): SMB 2.x signs with HMAC-SHA256 keyed by the session key itself,
+/// and nothing else: no encryption, no other algorithm.
 #[test]
 fn smb2_signs_with_the_session_key_and_cannot_encrypt() {
     let session_key = h("419FDDF34C1E001909D362AE7FB6AF79");

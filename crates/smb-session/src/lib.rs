@@ -1,6 +1,6 @@
 //! # smb-session: the SMB 3.1.1 server connection, sans-I/O
 //!
-//! [`ServerConnection`] takes the bytes of one transport message (Direct TCP payload; later an SMB
+//! [`ServerConnection`] takes the bytes of one transport message (a Direct TCP payload or an SMB
 //! Direct upper-layer message) and produces the response messages, exactly as MS-SMB2 3.3.5 says:
 //! NEGOTIATE with preauth integrity and the cipher/signing contexts, SESSION_SETUP legs through an
 //! [`Authenticator`], key derivation, signing and verification, the TRANSFORM_HEADER both ways, the

@@ -2,8 +2,9 @@
 //! 2.2.3.1 buffer descriptor arrays, MS-SMB2 2.2.43 SMB2_RDMA_TRANSFORM and 2.2.43.1
 //! SMB2_RDMA_CRYPTO_TRANSFORM.
 //!
-//! Layout of the RDMA transform follows the project digest (PROTOCOL.md 2.6): the spec diagram of
-//! 2.2.43.1 is ambiguous, and Microsoft's own test suites place Nonce right after Signature.
+//! Layout of the RDMA transform: the spec diagram of 2.2.43.1 is ambiguous (a "Reserved1" label beside
+//! Signature), and Microsoft's own test suites (WindowsProtocolTestSuites, `Smb2Crypto.cs`) place Nonce
+//! right after Signature, padded to 8 bytes (docs/SMBDIRECT.md).
 
 use crate::codec::{cap, padding, slice_at, Encode, Reader, Writer};
 use crate::error::{Result, WireError};
@@ -440,8 +441,8 @@ mod tests {
 
     #[test]
     fn encryption_transform_is_56_bytes_and_cmac_40() {
-        // PROTOCOL.md 2.6: a READ response carrying the transform has DataLength 16+40 (encryption,
-        // GMAC) or 16+24 (CMAC).
+        // With that layout a READ response carrying the transform has DataLength 16+40 (encryption,
+        // GMAC) or 16+24 (CMAC) (docs/SMBDIRECT.md).
         let tag = [0xAA; 16];
         let gcm = [0x11; 12];
         let enc = [CryptoTransform {

@@ -73,7 +73,7 @@ mod tests {
 
     #[test]
     fn known_prefix() {
-        // The MS blog NEGOTIATE request is 0xCC bytes (PROTOCOL.md 5.1).
+        // The NEGOTIATE request of the MS preauth integrity blog is 0xCC bytes (docs/TEST-VECTORS.md).
         assert_eq!(frame_prefix(0xCC).unwrap(), [0, 0, 0, 0xCC]);
         assert_eq!(frame_prefix(0x01_0203).unwrap(), [0, 1, 2, 3]);
         assert_eq!(frame_prefix(MAX_FRAME_LEN).unwrap(), [0, 0xFF, 0xFF, 0xFF]);

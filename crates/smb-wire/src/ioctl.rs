@@ -233,7 +233,8 @@ mod tests {
 
     #[test]
     fn validate_negotiate_request_layout() {
-        // PROTOCOL.md 3.11: FileId all 0xFF, IS_FSCTL, input at 0x78.
+        // MS-SMB2 3.3.5.15: FileId all 0xFF and IS_FSCTL for this FSCTL; 2.2.31: the input follows the
+        // 56-byte fixed part, at 0x78.
         let input = [0xAB; 36];
         let req = IoctlRequest {
             ctl_code: CtlCode::VALIDATE_NEGOTIATE_INFO,

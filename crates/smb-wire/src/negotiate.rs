@@ -288,7 +288,7 @@ mod tests {
     use crate::pdu::testutil::{pdu, prefixes_never_panic};
     use proptest::prelude::*;
 
-    /// MS blog "SMB 3.1.1 Pre-authentication integrity in Windows 10" (PROTOCOL.md 5.1).
+    /// MS blog "SMB 3.1.1 Pre-authentication integrity in Windows 10" (2015-08-11; docs/TEST-VECTORS.md).
     const NEG_REQ: &str = "FE534D4240000100000000000000800000000000000000000100000000000000FFFE000000000000\
         00000000000000000000000000000000000000000000000024000500000000003F000000ECD86F32\
         6276024F9F7752B89BB33F3A70000000020000000202100200030203110300000100260000000000\

@@ -243,7 +243,8 @@ mod tests {
 
     #[test]
     fn rdma_read_request_layout_and_descriptors() {
-        // PROTOCOL.md 2.2: channel info at 0x70, n*16 bytes, one Windows-style pair of descriptors.
+        // MS-SMB2 2.2.19: channel info in the Buffer at 0x70, n*16 bytes (MS-SMBD 2.2.3.1); here the pair
+        // of descriptors Windows sends for 1 MiB (docs/SMBDIRECT.md).
         let descs = [
             BufferDescriptorV1 { offset: 0x1000, token: 7, length: 0xFFFC0 },
             BufferDescriptorV1 { offset: 0x2000, token: 8, length: 0x40 },

@@ -234,7 +234,7 @@ mod tests {
 
     #[test]
     fn inline_write_layout() {
-        // PROTOCOL.md 2.3: DataOffset 0x70 when inline.
+        // MS-SMB2 2.2.21: inline data in the Buffer, DataOffset 0x70 (64-byte header + 48 fixed bytes).
         let data = b"hello";
         let req =
             WriteRequest { offset: 4096, data, flags: write_flags::WRITE_THROUGH, ..Default::default() };

@@ -215,7 +215,8 @@ mod tests {
     #[test]
     fn request_carries_the_config() {
         let cfg = Config { max_receive_size: 8192, ..Config::default() };
-        // PROTOCOL.md §1.3: the Windows-defaults request bytes.
+        // MS-SMBD 2.2.1 filled with Windows' values (MS-SMBD Appendix B <3>/<8>: 255 credits, 1364-byte
+        // sends, 8192-byte receives, 1 MiB fragmented; docs/SMBDIRECT.md).
         assert_eq!(
             request(&cfg).to_vec(),
             [

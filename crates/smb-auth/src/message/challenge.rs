@@ -52,7 +52,8 @@ mod tests {
     use crate::av_pairs::{av_id, AvPairs};
     use crate::text::utf16le;
 
-    /// The NTLM CHALLENGE inside the Windows SSRsp1 of PROTOCOL.md 5.1.
+    /// The NTLM CHALLENGE inside the first SESSION_SETUP response of the Windows capture in the MS blog
+    /// "SMB 3.1.1 Pre-authentication integrity in Windows 10" (2015-08-11; docs/TEST-VECTORS.md).
     const WINDOWS: &str = concat!(
         "4E544C4D53535000020000000C000C003800000015828AE20D1D8BA31179D00800000000000000005000500044000000",
         "0A0092270000000F53005500540033003100310002000C0053005500540033003100310001000C005300550054003300",

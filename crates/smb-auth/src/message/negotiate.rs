@@ -47,7 +47,8 @@ impl NegotiateMessage {
 mod tests {
     use super::*;
 
-    /// The NTLM NEGOTIATE inside the Windows SSReq1 of PROTOCOL.md 5.1.
+    /// The NTLM NEGOTIATE inside the first SESSION_SETUP request of the Windows capture in the MS blog
+    /// "SMB 3.1.1 Pre-authentication integrity in Windows 10" (2015-08-11; docs/TEST-VECTORS.md).
     const WINDOWS: &str = "4E544C4D5353500001000000978208E200000000000000000000000000000000060380250000000F";
 
     #[test]

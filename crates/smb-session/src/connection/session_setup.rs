@@ -14,7 +14,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
     ) -> Result<(NtStatus, Vec<u8>), Fail> {
         let req = SessionSetupRequest::parse(pdu).map_err(|_| NtStatus::INVALID_PARAMETER)?;
         if req.flags & session_setup_flags::BINDING != 0 {
-            // Multichannel binding arrives with the RDMA data plane.
+            // Multichannel binding is not implemented: sessions live per connection.
             return Err(NtStatus::REQUEST_NOT_ACCEPTED.into());
         }
         let n = self.negotiated.as_ref().ok_or(NtStatus::INVALID_PARAMETER)?;
