@@ -5,10 +5,15 @@
 # (scripts/rxe-vm.sh pair; scripts/vm/cifs-rdma-smbdx.sh is both roles).
 #
 # Usage (root, Debian 12):  scripts/cifs-smbdirect-vm-test.sh
-# Checks: the mount is SMB Direct; cp of 64 MiB both ways, SHA-256 equal on both sides (compared
-# here); ls, stat, mkdir, mv, rm, rmdir; a small file inline; the server's RDMA byte counters about
-# equal to the data moved; 32 outstanding 1 MiB READs on 16 receive credits complete; clean guest
-# kernel logs and server log. Prints the checks and
+# Then, in the same VMs, the kernel's SMB Direct server (ksmbd.ko, same build) and the smbdx client.
+#
+# Checks (cifs.ko -> smbdx): the mount is SMB Direct; cp of 64 MiB both ways, SHA-256 equal on both
+# sides (compared here); ls, stat, mkdir, mv, rm, rmdir; a small file inline; the server's RDMA byte
+# counters about equal to the data moved; `sign` and `seal` mounts (inline) with data intact; 32
+# outstanding 1 MiB READs on 16 receive credits complete; clean guest kernel logs and server log.
+# (smbdx -> ksmbd): cp of 64 MiB both ways by RDMA, SHA-256 equal (and equal on ksmbd's disk), every
+# window invalidated by ksmbd; a signed session inline within ksmbd's MaxFragmentedSize; ls, stat,
+# mkdir, rm; clean guest kernel logs. Prints the checks and
 #   test result: kernel client over SMB Direct (rxe VMs). N passed; M failed
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +37,7 @@ cross() {
 }
 cross "the 64 MiB the client wrote is what the server has" "$(sha_of client up.bin)" "$(sha_of server up.bin)"
 cross "the 64 MiB the client read is what the server has" "$(sha_of server down.bin)" "$(sha_of client down.bin)"
+cross "ksmbd has the 64 MiB the smbdx client wrote" "$(sha_of client kup.bin)" "$(sha_of server kup.bin)"
 for role in server client; do
     if grep -q "^RXE-RESULT role=$role rc=0\$" <<<"$out"; then checks+=$'\n'"CIFSD-CHECK ok host: $role VM finished cleanly"
     else checks+=$'\n'"CIFSD-CHECK FAIL host: $role VM finished cleanly"; fi

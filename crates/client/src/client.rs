@@ -16,6 +16,7 @@ use crate::driver::{Driver, Failure, Limits, LogonReply, Op, Reply, Request};
 use crate::error::ClientError;
 use crate::metadata::UNIX_EPOCH_FILETIME;
 use crate::options::ClientOptions;
+use crate::rdma_stats::{RdmaCounters, RdmaStats};
 use crate::tree::Tree;
 use crate::write_spares::WriteSpares;
 
@@ -48,6 +49,7 @@ pub(crate) struct Shared {
     /// READ and WRITE chunks when their data moves by RDMA (an SMB Direct connection whose session
     /// needs neither encryption nor signing); `None` otherwise.
     pub(crate) rdma_chunks: Option<(u32, u32)>,
+    rdma_stats: Arc<RdmaCounters>,
     _engine: Engine,
 }
 
@@ -188,7 +190,9 @@ impl Client {
         let (req_tx, req_rx) = bounded(REQUEST_QUEUE);
         let (returns_tx, returns_rx) = bounded(RETURNED_BUFFERS);
         let spares = WriteSpares::new();
-        let driver = Driver::new(conn, initiator, logon_tx, req_rx, returns_rx, spares.clone());
+        let rdma_stats = Arc::new(RdmaCounters::default());
+        let driver = Driver::new(conn, initiator, logon_tx, req_rx, returns_rx, spares.clone())
+            .with_rdma_stats(rdma_stats.clone());
         let handle = match opts.transport {
             crate::Transport::Tcp => engine.connect(addr, Box::new(driver)),
             crate::Transport::Rdma(_) => engine.connect_rdma(addr, Box::new(driver)),
@@ -232,9 +236,16 @@ impl Client {
             read_chunk: max_read.clamp(1, inline_max.unwrap_or(MAX_CHUNK).min(MAX_CHUNK)),
             write_chunk: max_write.clamp(1, inline_max.unwrap_or(MAX_CHUNK).min(MAX_CHUNK)),
             rdma_chunks,
+            rdma_stats,
             _engine: engine,
         };
         Ok(Client { shared: Arc::new(shared) })
+    }
+
+    /// What this connection moved by RDMA so far, and how the windows it granted ended (all zero
+    /// over TCP, and on a session that must encrypt or sign, whose data rides inline).
+    pub fn rdma_stats(&self) -> RdmaStats {
+        self.shared.rdma_stats.snapshot()
     }
 
     /// Whether every message of this session is encrypted (the server's EncryptData, or

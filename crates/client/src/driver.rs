@@ -24,6 +24,7 @@ use smb_wire::negotiate::Dialect;
 use smb_wire::query_info::InfoType;
 use smb_wire::status::NtStatus;
 
+use crate::rdma_stats::RdmaCounters;
 use crate::write_spares::WriteSpares;
 
 type ProtoError = smb_client_proto::ClientError;
@@ -135,6 +136,7 @@ pub(crate) struct Driver {
     max_message: Option<u32>,
     /// Answers held until the window their response did not invalidate is revoked, by request.
     revoking: HashMap<u64, (Completion, usize)>,
+    rdma_stats: Arc<RdmaCounters>,
 }
 
 impl Driver {
@@ -159,7 +161,14 @@ impl Driver {
             rdma_io: HashMap::new(),
             revoking: HashMap::new(),
             max_message: None,
+            rdma_stats: Arc::default(),
         }
+    }
+
+    /// Counts RDMA I/O into `stats` (shared with the application side).
+    pub(crate) fn with_rdma_stats(mut self, stats: Arc<RdmaCounters>) -> Driver {
+        self.rdma_stats = stats;
+        self
     }
 
     /// Fails everything outstanding with `why`, and stops taking requests (dropping the channel's
@@ -260,6 +269,9 @@ impl Driver {
         };
         for c in completions {
             let io = request_of(&c).and_then(|r| self.rdma_io.remove(&r));
+            if let Some(io) = &io {
+                self.rdma_stats.answered(invalidated == Some(io.rkey));
+            }
             let flow = match io {
                 // MS-SMB2 3.2.5.11 / MS-SMBD 3.1.5.8: the server's SEND_WITH_INVALIDATE revoked
                 // exactly our window; anything else, and we revoke it before touching the buffer.
@@ -314,6 +326,7 @@ impl Driver {
             let sent = match rdma.as_deref_mut() {
                 Some(ctx) => match send_rdma(&mut self.conn, &mut req.op, out, ctx) {
                     Ok(ByRdma::Sent(id, io)) => {
+                        self.rdma_stats.sent(matches!(req.op, Op::Read { .. }), io.len);
                         self.rdma_io.insert(id, io);
                         Ok(id)
                     }

@@ -209,10 +209,18 @@ fn large_reads_and_writes_move_their_data_by_rdma_small_ones_inline() {
         moved += w1 - w0;
     }
     assert!(moved > 6 << 20);
+    // The client saw the same: every window it granted was invalidated by the server's response.
+    let s = c.rdma_stats();
+    // (Windows span whole requests: a READ past the end of the file asks more than is placed.)
+    let (w, r) = rig.server.rdma_bytes();
+    assert!(s.bytes >= w + r && s.bytes <= w + r + 6 * 4096, "{s:?}, server {w} placed, {r} pulled");
+    assert!(s.reads >= 4 && s.writes >= 4, "{s:?}");
+    assert_eq!((s.invalidated_by_server, s.revoked_locally), (s.reads + s.writes, 0), "{s:?}");
     // The encrypted share on the same connection: inline, whatever the size.
     let before = rig.server.rdma_bytes();
     round_trip(&rig, &c, "data", "sealed.bin", &random_bytes(3 << 20));
     assert_eq!(rig.server.rdma_bytes(), before, "sealed data never goes by RDMA");
+    assert_eq!(c.rdma_stats(), s, "nor does the client grant a window for it");
     // Many RDMA I/Os in flight at once.
     let tree = c.tree("plain").unwrap();
     let f = tree.open("pipelined-rdma.bin", OpenMode::Write).unwrap();

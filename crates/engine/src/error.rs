@@ -40,6 +40,11 @@ pub enum EngineError {
     #[error("RDMA is not available: {why}")]
     RdmaUnavailable { why: String },
 
+    /// A handler queued an RDMA READ from a peer that serves none (it connected with 0
+    /// responder resources): it would never complete.
+    #[error("RDMA READ from {peer}, which serves no RDMA READs (responder resources 0)")]
+    RdmaReadNotServed { peer: SocketAddr },
+
     /// A handler queued RDMA work (an RDMA READ or WRITE, a token to invalidate) on a TCP connection.
     #[error("handler queued RDMA work on the TCP connection with {peer}")]
     RdmaOnTcp { peer: SocketAddr },
@@ -88,7 +93,8 @@ impl From<EngineError> for io::Error {
             | EngineError::OutgoingTooLarge { .. }
             | EngineError::OwnedRangeOutside { .. }
             | EngineError::Smbd { .. }
-            | EngineError::RdmaOnTcp { .. } => io::ErrorKind::InvalidData,
+            | EngineError::RdmaOnTcp { .. }
+            | EngineError::RdmaReadNotServed { .. } => io::ErrorKind::InvalidData,
             EngineError::Rdma { .. } | EngineError::RdmaCompletion { .. } => io::ErrorKind::ConnectionAborted,
             EngineError::RdmaConnect { .. } => io::ErrorKind::ConnectionRefused,
             EngineError::RdmaUnavailable { .. } => io::ErrorKind::Unsupported,

@@ -367,3 +367,76 @@ fn rdma_writes_land_before_the_response_reads_pull_and_windows_are_revoked() {
     client.shutdown().unwrap();
     server.shutdown().unwrap();
 }
+
+/// Client: grants a window to read and asks the server to RDMA READ it, once `hello` came back.
+struct PullMe {
+    tx: Sender<String>,
+    lease: Option<iobuf::Lease>,
+}
+
+impl Connection for PullMe {
+    fn on_start(&mut self, out: &mut Outbox) -> Flow {
+        out.push(b"hello");
+        Flow::Continue
+    }
+    fn on_message(&mut self, _msg: &mut [u8], _out: &mut Outbox) -> Flow {
+        unreachable!("an SMB Direct connection delivers through on_rdma_message")
+    }
+    fn on_rdma_message(
+        &mut self,
+        msg: &mut [u8],
+        _: Option<u32>,
+        rdma: &mut RdmaCtx<'_>,
+        out: &mut Outbox,
+    ) -> Flow {
+        self.tx.send(String::from_utf8_lossy(msg).into_owned()).unwrap();
+        let lease = out.lease(4096).unwrap();
+        let d = rdma.grant(&lease, 0, 4096, Access::REMOTE_READ).unwrap();
+        self.lease = Some(lease);
+        out.push(&[b"R".as_slice(), &desc_bytes(&d)].concat());
+        Flow::Continue
+    }
+    fn on_close(&mut self) {
+        self.tx.send("closed".into()).unwrap();
+    }
+}
+
+#[test]
+fn an_rdma_read_from_a_peer_that_serves_none_fails_only_its_connection() {
+    let fabric = Fabric::new();
+    let (depth_tx, depth_rx) = crossbeam_channel::unbounded();
+    let factory = Arc::new(move |_p: &PeerInfo, _r| -> Box<dyn Connection> {
+        struct Server(Sender<u8>, bool, DataServer);
+        impl Connection for Server {
+            fn on_transport(&mut self, peer: &PeerInfo) {
+                if let Transport::Rdma(l) = peer.transport {
+                    self.0.send(l.initiator_depth).unwrap();
+                }
+            }
+            fn on_message(&mut self, msg: &mut [u8], out: &mut Outbox) -> Flow {
+                if !std::mem::replace(&mut self.1, true) {
+                    out.push(msg);
+                    return Flow::Continue;
+                }
+                self.2.on_message(msg, out)
+            }
+            fn on_rdma_done(&mut self, _: u64, r: Result<iobuf::Lease, String>, _: &mut Outbox) -> Flow {
+                panic!("an RDMA READ the peer does not serve completed: {:?}", r.map(|l| l.len()));
+            }
+        }
+        Box::new(Server(depth_tx.clone(), false, DataServer))
+    });
+    let server = Engine::start(vec![], factory, rdma_config(&fabric, 1, PollMode::default(), true)).unwrap();
+    // Like Linux cifs.ko the other way round: this client serves no RDMA READs.
+    let mut cfg = rdma_config(&fabric, 1, PollMode::default(), false);
+    cfg.rdma.as_mut().unwrap().responder_resources = 0;
+    let no_factory = Arc::new(|_: &PeerInfo, _| -> Box<dyn Connection> { unreachable!("no listeners") });
+    let client = Engine::start(vec![], no_factory, cfg).unwrap();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    client.connect_rdma(ADDR.parse().unwrap(), Box::new(PullMe { tx, lease: None })).unwrap();
+    assert_eq!(depth_rx.recv_timeout(TIMEOUT).unwrap(), 0, "the server may issue no RDMA READs");
+    assert_eq!(rx.recv_timeout(TIMEOUT).unwrap(), "hello");
+    assert_eq!(rx.recv_timeout(TIMEOUT).unwrap(), "closed", "the server gave up the connection");
+    client.shutdown().unwrap();
+    server.shutdown().unwrap();
+}

@@ -6,6 +6,7 @@ use crate::files::ServerFiles;
 use engine::{Connection, ConnectionHandle, Flow as EngineFlow, Outbox, PeerInfo, Transport};
 use smb_session::{Event, Flow, RdmaTransmit, ServerConfig, ServerConnection, Transmit};
 use smb_wire::smbd::BufferDescriptorV1;
+use smb_wire::status::NtStatus;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -19,16 +20,32 @@ pub struct SmbConnection {
 /// The engine's outbox as the session's transmitter; over SMB Direct also its RDMA data mover.
 struct OutboxTx<'a>(&'a mut Outbox, Option<engine::RdmaLimits>);
 
+/// At debug level: every answer that is not a success (those sent in the clear: an encrypted
+/// one shows only its transform header), for following a peer's failure from the server's side.
+fn log_failure(first: &[u8]) {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return;
+    }
+    let Ok(h) = smb_wire::Header::parse(first) else { return };
+    let ok = [NtStatus::SUCCESS, NtStatus::PENDING, NtStatus::MORE_PROCESSING_REQUIRED];
+    if !ok.iter().any(|s| s.0 == h.status) {
+        tracing::debug!(command = ?h.command, mid = h.message_id, status = format_args!("{:#010x}", h.status), "answered with a failure");
+    }
+}
+
 impl Transmit for OutboxTx<'_> {
     fn send(&mut self, msg: &[u8]) {
+        log_failure(msg);
         self.0.push(msg);
     }
 
     fn send_parts(&mut self, parts: &[&[u8]]) {
+        log_failure(parts.first().copied().unwrap_or_default());
         self.0.push_parts(parts);
     }
 
     fn send_owned(&mut self, buf: Vec<u8>, range: std::ops::Range<usize>) {
+        log_failure(buf.get(range.clone()).unwrap_or_default());
         self.0.push_owned(buf, range);
     }
 
@@ -66,6 +83,7 @@ impl RdmaTransmit for OutboxTx<'_> {
     }
 
     fn send_parts_invalidating(&mut self, parts: &[&[u8]], token: u32) {
+        log_failure(parts.first().copied().unwrap_or_default());
         self.0.push_parts_invalidating(parts, token);
     }
 }
@@ -117,6 +135,10 @@ impl SmbConnection {
 
 impl Connection for SmbConnection {
     fn on_message(&mut self, msg: &mut [u8], out: &mut Outbox) -> EngineFlow {
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            let h = smb_wire::Header::parse(msg).ok();
+            tracing::debug!(peer = %self.peer, len = msg.len(), command = ?h.map(|h| h.command), mid = h.map(|h| h.message_id), "message");
+        }
         let mut tx = OutboxTx(out, self.rdma);
         let flow = self.inner.on_message(msg, crate::time::now_filetime(), &mut tx);
         self.log_events();

@@ -880,6 +880,7 @@ fn an_rdma_read_places_the_data_then_answers_invalidating_the_token() {
     let r = ReadResponse::parse(rsp).unwrap();
     assert_eq!((r.data.len(), r.data_remaining), (0, 0x20000), "DataLength 0, DataRemaining = bytes placed");
     assert_eq!(rsp[64 + 2], 0x50, "DataOffset 0x50");
+    assert_eq!(rsp.len(), 0x50, "no Buffer byte after the fixed part: Linux reads exactly 80 bytes");
     // Past the end of the file: an error, nothing placed, the token still invalidated.
     let mut tx = RdmaTx::new();
     rdma_read(&mut c, &mut tx, 4096, FILE_LEN as u64, Channel::RDMA_V1_INVALIDATE, &info);

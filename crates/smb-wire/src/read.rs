@@ -171,6 +171,38 @@ impl Encode for ReadResponse<'_> {
     }
 }
 
+/// The SMB2 READ Response to a READ whose data went by RDMA WRITE (MS-SMB2 3.3.5.12): DataOffset
+/// 0x50, DataLength 0, DataRemaining the bytes placed, and **no** Buffer byte: the message ends at
+/// offset 0x50. Linux's client reads exactly the 16 fixed bytes of such a response and counts the
+/// RDMA-placed bytes as read, so a trailing Buffer byte would stay in its SMB Direct stream and
+/// shift every later message (Linux 6.1 then dereferences NULL in `smbd_recv_buf`); ksmbd sends
+/// these 80 bytes too. [`ReadResponse::parse`] reads both forms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RdmaReadResponse {
+    pub data_remaining: u32,
+}
+
+impl Encode for RdmaReadResponse {
+    fn encoded_len_at(&self, _at: usize) -> usize {
+        ReadResponse::FIXED_LEN
+    }
+
+    fn encode(&self, w: &mut Writer<'_>) -> Result<()> {
+        let data_off = w.pos() + ReadResponse::FIXED_LEN;
+        let data_off = u8::try_from(data_off).map_err(|_| WireError::TooLarge {
+            field: "ReadResponse.DataOffset",
+            value: data_off,
+            cap: u8::MAX as usize,
+        })?;
+        w.u16(ReadResponse::STRUCTURE_SIZE)?;
+        w.u8(data_off)?;
+        w.u8(0)?;
+        w.u32(0)?;
+        w.u32(self.data_remaining)?;
+        w.u32(0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,8 +339,12 @@ mod tests {
 
     #[test]
     fn rdma_read_response_and_data_bounds() {
-        // Over RDMA: DataOffset 0x50, DataLength 0, DataRemaining = bytes written.
+        // Over RDMA: DataOffset 0x50, DataLength 0, DataRemaining = bytes written, no Buffer byte.
+        let p = pdu(Command::READ, &RdmaReadResponse { data_remaining: 1 << 20 });
+        assert_eq!(hex::encode(&p[HEADER_LEN..]), "11005000000000000000100000000000");
         let rsp = ReadResponse { data_remaining: 1 << 20, flags: 0, data: &[] };
+        assert_eq!(ReadResponse::parse(&p).unwrap(), rsp);
+        // The form with the Buffer byte (Windows over TCP) parses the same.
         let p = pdu(Command::READ, &rsp);
         assert_eq!(hex::encode(&p[HEADER_LEN..]), "1100500000000000000010000000000000");
         assert_eq!(ReadResponse::parse(&p).unwrap(), rsp);

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use std::collections::VecDeque;
 
-use client::{ClientError, OpenMode, Pending, ReadBuf, Tree};
+use client::{Client, ClientError, OpenMode, Pending, ReadBuf, Tree};
 
 use crate::cli::CpArgs;
 use crate::failure::Failure;
@@ -48,7 +48,7 @@ fn upload(args: &CpArgs) -> Result<(), Failure> {
     let src = Path::new(&args.src);
     let dst = remote::parse_url(&args.dst)?;
     let meta = fs::metadata(src).map_err(|e| Failure::local("cp: reading", src, e))?;
-    let (_c, tree) = remote::tree(&dst, &args.conn)?;
+    let (c, tree) = remote::tree(&dst, &args.conn)?;
     let what = format!("cp {} {dst}", src.display());
     let base = src.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     // Into an existing directory (or the share root) the source keeps its name.
@@ -60,9 +60,24 @@ fn upload(args: &CpArgs) -> Result<(), Failure> {
         if !args.recursive {
             return Err(Failure::usage(format!("{what}: {} is a directory (use -r)", src.display())));
         }
-        return upload_tree(&tree, src, &target, args.quiet).map_err(|e| e.context(&what));
+        upload_tree(&tree, src, &target, args.quiet).map_err(|e| e.context(&what))?;
+    } else {
+        upload_file(&tree, src, &target, args.quiet).map_err(|e| e.context(&what))?;
     }
-    upload_file(&tree, src, &target, args.quiet).map_err(|e| e.context(&what))
+    rdma_summary(&c, args);
+    Ok(())
+}
+
+/// Over SMB Direct (and not `-q`): one line on what moved by RDMA and how the windows ended.
+fn rdma_summary(c: &Client, args: &CpArgs) {
+    if args.quiet || args.conn.transport != "rdma" {
+        return;
+    }
+    let s = c.rdma_stats();
+    eprintln!(
+        "SMB Direct: {} READs and {} WRITEs by RDMA ({} bytes); windows invalidated by the server {}, revoked here {}",
+        s.reads, s.writes, s.bytes, s.invalidated_by_server, s.revoked_locally
+    );
 }
 
 /// A failure inside a copy, before the command's name is put in front.
@@ -166,7 +181,7 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 fn download(args: &CpArgs) -> Result<(), Failure> {
     let src = remote::parse_url(&args.src)?;
     let dst = PathBuf::from(&args.dst);
-    let (_c, tree) = remote::tree(&src, &args.conn)?;
+    let (c, tree) = remote::tree(&src, &args.conn)?;
     let what = format!("cp {src} {}", dst.display());
     let meta = tree.stat(&src.path).map_err(|e| Failure::client(&what, e))?;
     let target = if dst.is_dir() { dst.join(src.file_name()) } else { dst };
@@ -174,9 +189,12 @@ fn download(args: &CpArgs) -> Result<(), Failure> {
         if !args.recursive {
             return Err(Failure::usage(format!("{what}: {src} is a directory (use -r)")));
         }
-        return download_tree(&tree, &src.path, &target, args.quiet).map_err(|e| e.context(&what));
+        download_tree(&tree, &src.path, &target, args.quiet).map_err(|e| e.context(&what))?;
+    } else {
+        download_file(&tree, &src.path, &target, args.quiet).map_err(|e| e.context(&what))?;
     }
-    download_file(&tree, &src.path, &target, args.quiet).map_err(|e| e.context(&what))
+    rdma_summary(&c, args);
+    Ok(())
 }
 
 fn download_tree(tree: &Tree, dir: &str, target: &Path, quiet: bool) -> Result<(), CopyError> {

@@ -675,10 +675,16 @@ fn qp_message(role: Role, i: usize) -> Vec<u8> {
     m
 }
 
+/// The client's second queue pair asks like Linux cifs.ko: it issues no RDMA READs (initiator
+/// depth 0) and serves 4, so the server may issue 4 and must serve none.
+const SECOND_QP_OPTIONS: EndpointOptions =
+    EndpointOptions { max_send_wr: 128, max_recv_wr: 128, responder_resources: 4, initiator_depth: 0 };
+
 /// Two queue pairs on each side's one domain (one PD, one CQ): SENDs on both ways of both arrive
 /// with the right bytes, and every completion comes tagged with the queue pair it belongs to.
 /// Then the client disconnects both, both sides see each disconnect, and a destroyed queue pair's
-/// id is refused while the other's stays valid.
+/// id is refused while the other's stays valid. The second queue pair settles the RDMA READ
+/// depths of [`SECOND_QP_OPTIONS`].
 pub fn two_queue_pairs_one_domain<D: Domain>(
     ep: &mut DomainEndpoint<D>,
     extra: QpId,
@@ -690,6 +696,14 @@ pub fn two_queue_pairs_one_domain<D: Domain>(
     check!(qps[0] != qps[1], "the second queue pair has the first one's id {}", qps[0]);
     let t = cfg.op_timeout;
     let d = ep.domain();
+    // The settled RDMA READ depths: each side issues no more than the other serves.
+    let depth = d.initiator_depth(qps[1]).map_err(err("initiator_depth"))?;
+    let want = match role {
+        Role::Server => SECOND_QP_OPTIONS.responder_resources.min(EndpointOptions::default().initiator_depth),
+        Role::Client => 0,
+    };
+    check!(depth <= want, "second queue pair: initiator depth {depth}, the peer serves {want}");
+    check!(role == Role::Client || depth > 0, "second queue pair: initiator depth 0, the peer serves {want}");
     let rx = d.register(2 * BUF, Access::LOCAL_WRITE).map_err(err("register receive buffer"))?;
     let tx = d.register(2 * BUF, Access::NONE).map_err(err("register send buffer"))?;
     for (i, qp) in qps.iter().enumerate() {
@@ -902,7 +916,7 @@ pub fn run_client<P: DomainProvider>(p: &P, addr: SocketAddr, filter: &str, cfg:
         let data = [CONNECT_DATA, &[i as u8]].concat();
         let result = connect_retrying(&p, addr, &data, cfg).and_then(|mut ep| {
             run_role(case, &mut ep, Role::Client, cfg, |ep| {
-                ep.connect_another(addr, EndpointOptions::default(), &data, cfg.connect_timeout)
+                ep.connect_another(addr, SECOND_QP_OPTIONS, &data, cfg.connect_timeout)
             })
         });
         out.push(Outcome { name: case.name, result });
@@ -951,7 +965,7 @@ pub fn run_pair<P: DomainProvider>(
         .map_err(|e| format!("connect: {e}"))
         .and_then(|mut ep| {
             run_role(case, &mut ep, Role::Client, cfg, |ep| {
-                ep.connect_another(addr, EndpointOptions::default(), CONNECT_DATA, cfg.connect_timeout)
+                ep.connect_another(addr, SECOND_QP_OPTIONS, CONNECT_DATA, cfg.connect_timeout)
             })
         });
     let server = server.join().unwrap_or_else(|_| Err("server role panicked".into()));

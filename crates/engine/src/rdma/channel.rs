@@ -287,6 +287,7 @@ impl RdmaChannel {
             return;
         }
         if op.outstanding == 0 && op.posted == op.pieces.len().max(usize::from(op.revoke.is_some())) {
+            tracing::debug!(peer = %self.core.peer.addr, read = op.read.is_some(), "RDMA data transfer done");
             if let Some(Some(op)) = self.ops.get_mut(slot).map(Option::take) {
                 if let Some(token) = op.read {
                     self.pulled.push_back((token, Ok(op.lease)));
@@ -342,6 +343,7 @@ impl RdmaChannel {
                 });
             }
             let slot = self.op_slot();
+            tracing::debug!(peer = %peer, read = read.is_some(), len, pieces = pieces.len(), "RDMA data transfer queued");
             self.ops[slot] = Some(DataOp { read, revoke: None, lease, pieces, posted: 0, outstanding: 0 });
             self.op_queue.push_back(slot);
         }
@@ -375,6 +377,9 @@ impl RdmaChannel {
             }
             while op.posted < op.pieces.len() && self.data_wrs < MAX_DATA_WRS {
                 let is_read = op.read.is_some();
+                if is_read && self.max_reads == 0 {
+                    return Err(EngineError::RdmaReadNotServed { peer: self.core.peer.addr });
+                }
                 if is_read && self.reads_out >= self.max_reads {
                     break;
                 }
@@ -474,8 +479,11 @@ impl RdmaChannel {
             self.phase = Phase::Closing;
         }
         if self.phase == Phase::Closing {
-            // Answers already queued go out first, unless the queue pair is gone.
+            // Answers already queued go out first, unless the queue pair is gone or the channel
+            // failed (then only RDMA transfers already posted are waited for: queued ones may never
+            // be postable, e.g. an RDMA READ from a peer that serves none).
             let drained = self.gone
+                || (self.failure.is_some() && self.data_wrs == 0)
                 || (self.core.outbox.is_empty()
                     && self.smbd.sends_in_flight() == 0
                     && self.data_wrs == 0
@@ -558,7 +566,7 @@ impl RdmaChannel {
                         }),
                     };
                     self.phase = Phase::Established;
-                    self.max_reads = u32::from(depth.max(1));
+                    self.max_reads = u32::from(depth);
                     if let Some(handle) = self.handle.take() {
                         self.core.start(handle)?;
                     }

@@ -32,6 +32,10 @@ pub struct RdmaSettings {
     pub smbd: smbdirect::Config,
     /// Each reactor's buffer pool: its rings and its RDMA READ/WRITE data.
     pub pool: iobuf::PoolConfig,
+    /// RDMA READs of this side's memory the peer may have outstanding (the responder resources
+    /// offered when connecting or accepting; the device's limit caps it). 0 tells the peer to
+    /// issue none: an RDMA READ queued towards such a peer fails its connection.
+    pub responder_resources: u8,
 }
 
 impl RdmaSettings {
@@ -41,6 +45,7 @@ impl RdmaSettings {
             listen: Vec::new(),
             smbd: smbdirect::Config::default(),
             pool: default_pool(),
+            responder_resources: EndpointOptions::default().responder_resources,
         }
     }
 
@@ -50,6 +55,7 @@ impl RdmaSettings {
         EndpointOptions {
             max_send_wr: self.smbd.send_queue_depth + RDMA_DATA_WRS,
             max_recv_wr: u32::from(self.smbd.receive_credit_max) + 1,
+            responder_resources: self.responder_resources,
             ..EndpointOptions::default()
         }
     }

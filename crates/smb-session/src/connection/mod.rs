@@ -28,7 +28,6 @@ use smb_wire::negotiate_context::{
     PreauthIntegrityCapabilities, SigningAlgorithm as WireSigning, SigningCapabilities, U16List,
 };
 use smb_wire::pdu::EncodeDyn;
-use smb_wire::read::ReadResponse;
 use smb_wire::session_setup::{session_flags, SessionSetupResponse};
 use smb_wire::smb1::Smb1NegotiateRequest;
 use smb_wire::smbd::BufferDescriptorV1;

@@ -25,7 +25,7 @@
 
 use super::*;
 use crate::handler::{IoBuf, IoBuffer, IoStart, WriteArgs};
-use smb_wire::read::ReadRequest;
+use smb_wire::read::{RdmaReadResponse, ReadRequest};
 use smb_wire::smbd::{BufferDescriptorList, BufferDescriptorV1};
 use smb_wire::write::WriteRequest;
 use smb_wire::Channel;
@@ -174,8 +174,9 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         let mut p = self.new_pdu();
         match result {
             Ok(n) if n > 0 && n >= minimum => {
-                // MS-SMB2 3.3.5.12: DataOffset 0x50, DataLength 0, DataRemaining the bytes placed.
-                put_body(&mut p, &ReadResponse { data_remaining: n, flags: 0, data: &[] });
+                // MS-SMB2 3.3.5.12: DataOffset 0x50, DataLength 0, DataRemaining the bytes placed
+                // (80 bytes in all: see RdmaReadResponse for why no Buffer byte).
+                put_body(&mut p, &RdmaReadResponse { data_remaining: n });
                 let rdma =
                     RdmaReply { data: Some((lease, n as usize, req.descs)), invalidate: req.invalidate };
                 (Ok(NtStatus::SUCCESS), Reply::from_vec(p), rdma)

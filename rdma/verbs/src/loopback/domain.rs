@@ -21,8 +21,8 @@ use std::os::fd::RawFd;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-/// An accepted link, and the acceptor's private data.
-type Reply = (Arc<Link>, Vec<u8>);
+/// An accepted link, the acceptor's private data and the RDMA READs it serves at once.
+type Reply = (Arc<Link>, Vec<u8>, u8);
 
 enum QpState {
     /// Waiting for the listener's side to accept, until the deadline.
@@ -273,7 +273,9 @@ impl LoopbackDomain {
                             }
                         }
                     }
-                    let Some((link, private_data)) = got.take() else { continue };
+                    let Some((link, private_data, served)) = got.take() else { continue };
+                    // Like the connection manager: issue no more RDMA READs than the peer serves.
+                    q.initiator_depth = q.initiator_depth.min(served);
                     {
                         let mut st = link.lock();
                         st.sides[0].notify = Some(self.notifier.clone());
@@ -448,7 +450,9 @@ impl Domain for LoopbackDomain {
             st.sides[1].notify = Some(self.notifier.clone());
             st.sides[0].notify = req.notify.clone();
         }
-        if req.reply.send((link.clone(), private_data.to_vec())).is_err() {
+        // Serve no more RDMA READs than the requester issues, issue no more than it serves.
+        let served = opts.responder_resources.min(req.initiator_depth);
+        if req.reply.send((link.clone(), private_data.to_vec(), served)).is_err() {
             return Err(Error::ConnectFailed {
                 addr: req.from.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0))),
                 reason: "the requester gave up".into(),
@@ -458,6 +462,7 @@ impl Domain for LoopbackDomain {
             n.signal();
         }
         let mut qp = Self::new_qp(opts, QpState::Established, req.from);
+        qp.initiator_depth = qp.initiator_depth.min(req.responder_resources);
         qp.link = Some(link);
         qp.side = 1;
         let id = self.insert(qp);
@@ -477,6 +482,8 @@ impl Domain for LoopbackDomain {
         let (tx, rx) = mpsc::channel();
         let req = Request {
             private_data: private_data.to_vec(),
+            responder_resources: opts.responder_resources,
+            initiator_depth: opts.initiator_depth,
             reply: tx,
             notify: Some(self.notifier.clone()),
             from: self.local,

@@ -51,8 +51,12 @@ pub(crate) struct ListenerEntry {
 /// A connection request in flight from a connector to a listener.
 pub(crate) struct Request {
     pub(crate) private_data: Vec<u8>,
-    /// The accepting side answers with the link and its private data.
-    pub(crate) reply: mpsc::Sender<(Arc<Link>, Vec<u8>)>,
+    /// RDMA READs the connector serves at once: the acceptor issues no more than that.
+    pub(crate) responder_resources: u8,
+    /// RDMA READs the connector issues at once: the acceptor serves no more than that.
+    pub(crate) initiator_depth: u8,
+    /// The accepting side answers with the link, its private data and the RDMA READs it serves.
+    pub(crate) reply: mpsc::Sender<(Arc<Link>, Vec<u8>, u8)>,
     /// The connector's domain, woken when the answer is there (None: a blocking connector).
     pub(crate) notify: Option<Arc<notify::Notifier>>,
     /// The address the connector is known by, for the acceptor's `peer_addr`.

@@ -396,6 +396,10 @@ impl VerbsDomain {
             CmEvent::ROUTE_RESOLVED => self.on_route_resolved(id),
             CmEvent::ESTABLISHED => {
                 q.step_deadline = None;
+                if q.active {
+                    // The acceptor's responder resources (rdma_get_cm_event(3)): issue no more.
+                    q.initiator_depth = q.initiator_depth.min(ev.initiator_depth);
+                }
                 let private_data =
                     if q.active { ev.private_data } else { std::mem::take(&mut q.private_data) };
                 self.events.push_back((id, QpEvent::Established { private_data }));
@@ -729,9 +733,12 @@ impl Domain for VerbsDomain {
                 return Err(e);
             }
         };
-        // Serve no more RDMA READs than the requester issues, issue no more than it serves.
-        q.responder_resources = q.responder_resources.min(req.initiator_depth);
-        q.initiator_depth = q.initiator_depth.min(req.responder_resources);
+        // Serve no more RDMA READs than the requester issues, issue no more than it serves. The
+        // request's values are already seen from this side (rdma_get_cm_event(3): its
+        // initiator_depth is the requester's responder resources, and the other way round).
+        // Linux cifs.ko asks for initiator depth 0: this side then serves no RDMA READs.
+        q.responder_resources = q.responder_resources.min(req.responder_resources);
+        q.initiator_depth = q.initiator_depth.min(req.initiator_depth);
         q.private_data = std::mem::take(&mut req.private_data);
         q.peer = req.peer;
         q.state = CmState::Idle.on_event(CmEvent::CONNECT_REQUEST).expect("allowed from Idle");

@@ -1,0 +1,98 @@
+#!/bin/sh
+# The two roles of bench/smbdirect_vs_perftest.sh inside the rxe VM pair (busybox sh):
+#   sdbench server | client
+# Server (10.9.0.1): `smbdx serve` on port 4445 (TCP and SMB Direct), ksmbd (kmod-peer) on 445, and
+# perftest's ib_write_bw / ib_read_bw servers, one per client run, in the client's order.
+# Client (10.9.0.2): per round, size and direction, one after the other:
+#   perftest   ib_write_bw (SMB READ's wire operation: the server RDMA-writes) or ib_read_bw (WRITE's)
+#   smbdx-rdma smbdx bench --transport rdma, the SMB op at that size and depth
+#   smbdx-tcp  smbdx bench over TCP, same pair, same server
+#   kernel     cifs.ko -o rdma against ksmbd: DEPTH concurrent O_DIRECT dd of that block size
+# Prints per run "RUN <tool> <wire-op> <size> <round> bytes=B secs=S busy=J" (client CPU jiffies,
+# all CPUs, user+nice+system+irq+softirq, during the run) and, on the server, "SRVCPU <label>
+# begin|end J": the client marks the start and end of each run over TCP port 7200.
+# Environment (both roles, same values): SIZES, DEPTH, REPEAT, TOTAL (bytes per perftest and kernel
+# run), DURATION (seconds per smbdx bench run).
+set -u
+role=${1:?server or client}
+SIZES=${SIZES:-"65536 1048576"}
+DEPTH=${DEPTH:-8}
+REPEAT=${REPEAT:-3}
+TOTAL=${TOTAL:-33554432}
+DURATION=${DURATION:-4}
+SERVER=10.9.0.1
+user=bench pass=Bench-Passw0rd
+
+busy() { awk '/^cpu /{ print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+now() { cut -d' ' -f1 /proc/uptime; }
+iters() { n=$((TOTAL / $1)); [ "$n" -ge 32 ] || n=32; echo "$n"; }
+
+if [ "$role" = server ]; then
+  mkdir -p /srv/data && chmod 755 / /srv /srv/data
+  SMBDX_LOG=warn smbdx serve --listen $SERVER:4445 --rdma $SERVER:4445 --share data=/srv/data \
+    --user "$user:$pass" --reactors 1 >/tmp/serve.log 2>&1 &
+  KPAIR_USER=$user KPAIR_PASS=$pass kmod-peer ksmbd kpair=/srv/kpair || echo "BENCH-FAIL ksmbd did not start"
+  # Marks from the client: its label, then this side's CPU counter.
+  ( while :; do l=$(nc -l -p 7200 </dev/null 2>/dev/null); [ -n "$l" ] && echo "SRVCPU $l $(busy)"; done ) &
+  for r in $(seq "$REPEAT"); do for s in $SIZES; do for op in write read; do
+    ib_${op}_bw -d rxe0 -x 1 -F -s "$s" -n "$(iters "$s")" -t "$DEPTH" -p 18515 >/dev/null 2>&1 \
+      || echo "BENCH-FAIL perftest server $op $s $r"
+  done; done; done
+  timeout 3000 nc -l -p 7100 </dev/null >/dev/null
+  grep -iE "panicked| ERROR " /tmp/serve.log && echo "BENCH-FAIL smbdx serve logged errors"
+  exit 0
+fi
+
+mark() { until echo "$1" | nc $SERVER 7200 2>/dev/null; do sleep 0.2; done; }
+# run TOOL WIREOP SIZE ROUND BYTES-FROM CMD...: BYTES-FROM is a number, or "json" (smbdx bench's row).
+run() {
+  label="$1 $2 $3 $4" from=$5; shift 5
+  mark "$label begin"
+  b0=$(busy); t0=$(now)
+  if ! "$@" >/tmp/run.out 2>&1; then echo "BENCH-FAIL $label"; tail -n 5 /tmp/run.out; fi
+  t1=$(now); b1=$(busy)
+  mark "$label end"
+  secs=$(awk "BEGIN { print $t1 - $t0 }")
+  case $from in
+    json) # the row's own bytes and seconds (its warm-up excluded)
+      bytes=$(sed -n 's/.*"bytes":\([0-9]*\).*/\1/p' /tmp/run.out | head -n 1)
+      secs=$(sed -n 's/.*"seconds":\([0-9.e-]*\).*/\1/p' /tmp/run.out | head -n 1) ;;
+    perftest) # the average bandwidth perftest reports (MiB/s) over the bytes it moved
+      set -- $(awk '$1 ~ /^[0-9]+$/ && $2 ~ /^[0-9]+$/ && NF >= 5 { print $1 * $2, $4 }' /tmp/run.out | tail -n 1)
+      bytes=${1:-0}; secs=$(awk "BEGIN { print (${2:-0} > 0) ? $bytes / (${2:-1} * 1048576) : 0 }") ;;
+    *) bytes=$from ;;
+  esac
+  echo "RUN $label bytes=${bytes:-0} secs=$secs busy=$((b1 - b0))"
+}
+# DEPTH dd processes at once over one file, each its own stretch, O_DIRECT: one SMB2 READ or WRITE
+# of the block size per dd block (cifs serves O_DIRECT like cache=none).
+kernel_io() { # read|write size
+  n=$(iters "$2"); per=$((n / DEPTH)); [ "$per" -ge 1 ] || per=1
+  for i in $(seq 0 $((DEPTH - 1))); do
+    if [ "$1" = read ]; then dd if=/mnt/k/f.bin of=/dev/null bs="$2" count=$per skip=$((i * per)) iflag=direct 2>/dev/null &
+    else dd if=/dev/zero of=/mnt/k/f.bin bs="$2" count=$per seek=$((i * per)) oflag=direct conv=notrunc 2>/dev/null &
+    fi
+  done
+  wait
+}
+
+export SMBDX_PASSWORD=$pass
+U=smb://$user@$SERVER:4445/data
+for _ in $(seq 60); do smbdx ls $U --transport rdma >/dev/null 2>&1 && break; sleep 1; done
+KPAIR_USER=$user KPAIR_PASS=$pass kmod-peer mount //$SERVER/kpair /mnt/k || echo "BENCH-FAIL cifs mount"
+dd if=/dev/zero of=/mnt/k/f.bin bs=1M count=$((TOTAL / 1048576)) oflag=direct 2>/dev/null
+bench="smbdx bench $U --depth $DEPTH --duration $DURATION --cipher none --no-anchor --json --file-size $((TOTAL * 2))"
+for r in $(seq "$REPEAT"); do for s in $SIZES; do for op in write read; do
+  # The SMB operation whose data moves by RDMA `op`: READ by the server's RDMA WRITE, WRITE by its
+  # RDMA READ.
+  smb=read; [ "$op" = read ] && smb=write
+  n=$(iters "$s")
+  sleep 2 # the server's perftest is listening by now
+  run perftest $op "$s" "$r" perftest ib_${op}_bw -d rxe0 -x 1 -F -s "$s" -n "$n" -t "$DEPTH" -p 18515 $SERVER
+  run smbdx-rdma $op "$s" "$r" json $bench --transport rdma --op $smb --size "$s"
+  run smbdx-tcp $op "$s" "$r" json $bench --transport tcp --op $smb --size "$s"
+  per=$((n / DEPTH)); [ "$per" -ge 1 ] || per=1
+  run kernel $op "$s" "$r" $((per * DEPTH * s)) kernel_io $smb "$s"
+done; done; done
+echo done | nc $SERVER 7100
+exit 0
