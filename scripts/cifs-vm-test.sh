@@ -5,7 +5,7 @@
 # Needs root on Debian (rxe-vm.sh installs qemu and the kernel). Exits non-zero if a check failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet -p smbdx
+cargo build --release --quiet -p smbdx --features rdma  # the build the SMB Direct VM tests use too
 exec scripts/rxe-vm.sh --quiet --timeout "${SMBDX_VM_TIMEOUT:-600}" \
   --modules cifs,nls_utf8,ccm,gcm,cmac,ghash_generic,ctr,seqiv,sha512_generic,ecb,libarc4 \
   --add target/release/smbdx --add scripts/vm/cifs-kernel-client.sh \

@@ -3,10 +3,13 @@
 # On a fresh Debian machine, run as root, it installs what it needs, then runs: rustfmt check, clippy
 # with warnings as errors, the whole workspace's tests, and a short fuzz smoke run of every decoder.
 #
-# Then the RDMA conformance suite in two SoftRoCE VMs (scripts/rdma-vm-tests.sh; qemu, about a minute).
+# Then, in pairs of SoftRoCE (rdma_rxe) VMs under qemu: the RDMA conformance suite
+# (scripts/rdma-vm-tests.sh), smbdx over SMB Direct both ways (scripts/smbdirect-vm-tests.sh), and
+# Linux's kernel SMB Direct client and server against smbdx (scripts/cifs-smbdirect-vm-test.sh).
 #
 # Environment: SMBDX_FUZZ_SECONDS (per fuzz target, default 4; 0 skips fuzzing);
-#              SMBDX_RDMA_VM=0 skips the SoftRoCE VM tests (they need root, qemu and a Debian kernel).
+#              SMBDX_RDMA_VM=0 skips the SoftRoCE VM tests (they need root, qemu and a Debian kernel;
+#              the kernel-peer test also builds cifs.ko and ksmbd.ko from linux-source, cached).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
@@ -91,9 +94,14 @@ fi
 
 # --- RDMA on SoftRoCE ------------------------------------------------------------------------------
 if [ "${SMBDX_RDMA_VM:-1}" != 0 ]; then
+  # Each prints "test result:" lines that join the totals below.
   step "RDMA conformance in two SoftRoCE VMs"
-  # Its per-role "test result:" lines join the totals below.
   scripts/rdma-vm-tests.sh 2>&1 | tee -a "$test_log"
+  step "SMB over SMB Direct in two SoftRoCE VMs: smbdx serve <-> smbdx client"
+  scripts/smbdirect-vm-tests.sh 2>&1 | tee -a "$test_log"
+  # cifs.ko and ksmbd.ko rebuilt with SMB Direct (scripts/kmod-smbdirect.sh, cached in target/kmod/).
+  step "SMB Direct against Linux's own client and server (cifs.ko -> smbdx serve, smbdx -> ksmbd)"
+  scripts/cifs-smbdirect-vm-test.sh 2>&1 | tee -a "$test_log"
 fi
 
 # --- fuzz smoke ----------------------------------------------------------------------------------

@@ -37,6 +37,9 @@ check "signed session: SHA-256 equal" same /tmp/small.bin /tmp/g-back.bin
 check "bench over SMB Direct" sh -c "smbdx bench $U/data $R --op write,read --size 64k,1m --depth 8 \
   --duration 2 --cipher none --file-size 32m --json > /tmp/bench.json && grep -c '\"transport\":\"rdma\"' /tmp/bench.json | grep -q 4"
 sed 's/^/SMBD-INFO bench /' /tmp/bench.json
+# The demo finds this VM's RDMA device and adds SMB Direct rows (its own server, over rxe0).
+check "demo has SMB Direct rows" sh -c "smbdx demo --seconds 0.5 >/tmp/demo.out 2>&1 && grep -c '^rdma ' /tmp/demo.out | grep -q 4 && grep -q 'SoftRoCE' /tmp/demo.out"
+grep -E '^(# SMB Direct|rdma )' /tmp/demo.out | sed 's/^/SMBD-INFO demo /'
 touch /tmp/DONE
 smbdx cp -q /tmp/DONE $U/data/DONE $R || smbdx cp -q /tmp/DONE $U/data/DONE
 if dmesg | grep -qE "WARNING|BUG|Oops"; then echo "SMBD-CHECK FAIL guest kernel log clean"; fails=$((fails + 1)); else echo "SMBD-CHECK ok guest kernel log clean"; fi

@@ -1,17 +1,49 @@
 //! `smbdx demo`: the whole engine on one machine with nothing installed. A server on loopback
 //! with a temporary share, inside this process, benchmarked by the client: reads and writes of
 //! 64 KiB and 1 MiB, unencrypted, AES-128-GCM and AES-256-GCM, beside raw loopback TCP measured in
-//! the same run. Then where to go next.
+//! the same run. On a host with an RDMA device (an RNIC, or SoftRoCE), the same server also listens
+//! for SMB Direct on that device's address and the unencrypted rows are measured over it too; on
+//! any other host the demo says in one line how to get a device. (The in-process loopback RDMA
+//! provider is never used here: it says nothing about RDMA performance.) Then where to go next.
 
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use client::{Cipher, ClientOptions};
+use client::{Cipher, ClientOptions, Transport};
+use engine::rdma::{RdmaProvider, RdmaSettings};
 use server::config::{ServeConfig, ShareConfig};
 use server::serve::Server;
+use smb_wire::fsctl::{interface_capability::RDMA_CAPABLE, InterfaceAddress};
 
 use crate::bench_smb::{self, Anchor, Target};
 use crate::cli::{DemoArgs, IoOp};
 use crate::failure::Failure;
+use crate::rdma_provider;
+
+/// The demo's SMB Direct port: not 445 or 5445, which a real server on the host may hold.
+const DEMO_RDMA_PORT: u16 = 54445;
+
+/// The provider and an IPv4 address of an interface an RDMA device sits on, or why there is none.
+fn rdma_target() -> Result<(Arc<dyn RdmaProvider>, IpAddr), String> {
+    let provider = rdma_provider::provider(None)?;
+    let ip = server::netif::interfaces()
+        .into_iter()
+        .filter(|i| i.capability & RDMA_CAPABLE != 0)
+        .find_map(|i| match i.address {
+            InterfaceAddress::Ip(a) if a.is_ipv4() && !a.ip().is_loopback() => Some(a.ip()),
+            _ => None,
+        })
+        .ok_or_else(|| "an RDMA device, but no IPv4 address on its network interface".to_string())?;
+    Ok((provider, ip))
+}
+
+/// Whether the host's RDMA devices are software ones (rxe, siw: they name a `parent` netdev).
+fn software_rdma() -> bool {
+    std::fs::read_dir("/sys/class/infiniband")
+        .map(|d| d.flatten().any(|e| e.path().join("parent").exists()))
+        .unwrap_or(false)
+}
 
 pub fn run(args: &DemoArgs) -> Result<(), Failure> {
     let dir = tempfile::tempdir().map_err(|e| Failure::new(1, format!("demo: temporary directory: {e}")))?;
@@ -26,8 +58,21 @@ pub fn run(args: &DemoArgs) -> Result<(), Failure> {
         reactors: Some(1),
         ..Default::default()
     };
-    let server =
-        Server::start(&cfg).map_err(|e| Failure::new(1, format!("demo: starting the server: {e}")))?;
+    let mut rdma = rdma_target();
+    let server = match &rdma {
+        Ok((provider, ip)) => {
+            let with = ServeConfig { rdma: vec![format!("{ip}:{DEMO_RDMA_PORT}")], ..cfg.clone() };
+            match Server::start_with_rdma(&with, Some(provider.clone())) {
+                Ok(s) => Ok(s),
+                Err(e) => {
+                    rdma = Err(format!("SMB Direct could not listen on {ip}:{DEMO_RDMA_PORT}: {e}"));
+                    Server::start(&cfg)
+                }
+            }
+        }
+        Err(_) => Server::start(&cfg),
+    }
+    .map_err(|e| Failure::new(1, format!("demo: starting the server: {e}")))?;
     let addr = server.local_addrs()[0];
     println!("smbdx demo: server on {addr} (in this process), share \"demo\" in {}", dir.path().display());
     let secs = args.seconds.max(0.2);
@@ -52,7 +97,39 @@ pub fn run(args: &DemoArgs) -> Result<(), Failure> {
         1,
         Duration::from_secs_f64(secs),
     );
-    let result = bench_smb::run_all(&t, &configs, anchor, false);
+    let mut result = bench_smb::run_all(&t, &configs, anchor, false).map(|_| ());
+    println!();
+    match (&rdma, server.local_rdma_addrs().first()) {
+        (Ok((provider, _)), Some(&raddr)) if result.is_ok() => {
+            let kind = if software_rdma() {
+                "software RDMA (SoftRoCE): through the kernel's network stack, these rows say nothing about an RNIC"
+            } else {
+                "an RDMA device"
+            };
+            println!("# SMB Direct: the same server over {raddr}, {kind}; READ and WRITE data move by RDMA");
+            println!("# (its own anchor, perftest on the same link: bench/smbdirect_vs_perftest.sh)");
+            let over_rdma = Target {
+                addr: raddr,
+                base: ClientOptions {
+                    transport: Transport::Rdma(RdmaSettings::new(provider.clone())),
+                    require_signing: false,
+                    ..ClientOptions::default()
+                },
+                ..t
+            };
+            let configs = bench_smb::plan(
+                &[None],
+                &[IoOp::Read, IoOp::Write],
+                &[64 << 10, 1 << 20],
+                args.depth.max(1),
+                1,
+                Duration::from_secs_f64(secs),
+            );
+            result = bench_smb::run_all(&over_rdma, &configs, anchor, false).map(|_| ());
+        }
+        (Err(why), _) => println!("# SMB Direct: not measured: {why}"),
+        _ => {}
+    }
     let stopped = server.shutdown();
     result?;
     stopped.map_err(|e| Failure::new(1, format!("demo: stopping the server: {e}")))?;
@@ -64,6 +141,9 @@ pub fn run(args: &DemoArgs) -> Result<(), Failure> {
     );
     println!("  benchmark a server:  smbdx bench smb://alice@host/data --op read,write --size 64k,1m --cipher aes-128-gcm,none");
     println!("  crypto throughput:   smbdx bench crypto");
+    println!(
+        "  SMB Direct:          smbdx serve --rdma <device IP> ...; smbdx cp/bench --transport rdma ..."
+    );
     println!("  RDMA (SoftRoCE VMs): scripts/rxe-vm.sh, see README \"RDMA\"");
     Ok(())
 }

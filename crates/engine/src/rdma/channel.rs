@@ -243,7 +243,10 @@ impl RdmaChannel {
         if c.wr_id & SEND_BIT != 0 {
             self.send.free.push(slot);
             self.smbd.on_send_completed(1);
-            if !c.status.is_success() && !self.gone {
+            // A flushed send is the queue pair going down (the peer disconnected, or another work
+            // request failed and reports its own status): not an error of its own.
+            let flushed = c.status == rdma_verbs::WcStatus::WR_FLUSH_ERR;
+            if !c.status.is_success() && !flushed && !self.gone {
                 let (peer, status) = (self.peer(), c.status);
                 self.fail(EngineError::RdmaCompletion { peer, op: "send", status: status.to_string() });
             }
