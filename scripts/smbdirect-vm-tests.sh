@@ -9,12 +9,12 @@
 # and exits non-zero if anything failed (a check, a VM, or no result).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet -p smbdx --features rdma --bin smbdx
+cargo build --release --quiet -p smbdx -p smbdx-hostile-peer --features smbdx/rdma,smbdx-hostile-peer/rdma
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 scripts/rxe-vm.sh --timeout "${SMBDX_VM_TIMEOUT:-1200}" --mem 1024 \
-    --add target/release/smbdx \
+    --add target/release/smbdx --add target/release/smbdx-hostile-peer \
     --add scripts/vm/smbdx-rdma-server.sh --add scripts/vm/smbdx-rdma-client.sh \
     pair \
     --server 'sh /usr/local/bin/smbdx-rdma-server.sh' \

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Client role of scripts/smbdirect-vm-tests.sh, inside the client VM (10.9.0.2, rxe0): the smbdx
 # client over SMB Direct against the server VM's `smbdx serve`: cp both ways with SHA-256, directory
-# commands, an encrypted share and a signed session (data inline), and a short `smbdx bench`.
+# commands, an encrypted share and a signed session (data inline), a short `smbdx bench`, the demo's
+# SMB Direct rows, and the hostile cases (smbdx-hostile-peer) against a second server.
 # Prints "SMBD-CHECK ok|FAIL <what>"; leaves DONE in the share at the end.
 set -u
 fails=0
@@ -40,6 +41,14 @@ sed 's/^/SMBD-INFO bench /' /tmp/bench.json
 # The demo finds this VM's RDMA device and adds SMB Direct rows (its own server, over rxe0).
 check "demo has SMB Direct rows" sh -c "smbdx demo --seconds 0.5 >/tmp/demo.out 2>&1 && grep -c '^rdma ' /tmp/demo.out | grep -q 4 && grep -q 'SoftRoCE' /tmp/demo.out"
 grep -E '^(# SMB Direct|rdma )' /tmp/demo.out | sed 's/^/SMBD-INFO demo /'
+# Hostile cases against the second server (TCP 4450, SMB Direct 4451): replayed tokens, bad buffer
+# descriptors, RDMA on an encrypted share, an RDMA channel over TCP, malformed SMBD headers. The
+# binary prints its own SMBD-CHECK line per case.
+smbdx-hostile-peer --rdma 10.9.0.1:4451 --tcp 10.9.0.1:4450 --user alice --share hdata \
+  --encrypted-share hsealed >/tmp/hostile.out 2>&1
+grep "SMBD-CHECK" /tmp/hostile.out
+fails=$((fails + $(grep -c "SMBD-CHECK FAIL" /tmp/hostile.out)))
+check "hostile peer ran all 6 cases" sh -c "[ \$(grep -c 'SMBD-CHECK ok' /tmp/hostile.out) -eq 6 ] || { cat /tmp/hostile.out; false; }"
 touch /tmp/DONE
 smbdx cp -q /tmp/DONE $U/data/DONE $R || smbdx cp -q /tmp/DONE $U/data/DONE
 if dmesg | grep -qE "WARNING|BUG|Oops"; then echo "SMBD-CHECK FAIL guest kernel log clean"; fails=$((fails + 1)); else echo "SMBD-CHECK ok guest kernel log clean"; fi

@@ -1,18 +1,24 @@
 #!/bin/sh
 # Server role of scripts/smbdirect-vm-tests.sh, inside the server VM (10.9.0.1, rxe0): `smbdx serve`
 # with SMB Direct on rxe0, until the client role leaves a DONE file in the share (or 900 s pass);
-# then its RDMA byte counters and the guest kernel log are checked.
+# then its RDMA byte counters and the guest kernel log are checked. A second `smbdx serve` (TCP 4450,
+# SMB Direct 4451) is the hostile peer's target, so the first one's log stays free of the warnings
+# hostile cases cause; its counters and log are checked too.
 # Prints "SMBD-CHECK ok|FAIL <what>" and "SMBD-INFO <what>" lines.
 set -u
 fails=0
 ok() { echo "SMBD-CHECK ok $1"; }
 fail() { echo "SMBD-CHECK FAIL $1"; fails=$((fails + 1)); }
-mkdir -p /srv/data /srv/sealed
-chmod 755 / /srv /srv/data /srv/sealed
+mkdir -p /srv/data /srv/sealed /srv/hdata /srv/hsealed
+chmod 755 / /srv /srv/data /srv/sealed /srv/hdata /srv/hsealed
 smbdx serve --listen 10.9.0.1:445 --rdma 10.9.0.1 --share data=/srv/data \
   --share sealed=/srv/sealed,encrypt-data --user alice:Rdma-Pa55word --reactors 1 \
   >/tmp/serve.log 2>&1 &
 SERVE=$!
+smbdx serve --listen 10.9.0.1:4450 --rdma 10.9.0.1:4451 --share hdata=/srv/hdata \
+  --share hsealed=/srv/hsealed,encrypt-data --user alice:Rdma-Pa55word --reactors 1 \
+  >/tmp/hostile-serve.log 2>&1 &
+HOSTILE=$!
 for _ in $(seq 100); do grep -q "serving SMB Direct" /tmp/serve.log && break; sleep 0.2; done
 if grep -q "rdma=10.9.0.1:445" /tmp/serve.log && grep -q "rdma=10.9.0.1:5445" /tmp/serve.log; then
   ok "serve listens for SMB Direct on 445 and 5445"
@@ -29,6 +35,14 @@ echo "SMBD-INFO server RDMA bytes: write (READ data placed) ${w:-?}, read (WRITE
 # The client moves 64 MiB each way by RDMA (plus its bench): at least that much must have gone so.
 [ "${w:-0}" -ge 67108864 ] && ok "READ data went by RDMA WRITE" || fail "READ data went by RDMA WRITE"
 [ "${r:-0}" -ge 67108864 ] && ok "WRITE data went by RDMA READ" || fail "WRITE data went by RDMA READ"
+# The hostile target: alive to the end, two replayed tokens seen as remote access errors (one
+# READ's RDMA WRITE, one WRITE's RDMA READ), nothing panicked.
+if kill -TERM "$HOSTILE" && wait "$HOSTILE"; then ok "hostile target still up at the end"; else fail "hostile target still up at the end"; fi
+hline=$(grep "stopped" /tmp/hostile-serve.log | tail -n 1)
+e=$(echo "$hline" | sed -n 's/.*rdma_access_errors=\([0-9]*\).*/\1/p')
+echo "SMBD-INFO hostile target: remote access errors ${e:-?}, connections closed for errors $(grep -c 'closing connection' /tmp/hostile-serve.log)"
+[ "${e:-0}" -eq 2 ] && ok "hostile target: replayed tokens got remote access errors" || fail "hostile target: replayed tokens got remote access errors"
+if grep -q "panicked" /tmp/hostile-serve.log; then fail "hostile target: nothing panicked"; grep "panicked" /tmp/hostile-serve.log | head; else ok "hostile target: nothing panicked"; fi
 if grep -qiE "panicked|ERROR" /tmp/serve.log; then fail "server log clean"; grep -iE "panicked|ERROR" /tmp/serve.log | head; else ok "server log clean"; fi
 if dmesg | grep -qE "WARNING|BUG|Oops|rxe.*err"; then fail "guest kernel log clean"; dmesg | grep -E "WARNING|BUG|Oops|rxe.*err" | head; else ok "guest kernel log clean"; fi
 exit "$fails"

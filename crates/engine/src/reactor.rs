@@ -480,6 +480,9 @@ impl Reactor {
                 let Some(&i) = c.qp.and_then(|qp| rdma.qps.get(&qp)) else { continue };
                 if let Some(ch) = self.channels.get_mut(i).and_then(Option::as_mut).and_then(Channel::as_rdma)
                 {
+                    if c.completion.status == rdma_verbs::WcStatus::REM_ACCESS_ERR {
+                        bump(&self.counters.rdma_access_errors, 1);
+                    }
                     ch.on_completion(c.completion);
                     self.touched.push(i);
                 }

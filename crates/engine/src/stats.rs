@@ -22,6 +22,9 @@ pub struct ReactorStats {
     /// File data moved by RDMA WRITE (into peers' buffers) and RDMA READ (from them).
     pub rdma_write_bytes: u64,
     pub rdma_read_bytes: u64,
+    /// Work requests that completed with a remote access error: an RDMA READ or WRITE through a
+    /// token the peer had not granted (or had already revoked), or past its window.
+    pub rdma_access_errors: u64,
 }
 
 /// Cache-line aligned so two reactors' counters never share a line.
@@ -35,6 +38,7 @@ pub(crate) struct ReactorCounters {
     pub(crate) connections_total: AtomicU64,
     pub(crate) rdma_write_bytes: AtomicU64,
     pub(crate) rdma_read_bytes: AtomicU64,
+    pub(crate) rdma_access_errors: AtomicU64,
     /// Incremented by whoever hands a connection over, decremented by the reactor on close; the
     /// acceptor balances on it.
     pub(crate) connections: AtomicU64,
@@ -61,6 +65,7 @@ impl ReactorCounters {
             connections_total: self.connections_total.load(Relaxed),
             rdma_write_bytes: self.rdma_write_bytes.load(Relaxed),
             rdma_read_bytes: self.rdma_read_bytes.load(Relaxed),
+            rdma_access_errors: self.rdma_access_errors.load(Relaxed),
         }
     }
 }

@@ -172,6 +172,12 @@ impl Server {
         self.engine.stats().iter().fold((0, 0), |(w, r), s| (w + s.rdma_write_bytes, r + s.rdma_read_bytes))
     }
 
+    /// RDMA READs and WRITEs that failed with a remote access error (a client's token that was
+    /// not, or no longer, granted).
+    pub fn rdma_access_errors(&self) -> u64 {
+        self.engine.stats().iter().map(|s| s.rdma_access_errors).sum()
+    }
+
     /// The SMB Direct listeners' addresses.
     pub fn local_rdma_addrs(&self) -> Vec<SocketAddr> {
         self.engine.local_rdma_addrs()

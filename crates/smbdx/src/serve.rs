@@ -45,9 +45,10 @@ pub fn run(args: &ServeArgs) -> i32 {
         tracing::info!(signal = sig, "stopping: no new connections, finishing in-flight requests");
     }
     let (rdma_write_bytes, rdma_read_bytes) = server.rdma_bytes();
+    let rdma_access_errors = server.rdma_access_errors();
     match server.shutdown() {
         Ok(()) => {
-            tracing::info!(rdma_write_bytes, rdma_read_bytes, "stopped");
+            tracing::info!(rdma_write_bytes, rdma_read_bytes, rdma_access_errors, "stopped");
             0
         }
         Err(e) => {
