@@ -134,6 +134,12 @@ impl MemFiles {
         self
     }
 
+    /// Grants any share name asked for, as a plain share (see [`MemFiles::any_share`]).
+    pub fn grant_any_share(mut self) -> MemFiles {
+        self.any_share = true;
+        self
+    }
+
     /// Puts a file of `data` on `share` (which must exist).
     pub fn with_file(mut self, share: &str, name: &str, data: Vec<u8>) -> MemFiles {
         let id = self.share_id(share).unwrap_or_else(|| panic!("no share {share}"));
