@@ -94,8 +94,16 @@ impl Pair {
 
     /// The given configurations, [`MemFiles::default`] and [`Ntlm::default`].
     pub fn with_configs(transport: Transport, client: ClientConfig, server: ServerConfig) -> Pair {
+        Pair::with_auth(transport, client, server, Ntlm::default())
+    }
+}
+
+impl<A: AuthFactory> Pair<MemFiles, A> {
+    /// The given configurations, [`MemFiles::default`], and `auth` as the server's authenticator
+    /// (another NTLM adapter, say the server's own).
+    pub fn with_auth(transport: Transport, client: ClientConfig, server: ServerConfig, auth: A) -> Self {
         let client = ClientConnection::new(client, [3; 16], [5; 32]);
-        let server = ServerConnection::new(Arc::new(server), MemFiles::default(), Ntlm::default(), [9; 32]);
+        let server = ServerConnection::new(Arc::new(server), MemFiles::default(), auth, [9; 32]);
         Pair::with(transport, client, server)
     }
 }
