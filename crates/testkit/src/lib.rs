@@ -14,7 +14,7 @@
 //!   simulated [`Clock`], with every message in flight open to tampering.
 //! - [`RawClient`]: requests built by hand, with the client's cryptography computed independently,
 //!   for what a real client would never send; [`Recorder`]: a transport that records what a server
-//!   connection asks of it.
+//!   connection asks of it (sends, owned buffers, RDMA WRITEs and READs against [`descriptors`]).
 //! - [`data`]: recognisable bytes and a checksum.
 //!
 //! What it must not do: be used by non-test code (it is a dev-dependency only and never
@@ -58,9 +58,9 @@ pub mod transmit;
 
 pub use auth::{Ntlm, TwoLegAuth, PASSWORD, USER};
 pub use clock::Clock;
-pub use files::MemFiles;
+pub use files::{MemFiles, WriteSeen};
 pub use pair::{Pair, Side, Transport};
 pub use raw_client::{Offer, RawClient};
 pub use rdma_memory::{Access, Memory};
 pub use smbd_link::SmbdStats;
-pub use transmit::{Recorder, Sent};
+pub use transmit::{descriptors, Pull, Recorder, Sent};

@@ -12,7 +12,7 @@ use crate::files::MemFiles;
 use smb_crypto::kdf::{KdfInput, SessionKeys};
 use smb_crypto::transform::{open_message, seal_message, TRANSFORM_HEADER_LEN};
 use smb_crypto::{AeadKey, Backend, Cipher, NonceSequence, PreauthHash, SigningAlgorithm, SigningKey};
-use smb_session::{AuthFactory, FileHandler, Flow, ServerConnection};
+use smb_session::{AuthFactory, FileHandler, Flow, ServerConnection, Transmit};
 use smb_wire::create::{access_mask, CreateDisposition, CreateRequest, CreateResponse};
 use smb_wire::header::{flags, Command, Header};
 use smb_wire::negotiate::{Dialect, NegotiateRequest, NegotiateResponse};
@@ -116,6 +116,20 @@ impl<F: FileHandler, A: AuthFactory> RawClient<F, A> {
         let flow = self.conn.on_message(&mut msg, EPOCH_FILETIME, &mut out);
         assert!(out.len() <= 1, "one request, at most one response: {}", out.len());
         (flow, out.pop().map(|m| self.open_reply(m)))
+    }
+
+    /// Sends one PDU (optionally signed or sealed) through `tx`, a transport the test reads
+    /// afterwards (a [`crate::Recorder`], say): what the server connection says of the connection.
+    pub fn send(
+        &mut self,
+        h: Header,
+        body: &dyn EncodeDyn,
+        sign: bool,
+        seal: bool,
+        tx: &mut dyn Transmit,
+    ) -> Flow {
+        let mut msg = self.request(h, body, sign, seal);
+        self.conn.on_message(&mut msg, EPOCH_FILETIME, tx)
     }
 
     /// One request message, signed or sealed as asked.

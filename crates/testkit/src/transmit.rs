@@ -7,7 +7,26 @@
 //! asked for, doing none (the test completes a READ itself with `ServerConnection::on_pulled`).
 
 use smb_session::{RdmaTransmit, Transmit};
-use smb_wire::smbd::BufferDescriptorV1;
+use smb_wire::smbd::{BufferDescriptorList, BufferDescriptorV1};
+use smb_wire::Writer;
+
+/// Buffer descriptors of `lens` bytes each, as a client describes the buffers of one I/O it
+/// registered (token `0x100 + i`, each at its own address, 1 MiB apart), and the channel info
+/// (MS-SMB2 2.2.19 / 2.2.21) that carries them. With a [`Recorder`], the session's RDMA requests
+/// name these.
+pub fn descriptors(lens: &[u32]) -> (Vec<BufferDescriptorV1>, Vec<u8>) {
+    let descs: Vec<BufferDescriptorV1> = (0u32..)
+        .zip(lens)
+        .map(|(i, &length)| BufferDescriptorV1 {
+            offset: 0x7f00_0000_0000 + u64::from(i) * 0x10_0000,
+            token: 0x100 + i,
+            length,
+        })
+        .collect();
+    let mut info = vec![0u8; BufferDescriptorV1::LEN * descs.len()];
+    BufferDescriptorList::encode(&descs, &mut Writer::new(&mut info)).expect("sized for every descriptor");
+    (descs, info)
+}
 
 /// One message sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
