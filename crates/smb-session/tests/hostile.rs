@@ -2,58 +2,15 @@
 //! logon and file session) never panic the connection, and once it says Close it is not used again.
 
 use proptest::prelude::*;
-use smb_session::*;
-use smb_wire::fsctl::NetworkInterfaceInfo;
+use smb_session::{Flow, ServerConfig, ServerConnection};
 use smb_wire::header::{Command, Header};
-use smb_wire::message::Request;
 use smb_wire::negotiate::NegotiateRequest;
 use smb_wire::negotiate_context::*;
 use smb_wire::pdu::{pdu_to_vec, EncodeDyn};
-use smb_wire::status::NtStatus;
 use smb_wire::tree_connect::TreeConnectRequest;
 use smb_wire::types::{utf16le, Utf16};
 use std::sync::Arc;
-
-struct AnyAuth(u8);
-impl Authenticator for AnyAuth {
-    fn step(&mut self, _t: &[u8]) -> Result<AuthStep, AuthFailure> {
-        self.0 += 1;
-        if self.0 == 1 {
-            Ok(AuthStep::Continue(vec![1, 2, 3]))
-        } else {
-            Ok(AuthStep::Done { token: vec![], session_key: vec![5; 16], user: "u".into(), anonymous: false })
-        }
-    }
-}
-struct Auths;
-impl AuthFactory for Auths {
-    fn new_exchange(&mut self) -> Box<dyn Authenticator> {
-        Box::new(AnyAuth(0))
-    }
-    fn negotiate_token(&self) -> Vec<u8> {
-        vec![0x60, 0]
-    }
-}
-struct Files;
-impl FileHandler for Files {
-    fn tree_connect(&mut self, _: u64, share: &str) -> Result<TreeGrant, NtStatus> {
-        Ok(TreeGrant {
-            share: 0,
-            share_name: share.into(),
-            encrypt_data: share == "enc",
-            share_type: 1,
-            maximal_access: 0x1F01FF,
-        })
-    }
-    fn tree_disconnect(&mut self, _: FileContext) {}
-    fn execute(&mut self, _: FileContext, _: &Header, _: &Request<'_>, _: &mut Vec<u8>) -> FileResult {
-        Err(NtStatus::NOT_SUPPORTED)
-    }
-    fn logoff(&mut self, _: u64) {}
-    fn network_interfaces(&mut self) -> Vec<NetworkInterfaceInfo> {
-        Vec::new()
-    }
-}
+use testkit::{MemFiles, TwoLegAuth};
 
 fn transcript() -> Vec<Vec<u8>> {
     let (mut hb, mut cb, mut region) = ([0u8; 2], [0u8; 4], [0u8; 256]);
@@ -116,7 +73,9 @@ proptest! {
     #[test]
     fn mutated_sessions_never_panic(ops in prop::collection::vec((0usize..6, any::<u16>(), any::<u8>(), 0usize..4), 1..24)) {
         let msgs = transcript();
-        let mut conn = ServerConnection::new(Arc::new(ServerConfig::default()), Files, Auths, [0; 32]);
+        // The transcript's shares; mutated paths are granted too, so that they reach the handler.
+        let shares = MemFiles::new().share("enc", true).share("plain", false).grant_any_share();
+        let mut conn = ServerConnection::new(Arc::new(ServerConfig::default()), shares, TwoLegAuth::anything(), [0; 32]);
         let mut out: Vec<Vec<u8>> = Vec::new();
         for (which, pos, val, kind) in ops {
             let mut m = msgs[which].clone();
