@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 FUZZ_SECONDS="${SMBDX_FUZZ_SECONDS:-4}"
 
-step() { printf '\n== %s\n' "$*"; }
+step() { printf '\n== %s (%s)\n' "$*" "$(date +%T)"; }
 
 # --- system dependencies -------------------------------------------------------------------------
 need_pkgs=()

@@ -38,8 +38,10 @@ check "signed session: SHA-256 equal" same /tmp/small.bin /tmp/g-back.bin
 check "bench over SMB Direct" sh -c "smbdx bench $U/data $R --op write,read --size 64k,1m --depth 8 \
   --duration 2 --cipher none --file-size 32m --json > /tmp/bench.json && grep -c '\"transport\":\"rdma\"' /tmp/bench.json | grep -q 4"
 sed 's/^/SMBD-INFO bench /' /tmp/bench.json
+# The VM's memory holds its root file system and /tmp: make room for the demo's 256 MiB file.
+rm -f /tmp/data.bin /tmp/back.bin /tmp/small.bin /tmp/s-back.bin /tmp/g-back.bin
 # The demo finds this VM's RDMA device and adds SMB Direct rows (its own server, over rxe0).
-check "demo has SMB Direct rows" sh -c "smbdx demo --seconds 0.5 >/tmp/demo.out 2>&1 && grep -c '^rdma ' /tmp/demo.out | grep -q 4 && grep -q 'SoftRoCE' /tmp/demo.out"
+check "demo has SMB Direct rows" sh -c "{ smbdx demo --seconds 0.5 >/tmp/demo.out 2>&1 && grep -c '^rdma ' /tmp/demo.out | grep -q 4 && grep -q 'SoftRoCE' /tmp/demo.out; } || { tail -n 30 /tmp/demo.out; false; }"
 grep -E '^(# SMB Direct|rdma )' /tmp/demo.out | sed 's/^/SMBD-INFO demo /'
 # Hostile cases against the second server (TCP 4450, SMB Direct 4451): replayed tokens, bad buffer
 # descriptors, RDMA on an encrypted share, an RDMA channel over TCP, malformed SMBD headers. The
@@ -51,5 +53,5 @@ fails=$((fails + $(grep -c "SMBD-CHECK FAIL" /tmp/hostile.out)))
 check "hostile peer ran all 6 cases" sh -c "[ \$(grep -c 'SMBD-CHECK ok' /tmp/hostile.out) -eq 6 ] || { cat /tmp/hostile.out; false; }"
 touch /tmp/DONE
 smbdx cp -q /tmp/DONE $U/data/DONE $R || smbdx cp -q /tmp/DONE $U/data/DONE
-if dmesg | grep -qE "WARNING|BUG|Oops"; then echo "SMBD-CHECK FAIL guest kernel log clean"; fails=$((fails + 1)); else echo "SMBD-CHECK ok guest kernel log clean"; fi
+if dmesg | grep -qE "WARNING|BUG|Oops"; then echo "SMBD-CHECK FAIL guest kernel log clean"; dmesg | grep -E -A30 "WARNING|BUG|Oops" | head -n 60; fails=$((fails + 1)); else echo "SMBD-CHECK ok guest kernel log clean"; fi
 exit "$fails"

@@ -64,13 +64,15 @@ fn split_wr_id(wr_id: u64) -> (usize, u32, u32) {
     (((wr_id >> 32) & 0xffff) as usize, (wr_id >> 48) as u32, wr_id as u32)
 }
 
-/// One queue pair of the domain, with its connection. Fields drop in order: the device's queue
-/// pair first (after which the device touches none of the memory its windows and requests name),
-/// then the windows, then the id.
+/// One queue pair of the domain, with its connection. Fields drop in order: the windows first
+/// (deallocating one revokes the peer's access through it and frees no memory; a type-2 window
+/// still bound holds a reference on its queue pair, and rxe waits 50 s for it, then warns, when
+/// the queue pair goes first), then the device's queue pair (after which the device touches none
+/// of the memory its requests name), then the id.
 struct Qp {
-    qp: Option<QueuePair>,
     /// Bound windows by rkey, each holding its region busy until invalidated.
     windows: HashMap<u32, (RegionId, MemoryWindow)>,
+    qp: Option<QueuePair>,
     id: Arc<CmId>,
     slots: WrSlots,
     state: CmState,
@@ -520,6 +522,11 @@ impl VerbsDomain {
                     "{id}: device left {left:?} (wr_id, opcode) unflushed; flushing in software"
                 ));
             }
+            // Windows before the queue pair, as in `destroy` (a bound one would hold it).
+            let rkeys: Vec<u32> = q.windows.keys().copied().collect();
+            for rkey in rkeys {
+                forget_window(&mut self.regions, q, rkey);
+            }
             q.qp = None;
             q.flushed = true;
         }
@@ -810,12 +817,15 @@ impl Domain for VerbsDomain {
             CmState::Disconnecting => true,
             _ => false,
         };
-        // The device's queue pair first: after this it touches none of the memory below.
-        q.qp = None;
+        // Windows first: the peer loses access through them, and a window still bound would hold
+        // the queue pair (rxe stalls this thread 50 s in ibv_destroy_qp, then warns: seen when a
+        // peer dropped a connection whose request's window it never invalidated). Then the
+        // device's queue pair: after it, the device touches none of the memory below.
         let rkeys: Vec<u32> = q.windows.keys().copied().collect();
         for rkey in rkeys {
             forget_window(&mut self.regions, &mut q, rkey);
         }
+        q.qp = None;
         // Work requests still counted against regions are dropped with the queue pair.
         for index in q.slots.outstanding() {
             q.slots.release(&mut self.regions, index);
