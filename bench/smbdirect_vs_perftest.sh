@@ -45,7 +45,7 @@ fi
 
 echo "# SMB Direct (smbdx) vs perftest, SMB over TCP (smbdx) and the kernel pair (cifs.ko + ksmbd), rdma_rxe in"
 echo "# two qemu VMs; depth $DEPTH, $REPEAT interleaved rounds; medians [ranges]; under TCG only ratios mean anything."
-echo "# CPU: seconds of whole-VM busy time per GiB moved, client/server."
+echo "# CPU: seconds of whole-VM busy time per GiB moved, client/server; perftest's is what the link itself costs."
 awk '
     function median(list,    a, n, i, j, t) {
         n = split(list, a, " ")
@@ -66,7 +66,7 @@ awk '
     /^SRVCPU / { k = $2 " " $3 " " $4 " " $5; if ($6 == "begin") sb[k] = $7; else se[k] = $7 }
     END {
         hz = 100
-        printf "%-5s %8s %16s %16s %16s %16s %8s %8s %15s %15s %15s\n", "wire", "size", "perftest MiB/s", "smbdx-rdma MiB/s", "smbdx-tcp MiB/s", "kernel MiB/s", "x perf", "x kernel", "CPU rdma c/s", "CPU tcp c/s", "CPU kernel c/s"
+        printf "%-5s %8s %16s %16s %16s %16s %8s %8s %15s %15s %15s %15s\n", "wire", "size", "perftest MiB/s", "smbdx-rdma MiB/s", "smbdx-tcp MiB/s", "kernel MiB/s", "x perf", "x kernel", "CPU perf c/s", "CPU rdma c/s", "CPU tcp c/s", "CPU kernel c/s"
         for (o in ops) for (s in sizes) {
             delete m; delete cc; delete cs; rp = rk = ""
             for (r in rounds) {
@@ -84,10 +84,10 @@ awk '
                 if ((p in mibs) && (q in mibs)) rp = rp " " mibs[q] / mibs[p]
                 if ((kk in mibs) && (q in mibs)) rk = rk " " mibs[q] / mibs[kk]
             }
-            printf "%-5s %8d %16s %16s %16s %16s %8.2f %8.2f %7.2f/%-7.2f %7.2f/%-7.2f %7.2f/%-7.2f\n", o, s,
+            printf "%-5s %8d %16s %16s %16s %16s %8.2f %8.2f %7.2f/%-7.2f %7.2f/%-7.2f %7.2f/%-7.2f %7.2f/%-7.2f\n", o, s,
                 sprintf("%.1f", median(m["perftest"])), sprintf("%.1f", median(m["smbdx-rdma"])),
                 sprintf("%.1f", median(m["smbdx-tcp"])), sprintf("%.1f", median(m["kernel"])),
-                median(rp), median(rk),
+                median(rp), median(rk), median(cc["perftest"]), median(cs["perftest"]),
                 median(cc["smbdx-rdma"]), median(cs["smbdx-rdma"]), median(cc["smbdx-tcp"]), median(cs["smbdx-tcp"]),
                 median(cc["kernel"]), median(cs["kernel"])
             printf "      ranges: perftest %s smbdx-rdma %s smbdx-tcp %s kernel %s; ratios x perf %s x kernel %s\n",
