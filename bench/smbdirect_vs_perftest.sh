@@ -13,7 +13,9 @@
 # Usage (root, Debian 12):  bench/smbdirect_vs_perftest.sh
 # Environment: SIZES (bytes, default "65536 1048576"), DEPTH (I/Os in flight, default 8), REPEAT
 #              (rounds, default 3), TOTAL (bytes per perftest and kernel run, default 32 MiB),
-#              DURATION (seconds per smbdx bench run, default 4).
+#              DURATION (seconds per smbdx bench run, default 4), OPS (wire operations, default
+#              "write read"), SERVE_ARGS / BENCH_ARGS (extra options for smbdx serve / smbdx bench,
+#              e.g. "--poll busy": how a setting is compared in the same VM pair).
 #
 # Under qemu's software emulation (TCG) SoftRoCE moves tens of MB/s and the two vCPUs share these
 # machines' two cores: only the ratios mean anything, never the MiB/s. On hosts with RNICs run
@@ -23,13 +25,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export SIZES=${SIZES:-"65536 1048576"} DEPTH=${DEPTH:-8} REPEAT=${REPEAT:-3}
-export TOTAL=${TOTAL:-$((32 << 20))} DURATION=${DURATION:-4}
+export TOTAL=${TOTAL:-$((32 << 20))} DURATION=${DURATION:-4} OPS=${OPS:-"write read"}
+export SERVE_ARGS=${SERVE_ARGS:-} BENCH_ARGS=${BENCH_ARGS:-}
 
 cargo build --release --quiet -p smbdx --features rdma --bin smbdx
 kmod_env=$(scripts/kmod-smbdirect.sh)
 eval "$kmod_env"
 mapfile -t kargs <"$KMOD_RXE_VM_ARGS"
-env="SIZES='$SIZES' DEPTH=$DEPTH REPEAT=$REPEAT TOTAL=$TOTAL DURATION=$DURATION"
+env="SIZES='$SIZES' DEPTH=$DEPTH REPEAT=$REPEAT TOTAL=$TOTAL DURATION=$DURATION OPS='$OPS'"
+env="$env SERVE_ARGS='$SERVE_ARGS' BENCH_ARGS='$BENCH_ARGS'"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 scripts/rxe-vm.sh --timeout 3600 --mem 1536 --client-delay 5 "${kargs[@]}" \
@@ -45,6 +49,7 @@ fi
 
 echo "# SMB Direct (smbdx) vs perftest, SMB over TCP (smbdx) and the kernel pair (cifs.ko + ksmbd), rdma_rxe in"
 echo "# two qemu VMs; depth $DEPTH, $REPEAT interleaved rounds; medians [ranges]; under TCG only ratios mean anything."
+[ -z "$SERVE_ARGS$BENCH_ARGS" ] || echo "# smbdx serve $SERVE_ARGS; smbdx bench $BENCH_ARGS"
 echo "# CPU: seconds of whole-VM busy time per GiB moved, client/server; perftest's is what the link itself costs."
 awk '
     function median(list,    a, n, i, j, t) {

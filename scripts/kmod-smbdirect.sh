@@ -61,6 +61,8 @@ INSTALL=1
 
 log() { printf '[kmod] %s\n' "$*" >&2; }
 die() { printf '[kmod] error: %s\n' "$*" >&2; exit 2; }
+# A command that fails outside die() says where (the callers capture stdout only).
+trap 'printf "[kmod] error: line %s failed: %s\n" "$LINENO" "$BASH_COMMAND" >&2' ERR
 
 for arg in "$@"; do
     case "$arg" in
@@ -72,7 +74,8 @@ done
 
 upstream_of() { local v=${1#*:}; echo "${v%-*}"; }   # 1:6.1.192-3 -> 6.1.192
 
-installed_version() { dpkg-query -W -f='${Status} ${Version}\n' "$1" 2>/dev/null \
+# Empty when not installed (dpkg-query fails then: not an error here, on a fresh machine).
+installed_version() { { dpkg-query -W -f='${Status} ${Version}\n' "$1" 2>/dev/null || true; } \
     | sed -n 's/^install ok installed //p'; }
 
 # Install PKG=VERSION (or PKG) unless that version is installed.

@@ -12,7 +12,8 @@
 # all CPUs, user+nice+system+irq+softirq, during the run) and, on the server, "SRVCPU <label>
 # begin|end J": the client marks the start and end of each run over TCP port 7200.
 # Environment (both roles, same values): SIZES, DEPTH, REPEAT, TOTAL (bytes per perftest and kernel
-# run), DURATION (seconds per smbdx bench run).
+# run), DURATION (seconds per smbdx bench run), OPS (wire operations), SERVE_ARGS / BENCH_ARGS (extra
+# options of smbdx serve / smbdx bench).
 set -u
 role=${1:?server or client}
 SIZES=${SIZES:-"65536 1048576"}
@@ -20,6 +21,9 @@ DEPTH=${DEPTH:-8}
 REPEAT=${REPEAT:-3}
 TOTAL=${TOTAL:-33554432}
 DURATION=${DURATION:-4}
+OPS=${OPS:-"write read"}
+SERVE_ARGS=${SERVE_ARGS:-}
+BENCH_ARGS=${BENCH_ARGS:-}
 SERVER=10.9.0.1
 user=bench pass=Bench-Passw0rd
 
@@ -30,11 +34,11 @@ iters() { n=$((TOTAL / $1)); [ "$n" -ge 32 ] || n=32; echo "$n"; }
 if [ "$role" = server ]; then
   mkdir -p /srv/data && chmod 755 / /srv /srv/data
   SMBDX_LOG=warn smbdx serve --listen $SERVER:4445 --rdma $SERVER:4445 --share data=/srv/data \
-    --user "$user:$pass" --reactors 1 >/tmp/serve.log 2>&1 &
+    --user "$user:$pass" --reactors 1 $SERVE_ARGS >/tmp/serve.log 2>&1 &
   KPAIR_USER=$user KPAIR_PASS=$pass kmod-peer ksmbd kpair=/srv/kpair || echo "BENCH-FAIL ksmbd did not start"
   # Marks from the client: its label, then this side's CPU counter.
   ( while :; do l=$(nc -l -p 7200 </dev/null 2>/dev/null); [ -n "$l" ] && echo "SRVCPU $l $(busy)"; done ) &
-  for r in $(seq "$REPEAT"); do for s in $SIZES; do for op in write read; do
+  for r in $(seq "$REPEAT"); do for s in $SIZES; do for op in $OPS; do
     ib_${op}_bw -d rxe0 -x 1 -F -s "$s" -n "$(iters "$s")" -t "$DEPTH" -p 18515 >/dev/null 2>&1 \
       || echo "BENCH-FAIL perftest server $op $s $r"
   done; done; done
@@ -86,8 +90,8 @@ KPAIR_USER=$user KPAIR_PASS=$pass kmod-peer mount //$SERVER/kpair /mnt/k || echo
 for i in $(seq 0 $((DEPTH - 1))); do
   dd if=/dev/zero of=/mnt/k/f$i.bin bs=64k count=$((TOTAL / DEPTH / 65536)) oflag=direct 2>/dev/null
 done
-bench="smbdx bench $U --depth $DEPTH --duration $DURATION --cipher none --no-anchor --json --file-size $((TOTAL * 2))"
-for r in $(seq "$REPEAT"); do for s in $SIZES; do for op in write read; do
+bench="smbdx bench $U --depth $DEPTH --duration $DURATION --cipher none --no-anchor --json --file-size $((TOTAL * 2)) $BENCH_ARGS"
+for r in $(seq "$REPEAT"); do for s in $SIZES; do for op in $OPS; do
   # The SMB operation whose data moves by RDMA `op`: READ by the server's RDMA WRITE, WRITE by its
   # RDMA READ.
   smb=read; [ "$op" = read ] && smb=write
