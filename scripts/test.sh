@@ -26,6 +26,7 @@ command -v pkg-config >/dev/null 2>&1 || need_pkgs+=(pkg-config)
 command -v smbclient >/dev/null 2>&1 || need_pkgs+=(smbclient)     # real-client interop tests
 command -v smbd >/dev/null 2>&1 || need_pkgs+=(samba)               # real-server tests of the client
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_pkgs+=(python3-venv)
+command -v systemd-analyze >/dev/null 2>&1 || need_pkgs+=(systemd)  # checks deploy/smbdx.service
 # rdma-core headers and libclang for the `rdma` feature (bindgen); the VM packages are rxe-vm.sh's.
 for p in libibverbs-dev librdmacm-dev libclang-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
@@ -74,6 +75,19 @@ step "cargo test --workspace"
 test_log=$(mktemp)
 trap 'rm -f "$test_log"' EXIT
 cargo test --workspace 2>&1 | tee "$test_log"
+
+# --- the systemd unit (deploy/smbdx.service) ----------------------------------------------------------
+# verify: its syntax and that ExecStart runs (pointed at the binary just built: the unit names the
+# install path); security: the sandbox's exposure stays at 3.0 or below ("OK"; 1.9 when written).
+step "systemd-analyze verify / security deploy/smbdx.service"
+unit_dir=$(mktemp -d)
+sed "s|^ExecStart=/usr/local/bin/smbdx |ExecStart=$PWD/target/debug/smbdx |" deploy/smbdx.service \
+  >"$unit_dir/smbdx.service"
+# Unknown or misspelt keys are only warnings to systemd: any output fails the check.
+unit_out=$(systemd-analyze verify "$unit_dir/smbdx.service" 2>&1) || { echo "$unit_out"; exit 1; }
+[ -z "$unit_out" ] || { echo "$unit_out"; echo "systemd-analyze verify: warnings (above)" >&2; exit 1; }
+systemd-analyze security --offline=true --threshold=30 "$unit_dir/smbdx.service" | tail -n 1
+rm -rf "$unit_dir"
 
 # --- the Linux kernel client, in a VM ---------------------------------------------------------------
 # cifs.ko against smbdx serve (scripts/cifs-vm-test.sh); the VM needs root to install qemu and a kernel.
