@@ -15,7 +15,9 @@
 #              (rounds, default 3), TOTAL (bytes per perftest and kernel run, default 32 MiB),
 #              DURATION (seconds per smbdx bench run, default 4), OPS (wire operations, default
 #              "write read"), SERVE_ARGS / BENCH_ARGS (extra options for smbdx serve / smbdx bench,
-#              e.g. "--poll busy": how a setting is compared in the same VM pair).
+#              e.g. "--poll busy": how a setting is compared in the same VM pair), SMBDX_BIN (an
+#              smbdx binary built with the rdma feature to run instead of building this tree's:
+#              how two builds are compared, run after run).
 #
 # Under qemu's software emulation (TCG) SoftRoCE moves tens of MB/s and the two vCPUs share these
 # machines' two cores: only the ratios mean anything, never the MiB/s. On hosts with RNICs run
@@ -28,7 +30,11 @@ export SIZES=${SIZES:-"65536 1048576"} DEPTH=${DEPTH:-8} REPEAT=${REPEAT:-3}
 export TOTAL=${TOTAL:-$((32 << 20))} DURATION=${DURATION:-4} OPS=${OPS:-"write read"}
 export SERVE_ARGS=${SERVE_ARGS:-} BENCH_ARGS=${BENCH_ARGS:-}
 
-cargo build --release --quiet -p smbdx --features rdma --bin smbdx
+bin=${SMBDX_BIN:-}
+if [ -z "$bin" ]; then
+    cargo build --release --quiet -p smbdx --features rdma --bin smbdx
+    bin=target/release/smbdx
+fi
 kmod_env=$(scripts/kmod-smbdirect.sh)
 eval "$kmod_env"
 mapfile -t kargs <"$KMOD_RXE_VM_ARGS"
@@ -37,7 +43,7 @@ env="$env SERVE_ARGS='$SERVE_ARGS' BENCH_ARGS='$BENCH_ARGS'"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 scripts/rxe-vm.sh --timeout 3600 --mem 1536 --client-delay 5 "${kargs[@]}" \
-    --add target/release/smbdx --add bench/scripts/smbdirect-bench-vm.sh:/usr/local/bin/sdbench \
+    --add "$bin:/usr/local/bin/smbdx" --add bench/scripts/smbdirect-bench-vm.sh:/usr/local/bin/sdbench \
     pair --server "$env sdbench server" --client "$env sdbench client" >"$out" 2>&1 \
     || { tail -n 80 "$out"; echo "smbdirect_vs_perftest: the VM run failed" >&2; exit 1; }
 tr -d '\r' <"$out" >"$out.clean" && mv "$out.clean" "$out"
