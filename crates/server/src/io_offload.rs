@@ -31,23 +31,18 @@ use crossbeam_channel::{Receiver, Sender};
 /// (one: 2.8-3.2, three or four: 3.5-4.0; same runs, same machine).
 const HELPER_FIRST: usize = 2;
 
-/// [`HELPER_FIRST`] for a process that may run on `cpus` CPUs. On one CPU, which the helpers share
+/// [`HELPER_FIRST`] for a process that may run on `cpus` CPUs (counted before the reactors are
+/// pinned: on a pinned reactor thread `available_parallelism` says 1 whatever the host has). On one CPU, which the helpers share
 /// with the reactor, the hand-over and wakes buy no parallel copy: every cached READ is done here.
 /// (64 KiB READs at depth 8 over SMB Direct in the 1-vCPU rxe VMs: server CPU-s/GiB 31.6-32.6 through
 /// helpers, 22.4-23.4 here, and 0.64-0.68x perftest became 0.72-0.80x; two builds, runs interleaved
 /// with `SMBDX_BIN=... SIZES=65536 bench/smbdirect_vs_perftest.sh`.)
-fn helper_first_for(cpus: usize) -> usize {
+pub fn helper_first_for(cpus: usize) -> usize {
     if cpus <= 1 {
         0
     } else {
         HELPER_FIRST
     }
-}
-
-/// [`helper_first_for`] this process's CPUs, read once.
-fn helper_first() -> usize {
-    static FIRST: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *FIRST.get_or_init(|| helper_first_for(std::thread::available_parallelism().map_or(2, |n| n.get())))
 }
 
 /// A checked request waiting for its buffer.
@@ -77,11 +72,14 @@ pub struct IoOffload {
     ready: VecDeque<IoDone>,
     /// Checked by `begin_write` / `begin_read`, waiting for its buffer.
     planned: Option<(u64, Planned)>,
+    /// Requests with the helpers before a cached READ is done here ([`helper_first_for`]).
+    helper_first: usize,
 }
 
 impl IoOffload {
-    /// `max_in_flight`: the most requests the connection defers at once (its queue never holds more).
-    pub fn new(helper: Arc<Offload>, max_in_flight: usize) -> Self {
+    /// `max_in_flight`: the most requests the connection defers at once (its queue never holds more);
+    /// `cpus`: the CPUs the process may run on ([`helper_first_for`]).
+    pub fn new(helper: Arc<Offload>, max_in_flight: usize, cpus: usize) -> Self {
         let (done_tx, done_rx) = crossbeam_channel::bounded(max_in_flight.max(1));
         IoOffload {
             helper,
@@ -93,6 +91,7 @@ impl IoOffload {
             writes_in_flight: 0,
             ready: VecDeque::new(),
             planned: None,
+            helper_first: helper_first_for(cpus),
         }
     }
 
@@ -112,13 +111,13 @@ impl IoOffload {
 
     /// Sends the planned request's buffer to a helper thread (or does the I/O here when the
     /// helper's queue is full). A READ whose data the page cache holds is done here at once
-    /// while [`HELPER_FIRST`] requests are already with the helpers (at once on one CPU).
+    /// while `helper_first` requests are already with the helpers ([`helper_first_for`]).
     pub fn submit(&mut self, message_id: u64, mut io: IoBuffer) {
         let planned = match self.planned.take() {
             Some((id, p)) if id == message_id => Some(p),
             _ => None,
         };
-        if let Some(Planned::Read(r)) = planned.as_ref().filter(|_| self.in_flight >= helper_first()) {
+        if let Some(Planned::Read(r)) = planned.as_ref().filter(|_| self.in_flight >= self.helper_first) {
             let cached = io.buf.get_mut(io.range.clone()).and_then(|area| r.read_cached(area));
             if let Some(n) = cached {
                 self.ready.push_back(IoDone { message_id, result: Ok(n as u32), buf: io.buf });

@@ -32,6 +32,8 @@ struct Factory {
     users: Arc<UserDb>,
     /// Each reactor's helper threads for WRITEs and READs (see `io_offload`).
     helpers: Vec<Arc<Offload>>,
+    /// The CPUs the process may run on, counted before the reactors were pinned.
+    cpus: usize,
 }
 
 /// Requests one connection has in flight on the helpers at most (the session layer bounds their
@@ -45,7 +47,11 @@ impl ConnectionFactory for Factory {
     fn accept(&self, peer: &engine::PeerInfo, reactor: usize) -> Box<dyn Connection> {
         let mut files = ServerFiles::new(Arc::clone(&self.shares), Arc::new(crate::netif::interfaces));
         if let Some(h) = self.helpers.get(reactor) {
-            files = files.with_io_offload(IoOffload::new(Arc::clone(h), DEFERRED_WRITES_PER_CONNECTION));
+            files = files.with_io_offload(IoOffload::new(
+                Arc::clone(h),
+                DEFERRED_WRITES_PER_CONNECTION,
+                self.cpus,
+            ));
         }
         let auth = NtlmAuth::new(Arc::clone(&self.users), &self.cfg.server_name);
         Box::new(SmbConnection::new(peer, Arc::clone(&self.cfg), files, auth))
@@ -141,6 +147,7 @@ impl Server {
             shares: Arc::new(ServerFiles::shares(&cfg.shares)),
             users: Arc::new(users),
             helpers: helpers.clone(),
+            cpus: cores,
         };
         let engine = Engine::start(listeners, Arc::new(factory), engine_cfg).map_err(ServeError::Engine)?;
         for a in engine.local_addrs() {
