@@ -9,10 +9,12 @@
 //! - [`signing::SigningKey`]: HMAC-SHA256, AES-128-CMAC, AES-128-GMAC, signing and verifying PDUs in place.
 //! - [`cipher::AeadKey`]: AES-128/256-CCM/GCM sealing in place with a detached tag, and
 //!   [`transform`]: the TRANSFORM_HEADER around it.
-//! - [`nonce::NonceSequence`]: per-key, per-channel nonces that refuse to wrap.
+//! - [`nonce::NonceSequence`]: per-key, per-channel nonces that refuse to wrap; [`nonce::TransformNonces`]:
+//!   the GMAC nonces of SIGNING RDMA transforms, disjoint from header-signing nonces.
 //! - [`session_crypto::SessionCrypto`]: the session key schedule of both ends (MS-SMB2 3.2.5.3.1 /
 //!   3.3.5.5.3), from the GSS session key to one end's signing key, sealing key with its nonces, and
-//!   opening key; [`session_crypto::derive_signing_key`] for a bound channel's signing key.
+//!   opening key; [`session_crypto::derive_signing_key`] for a bound channel's signing key; and the
+//!   SMB 3.1.1 RDMA transform's crypto over placed data ([`SessionCrypto::seal_placed`] and friends).
 //!
 //! What it must not do: parse network messages beyond the fixed header fields it signs or seals, keep
 //! protocol state, or log key material. Keys live in [`SecretKey`] (zeroized on drop) or in prepared
@@ -51,8 +53,8 @@ pub use backend::Backend;
 pub use cipher::{AeadKey, Cipher};
 pub use error::{CryptoError, Result};
 pub use kdf::{KdfInput, SessionKeys};
-pub use nonce::{Nonce, NonceSequence};
+pub use nonce::{Nonce, NonceSequence, TransformNonces};
 pub use preauth::PreauthHash;
 pub use secret::{SecretKey, WipeOnDrop};
-pub use session_crypto::{derive_signing_key, KeySchedule, Role, SealingKey, SessionCrypto};
+pub use session_crypto::{derive_signing_key, KeySchedule, PlacedSeal, Role, SealingKey, SessionCrypto};
 pub use signing::{SigningAlgorithm, SigningKey};

@@ -81,6 +81,64 @@ impl NonceSequence {
     }
 }
 
+/// The 12-byte GMAC nonces of SIGNING RDMA transforms (MS-SMB2 2.2.43.1: "implementation-specific",
+/// carried in the transform) for one end and channel of a session.
+///
+/// Both ends sign with the same Session.SigningKey, and header signing already takes GMAC nonces of
+/// its own under that key (3.1.4.1: MessageId in bytes 0..8, a 4-byte field whose bit 0 says
+/// "server" and bit 1 "CANCEL", all else zero). A transform nonce must collide with none of them,
+/// nor with the peer's transform nonces, nor with another channel's, so it is laid out as
+///
+/// | bytes | holds |
+/// |---|---|
+/// | 0..8 | a counter, never wrapping |
+/// | 8..11 | the channel index (24 bits, as in [`NonceSequence`]) |
+/// | 11 | `0x80` (never set by header signing, whose byte 11 is zero) \| `0x01` when the server signs |
+#[derive(Debug)]
+pub struct TransformNonces {
+    next: u64,
+    tail: [u8; 4],
+    exhausted: bool,
+}
+
+impl TransformNonces {
+    /// Byte 11's mark that no header-signing nonce carries.
+    pub const TRANSFORM_MARK: u8 = 0x80;
+
+    /// The sequence of `server`'s end (true) or the client's (false) on channel `channel`.
+    pub fn new(server: bool, channel: u32) -> Result<Self> {
+        Self::starting_at(server, channel, 0)
+    }
+
+    /// A sequence whose next counter value is `next` (tests use it to reach the end quickly).
+    pub fn starting_at(server: bool, channel: u32, next: u64) -> Result<Self> {
+        if channel > NonceSequence::MAX_CHANNEL {
+            return Err(CryptoError::BadInput {
+                what: "TransformNonces",
+                detail: "channel index above 2^24-1",
+            });
+        }
+        let c = channel.to_le_bytes();
+        let tail = [c[0], c[1], c[2], Self::TRANSFORM_MARK | u8::from(server)];
+        Ok(Self { next, tail, exhausted: false })
+    }
+
+    /// The next nonce; fails forever once the counter is spent, rather than wrapping.
+    pub fn next_nonce(&mut self) -> Result<[u8; 12]> {
+        if self.exhausted {
+            return Err(CryptoError::NonceExhausted);
+        }
+        let mut n = [0u8; 12];
+        n[..8].copy_from_slice(&self.next.to_le_bytes());
+        n[8..].copy_from_slice(&self.tail);
+        match self.next.checked_add(1) {
+            Some(v) => self.next = v,
+            None => self.exhausted = true,
+        }
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +176,24 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(s.next_nonce(), Err(CryptoError::NonceExhausted));
         }
+    }
+
+    #[test]
+    fn transform_nonces_differ_by_end_and_channel_and_never_look_like_header_nonces() {
+        let mut seen = HashSet::new();
+        for (server, channel) in [(false, 0), (true, 0), (false, 1), (true, 0x00FF_FFFF)] {
+            let mut s = TransformNonces::new(server, channel).unwrap();
+            for _ in 0..1000 {
+                let n = s.next_nonce().unwrap();
+                assert_eq!(n[11] & TransformNonces::TRANSFORM_MARK, TransformNonces::TRANSFORM_MARK);
+                assert_eq!(n[11] & 1, u8::from(server));
+                assert!(seen.insert(n), "transform nonce repeated");
+            }
+        }
+        let mut s = TransformNonces::starting_at(true, 0, u64::MAX).unwrap();
+        assert!(s.next_nonce().is_ok());
+        assert_eq!(s.next_nonce(), Err(CryptoError::NonceExhausted));
+        assert!(TransformNonces::new(false, NonceSequence::MAX_CHANNEL + 1).is_err());
     }
 
     #[test]

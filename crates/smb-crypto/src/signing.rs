@@ -144,29 +144,59 @@ impl SigningKey {
         if pdu.len() < 64 {
             return Err(CryptoError::TooShort { what: "signed PDU", len: pdu.len() });
         }
+        self.mac_with(&gmac_nonce(pdu), pdu)
+    }
+
+    /// The MAC of `data` (not a PDU: bytes placed by RDMA, MS-SMB2 2.2.43.1 SIGNING transform) with
+    /// the 12-byte GMAC `nonce` the caller drew from a [`crate::nonce::TransformNonces`]; CMAC and
+    /// HMAC-SHA256 take no nonce and must be given `None`, GMAC must be given one.
+    pub fn mac_placed(&self, nonce: Option<&[u8; 12]>, data: &[u8]) -> Result<[u8; 16]> {
+        match (self.alg, nonce) {
+            (SigningAlgorithm::AesGmac, Some(n)) => self.mac_with(n, data),
+            (SigningAlgorithm::AesGmac, None) => {
+                Err(CryptoError::BadInput { what: "GMAC transform", detail: "needs a nonce" })
+            }
+            (_, Some(_)) => {
+                Err(CryptoError::BadInput { what: "CMAC/HMAC transform", detail: "takes no nonce" })
+            }
+            (_, None) => self.mac_with(&[0; 12], data),
+        }
+    }
+
+    /// Verifies the MAC of placed `data` (see [`SigningKey::mac_placed`]) in constant time.
+    pub fn verify_placed(&self, nonce: Option<&[u8; 12]>, data: &[u8], signature: &[u8; 16]) -> Result<()> {
+        let want = self.mac_placed(nonce, data)?;
+        if aws_lc_rs::constant_time::verify_slices_are_equal(&want, signature).is_ok() {
+            Ok(())
+        } else {
+            Err(CryptoError::BadSignature)
+        }
+    }
+
+    /// The MAC of `data`; `nonce` feeds GMAC only.
+    fn mac_with(&self, nonce: &[u8; 12], data: &[u8]) -> Result<[u8; 16]> {
         let mut out = [0u8; 16];
         match &self.imp {
-            Imp::Hmac(k) => out.copy_from_slice(&hmac_sha256(self.backend, k.as_bytes(), &[pdu])[..16]),
+            Imp::Hmac(k) => out.copy_from_slice(&hmac_sha256(self.backend, k.as_bytes(), &[data])[..16]),
             Imp::AwsCmac(k) => {
-                let t = awscmac::sign(k, pdu).map_err(|_| CryptoError::Backend("cmac"))?;
+                let t = awscmac::sign(k, data).map_err(|_| CryptoError::Backend("cmac"))?;
                 out.copy_from_slice(t.as_ref());
             }
             Imp::RcCmac(k) => {
                 let mut m = (**k).clone();
-                m.update(pdu);
+                m.update(data);
                 out.copy_from_slice(&m.finalize().into_bytes());
             }
             Imp::AwsGmac(k) => {
-                let n = aws::Nonce::assume_unique_for_key(gmac_nonce(pdu));
+                let n = aws::Nonce::assume_unique_for_key(*nonce);
                 let t = k
-                    .seal_in_place_separate_tag(n, aws::Aad::from(pdu), &mut [])
+                    .seal_in_place_separate_tag(n, aws::Aad::from(data), &mut [])
                     .map_err(|_| CryptoError::Backend("gmac"))?;
                 out.copy_from_slice(t.as_ref());
             }
             Imp::RcGmac(k) => {
-                let n = gmac_nonce(pdu);
                 let t = k
-                    .encrypt_in_place_detached(GenericArray::from_slice(&n), pdu, &mut [])
+                    .encrypt_in_place_detached(GenericArray::from_slice(nonce), data, &mut [])
                     .map_err(|_| CryptoError::Backend("gmac"))?;
                 out.copy_from_slice(&t);
             }
