@@ -49,6 +49,8 @@ pub(crate) struct Shared {
     /// READ and WRITE chunks when their data moves by RDMA (an SMB Direct connection whose session
     /// needs neither encryption nor signing); `None` otherwise.
     pub(crate) rdma_chunks: Option<(u32, u32)>,
+    /// The RDMA transforms negotiated: an encrypted tree moves data by RDMA only with ENCRYPTION.
+    pub(crate) rdma_transforms: smb_wire::negotiate_context::RdmaTransformSet,
     rdma_stats: Arc<RdmaCounters>,
     _engine: Engine,
 }
@@ -180,6 +182,7 @@ impl Client {
             signing: opts.signing.clone(),
             require_privacy: opts.require_privacy,
             require_signing: opts.require_signing,
+            rdma_transform: opts.rdma_transform || opts.require_rdma_transform,
             ..ClientConfig::default()
         };
         let conn = ClientConnection::new(proto, random(addr)?, random(addr)?);
@@ -192,7 +195,8 @@ impl Client {
         let spares = WriteSpares::new();
         let rdma_stats = Arc::new(RdmaCounters::default());
         let driver = Driver::new(conn, initiator, logon_tx, req_rx, returns_rx, spares.clone())
-            .with_rdma_stats(rdma_stats.clone());
+            .with_rdma_stats(rdma_stats.clone())
+            .requiring_rdma_transform(opts.require_rdma_transform);
         let handle = match opts.transport {
             crate::Transport::Tcp => engine.connect(addr, Box::new(driver)),
             crate::Transport::Rdma(_) => engine.connect_rdma(addr, Box::new(driver)),
@@ -215,12 +219,21 @@ impl Client {
             dialect,
             cipher,
             signing,
+            rdma_transforms,
         } = limits;
         // Inline over SMB Direct, a READ or WRITE and its headers must fit one message the server
         // reassembles (its MaxFragmentedSize, MS-SMBD 3.1.5.4: 1 MiB for Windows and smbdx, 173,910
         // bytes for ksmbd); one page leaves room for every header.
         let inline_max = max_message.map(|m| (m.saturating_sub(4096) / 4096 * 4096).max(4096));
-        let rdma_chunks = (inline_max.is_some() && !encrypted && !signing_required)
+        // Data that must be encrypted or signed moves by RDMA only with the matching transform.
+        let session_rdma = if encrypted {
+            rdma_transforms.encryption
+        } else if signing_required {
+            rdma_transforms.signing
+        } else {
+            true
+        };
+        let rdma_chunks = (inline_max.is_some() && session_rdma)
             .then(|| (max_read.clamp(1, MAX_CHUNK), max_write.clamp(1, MAX_CHUNK)));
         let shared = Shared {
             encrypted,
@@ -236,6 +249,7 @@ impl Client {
             read_chunk: max_read.clamp(1, inline_max.unwrap_or(MAX_CHUNK).min(MAX_CHUNK)),
             write_chunk: max_write.clamp(1, inline_max.unwrap_or(MAX_CHUNK).min(MAX_CHUNK)),
             rdma_chunks,
+            rdma_transforms,
             rdma_stats,
             _engine: engine,
         };

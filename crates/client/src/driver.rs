@@ -21,6 +21,7 @@ use smb_crypto::{Cipher, SigningAlgorithm};
 use smb_wire::create::CreateDisposition;
 use smb_wire::info::FileInfoClass;
 use smb_wire::negotiate::Dialect;
+use smb_wire::negotiate_context::RdmaTransformSet;
 use smb_wire::query_info::InfoType;
 use smb_wire::status::NtStatus;
 
@@ -105,6 +106,8 @@ pub(crate) struct Limits {
     pub dialect: Option<Dialect>,
     pub cipher: Option<Cipher>,
     pub signing: Option<SigningAlgorithm>,
+    /// The RDMA transforms NEGOTIATE settled.
+    pub rdma_transforms: RdmaTransformSet,
 }
 
 pub(crate) type LogonReply = Result<Limits, Failure>;
@@ -137,6 +140,8 @@ pub(crate) struct Driver {
     /// Answers held until the window their response did not invalidate is revoked, by request.
     revoking: HashMap<u64, (Completion, usize)>,
     rdma_stats: Arc<RdmaCounters>,
+    /// Over SMB Direct, refuse a server that does not negotiate both RDMA transforms.
+    require_rdma_transform: bool,
 }
 
 impl Driver {
@@ -162,7 +167,15 @@ impl Driver {
             revoking: HashMap::new(),
             max_message: None,
             rdma_stats: Arc::default(),
+            require_rdma_transform: false,
         }
+    }
+
+    /// Over SMB Direct, fail the connection unless the server negotiates the RDMA transforms
+    /// (ENCRYPTION and SIGNING).
+    pub(crate) fn requiring_rdma_transform(mut self, required: bool) -> Driver {
+        self.require_rdma_transform = required;
+        self
     }
 
     /// Counts RDMA I/O into `stats` (shared with the application side).
@@ -198,6 +211,15 @@ impl Driver {
     fn complete(&mut self, c: Completion, out: &mut Outbox) -> Flow {
         match c {
             Completion::Negotiated { .. } => {
+                if self.require_rdma_transform
+                    && self.max_message.is_some()
+                    && self.conn.rdma_transforms() != RdmaTransformSet::ALL
+                {
+                    return self.fatal(ProtoError::BadNegotiate {
+                        detail:
+                            "the server does not negotiate the RDMA transform, which this client requires",
+                    });
+                }
                 let Some(initiator) = self.initiator.take() else { return Flow::Continue };
                 match self.conn.session_setup(initiator) {
                     Ok(bytes) => out.push(&bytes),
@@ -215,6 +237,7 @@ impl Driver {
                     dialect: self.conn.dialect(),
                     cipher: self.conn.cipher(),
                     signing: self.conn.signing(),
+                    rdma_transforms: self.conn.rdma_transforms(),
                 };
                 if let Some(logon) = self.logon.take() {
                     let _ = logon.try_send(Ok(limits));
@@ -294,13 +317,25 @@ impl Driver {
         Flow::Continue
     }
 
-    /// An RDMA I/O whose window is gone: a READ's data is taken from its buffer.
-    fn finish_rdma(&mut self, c: Completion, io: RdmaIo, out: &mut Outbox) -> Flow {
+    /// An RDMA I/O whose window is gone: a READ's data is taken from its buffer, opened or verified
+    /// there first when the server sealed or signed it.
+    fn finish_rdma(&mut self, c: Completion, mut io: RdmaIo, out: &mut Outbox) -> Flow {
         let c = match c {
-            Completion::ReadPlaced { request, len } => {
+            Completion::ReadPlaced { request, len, transform } => {
                 let n = len as usize;
                 if n > io.len {
                     return self.fatal(ProtoError::InlineDataForRdmaRead { request: request.0, len: n });
+                }
+                if let Some(t) = transform {
+                    if let Err(e) = self.conn.open_placed(request, &t, &mut io.lease[..n]) {
+                        // The data was changed on the wire or in our memory: that READ fails, the
+                        // application never sees the bytes; the connection (whose messages all
+                        // authenticate) goes on.
+                        if let Some(reply) = self.inflight.remove(&request) {
+                            let _ = reply.try_send(Err(Failure::Protocol(Arc::new(e))));
+                        }
+                        return Flow::Continue;
+                    }
                 }
                 Completion::Read { request, data: io.lease[..n].to_vec().into() }
             }
@@ -404,7 +439,8 @@ fn send_rdma(
     let sent = if read {
         conn.read_rdma(file, offset, len as u32, &[desc], true)
     } else {
-        conn.write_rdma(file, offset, len as u32, &[desc], true)
+        // Sealed or signed in place, where the tree requires it, before the server may pull it.
+        conn.write_rdma(file, offset, &mut lease[..len], &[desc], true)
     };
     match sent {
         Ok((id, bytes)) => {

@@ -27,7 +27,7 @@ pub struct File {
     size: u64,
     open: bool,
     /// Largest READ and WRITE chunks: by RDMA on an SMB Direct connection whose data may move so
-    /// (neither encrypted nor signed), else what fits one message.
+    /// (plain, or protected by a negotiated RDMA transform), else what fits one message.
     chunks: (u32, u32),
 }
 
@@ -40,7 +40,7 @@ impl File {
         encrypted: bool,
     ) -> File {
         let chunks = match shared.rdma_chunks {
-            Some(c) if !encrypted => c,
+            Some(c) if !encrypted || shared.rdma_transforms.encryption => c,
             _ => (shared.read_chunk, shared.write_chunk),
         };
         File { shared, file, path, size, open: true, chunks }

@@ -28,6 +28,11 @@ pub struct ClientOptions {
     pub timeout: Duration,
     /// TCP (Direct TCP, MS-SMB2 2.1) or SMB Direct (MS-SMBD over RDMA).
     pub transport: Transport,
+    /// Offer the SMB 3.1.1 RDMA transforms, so that over SMB Direct encrypted and signed data moves
+    /// by RDMA, sealed or signed before it is placed (off: such data rides inline).
+    pub rdma_transform: bool,
+    /// Over SMB Direct, refuse a server that does not negotiate both RDMA transforms.
+    pub require_rdma_transform: bool,
 }
 
 /// What a [`crate::Client`] connects over.
@@ -52,6 +57,8 @@ impl Default for ClientOptions {
             poll: PollMode::default(),
             timeout: Duration::from_secs(30),
             transport: Transport::Tcp,
+            rdma_transform: true,
+            require_rdma_transform: false,
         }
     }
 }

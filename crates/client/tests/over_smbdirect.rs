@@ -9,9 +9,10 @@ use std::sync::Arc;
 use client::{Cipher, Client, ClientError, ClientOptions, OpenMode, SigningAlgorithm, Transport};
 use engine::rdma::RdmaSettings;
 use rdma_verbs::loopback::Fabric;
-use server::config::{ServeConfig, ShareConfig};
+use server::config::{RdmaTransformSetting, ServeConfig, ShareConfig};
 use server::serve::{ServeError, Server};
 use sha2::{Digest, Sha256};
+use smb_wire::status::NtStatus;
 
 struct Rig {
     server: Server,
@@ -79,18 +80,42 @@ fn round_trip(rig: &Rig, c: &Client, share: &str, name: &str, data: &[u8]) {
     f.close().unwrap();
 }
 
+/// Round trips of `sizes` on `share`; returns the bytes the server moved by RDMA (placed, pulled).
+fn round_trips(rig: &Rig, c: &Client, share: &str, tag: &str, sizes: &[usize]) -> (u64, u64) {
+    let (w0, r0) = rig.server.rdma_bytes();
+    for (i, &n) in sizes.iter().enumerate() {
+        round_trip(rig, c, share, &format!("{tag}-{i}.bin"), &random_bytes(n));
+    }
+    let (w1, r1) = rig.server.rdma_bytes();
+    (w1 - w0, r1 - r0)
+}
+
 #[test]
 fn files_round_trip_over_smb_direct_with_every_cipher_and_signing_algorithm() {
     let rig = rig();
-    // Sizes inside one fragment, across fragments, and several whole inline I/Os (1 MiB messages).
-    let sizes = [1usize, 1300, 100_000, (3 << 20) + 12345];
+    // Sizes inside one fragment, across fragments, several 1 MiB RDMA I/Os, and one 8 MiB one.
+    let sizes = [1usize, 1300, 4096, 100_000, (3 << 20) + 12345, 8 << 20];
+    let by_rdma: u64 = sizes.iter().filter(|&&n| n >= 4096).map(|&n| n as u64).sum();
+    // round_trip reads 4 KiB past the end of each file: every READ goes by RDMA, and the server
+    // places what there is.
+    let read_back: u64 = sizes.iter().map(|&n| n as u64).sum();
     for cipher in [Cipher::Aes128Gcm, Cipher::Aes256Gcm, Cipher::Aes128Ccm, Cipher::Aes256Ccm] {
+        // The RDMA transform (the default): sealed data moves by RDMA both ways.
         let opts = over_rdma(&rig, ClientOptions { ciphers: vec![cipher], ..ClientOptions::default() });
         let c = Client::connect(rig.rdma, "alice", "secret", opts).unwrap();
         assert_eq!(c.cipher(), Some(cipher));
-        for (i, &n) in sizes.iter().enumerate() {
-            round_trip(&rig, &c, "data", &format!("{cipher:?}-{i}.bin"), &random_bytes(n));
-        }
+        let (placed, pulled) = round_trips(&rig, &c, "data", &format!("{cipher:?}-transform"), &sizes);
+        assert_eq!(pulled, by_rdma, "{cipher}: every WRITE of 4 KiB and more pulled, sealed");
+        assert_eq!(placed, read_back, "{cipher}: every READ of 4 KiB and more placed, sealed");
+        c.logoff().unwrap();
+        // Without it (what Linux's client does with `seal`): inline, all of it.
+        let opts = over_rdma(
+            &rig,
+            ClientOptions { ciphers: vec![cipher], rdma_transform: false, ..ClientOptions::default() },
+        );
+        let c = Client::connect(rig.rdma, "alice", "secret", opts).unwrap();
+        let moved = round_trips(&rig, &c, "data", &format!("{cipher:?}-inline"), &sizes[..5]);
+        assert_eq!(moved, (0, 0), "{cipher}: no transform, no RDMA for sealed data");
         c.logoff().unwrap();
     }
     for signing in [SigningAlgorithm::AesGmac, SigningAlgorithm::AesCmac] {
@@ -98,12 +123,61 @@ fn files_round_trip_over_smb_direct_with_every_cipher_and_signing_algorithm() {
         let c = Client::connect(rig.rdma, "alice", "secret", opts).unwrap();
         assert_eq!(c.signing(), Some(signing));
         assert!(!c.session_encrypted());
-        for (i, &n) in sizes.iter().enumerate() {
-            round_trip(&rig, &c, "plain", &format!("{signing:?}-{i}.bin"), &random_bytes(n));
-        }
+        let (placed, pulled) = round_trips(&rig, &c, "plain", &format!("{signing:?}"), &sizes);
+        assert_eq!(pulled, by_rdma, "{signing}: signed WRITE data pulled by RDMA");
+        assert_eq!(placed, read_back, "{signing}: signed READ data placed by RDMA");
         c.logoff().unwrap();
     }
     rig.server.shutdown().unwrap();
+}
+
+#[test]
+fn a_client_or_server_that_requires_the_transform_refuses_a_peer_without_it() {
+    let rig = rig();
+    let no_transform = ClientOptions { rdma_transform: false, ..ClientOptions::default() };
+    // The server here offers it: a requiring client connects, and a client without it too.
+    let opts = over_rdma(&rig, ClientOptions { require_rdma_transform: true, ..ClientOptions::default() });
+    Client::connect(rig.rdma, "alice", "secret", opts).unwrap().logoff().unwrap();
+    Client::connect(rig.rdma, "alice", "secret", over_rdma(&rig, no_transform.clone())).unwrap();
+    rig.server.shutdown().unwrap();
+    // A server that requires it: SMB Direct clients without it are refused, TCP ones are not. A
+    // server that has it off: a requiring client refuses it.
+    for setting in [RdmaTransformSetting::Required, RdmaTransformSetting::Off] {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = ServeConfig {
+            listen: vec!["127.0.0.1:0".into()],
+            rdma: vec![RDMA_ADDR.into()],
+            shares: vec![ShareConfig::parse(&format!("d={}", dir.path().display())).unwrap()],
+            users: vec!["alice:secret".into()],
+            rdma_transform: setting,
+            ..Default::default()
+        };
+        let fabric = Fabric::new();
+        let server = Server::start_with_rdma(&cfg, Some(Arc::new(fabric.clone()))).unwrap();
+        let with_fabric = |o: ClientOptions| ClientOptions {
+            transport: Transport::Rdma(RdmaSettings::new(Arc::new(fabric.clone()))),
+            ..o
+        };
+        let rdma = server.local_rdma_addrs()[0];
+        let requiring = ClientOptions { require_rdma_transform: true, ..ClientOptions::default() };
+        let (without, with) = (
+            Client::connect(rdma, "alice", "secret", with_fabric(no_transform.clone())),
+            Client::connect(rdma, "alice", "secret", with_fabric(requiring)),
+        );
+        if setting == RdmaTransformSetting::Required {
+            assert!(
+                matches!(&without, Err(ClientError::Status { status: NtStatus::NOT_SUPPORTED, .. })),
+                "NEGOTIATE refused: {:?}",
+                without.err()
+            );
+            with.unwrap();
+        } else {
+            without.unwrap();
+            assert!(matches!(&with, Err(ClientError::Protocol(_))), "client refuses: {:?}", with.err());
+        }
+        Client::connect(server.local_addrs()[0], "alice", "secret", no_transform.clone()).unwrap();
+        server.shutdown().unwrap();
+    }
 }
 
 #[test]
@@ -216,11 +290,11 @@ fn large_reads_and_writes_move_their_data_by_rdma_small_ones_inline() {
     assert!(s.bytes >= w + r && s.bytes <= w + r + 6 * 4096, "{s:?}, server {w} placed, {r} pulled");
     assert!(s.reads >= 4 && s.writes >= 4, "{s:?}");
     assert_eq!((s.invalidated_by_server, s.revoked_locally), (s.reads + s.writes, 0), "{s:?}");
-    // The encrypted share on the same connection: inline, whatever the size.
-    let before = rig.server.rdma_bytes();
-    round_trip(&rig, &c, "data", "sealed.bin", &random_bytes(3 << 20));
-    assert_eq!(rig.server.rdma_bytes(), before, "sealed data never goes by RDMA");
-    assert_eq!(c.rdma_stats(), s, "nor does the client grant a window for it");
+    // The encrypted share on the same connection: by RDMA through the transform.
+    let (placed, pulled) = round_trips(&rig, &c, "data", "sealed", &[3 << 20]);
+    assert_eq!((placed, pulled), (3 << 20, 3 << 20), "sealed data by RDMA, through the transform");
+    let s = c.rdma_stats();
+    assert_eq!((s.invalidated_by_server, s.revoked_locally), (s.reads + s.writes, 0), "{s:?}");
     // Many RDMA I/Os in flight at once.
     let tree = c.tree("plain").unwrap();
     let f = tree.open("pipelined-rdma.bin", OpenMode::Write).unwrap();

@@ -151,7 +151,8 @@ pub fn bad_descriptors<P: rdma_verbs::DomainProvider>(t: &Target<P>) -> Result<S
     Ok(format!("STATUS_INVALID_PARAMETER, token revoked: {}", seen.join("; ")))
 }
 
-/// A READ and a WRITE by RDMA on an EncryptData share (no RDMA transform yet): STATUS_ACCESS_DENIED,
+/// A READ and a WRITE by plain RDMA on an EncryptData share, from a peer that did not negotiate the
+/// RDMA transform: STATUS_ACCESS_DENIED,
 /// token revoked by the response, no plaintext placed in the client's memory, file unchanged.
 pub fn rdma_on_encrypted_share<P: rdma_verbs::DomainProvider>(
     t: &Target<P>,

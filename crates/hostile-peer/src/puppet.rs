@@ -183,9 +183,10 @@ impl Peer {
         let mut guid = [7u8; 16];
         guid[..4].copy_from_slice(&seed);
         let puppet = Puppet {
-            // Signing not required, as the real client asks by default: data may then move by RDMA.
+            // Signing not required, and no RDMA transform (like Linux's client): plain data moves by
+            // RDMA, and the cases check what a server does with RDMA asked for protected data.
             conn: ClientConnection::new(
-                ClientConfig { require_signing: false, ..ClientConfig::default() },
+                ClientConfig { require_signing: false, rdma_transform: false, ..ClientConfig::default() },
                 guid,
                 [11; 32],
             ),

@@ -133,7 +133,8 @@ impl Peer {
         })?
     }
 
-    /// Sends a WRITE of `len` bytes at `offset` whose payload is to be RDMA-read from `descs`.
+    /// Sends a WRITE of `len` bytes at `offset` whose payload is to be RDMA-read from `descs`, by
+    /// plain RDMA whatever the share requires.
     pub fn send_write_rdma(
         &mut self,
         file: FileHandle,
@@ -143,7 +144,7 @@ impl Peer {
     ) -> Result<RequestId, String> {
         self.run(move |p, _, out| {
             let (id, bytes) =
-                p.conn.write_rdma(file, offset, len, &descs, true).map_err(|e| e.to_string())?;
+                p.conn.write_rdma_unprotected(file, offset, len, &descs, true).map_err(|e| e.to_string())?;
             out.push(&bytes);
             Ok(id)
         })?

@@ -10,6 +10,7 @@
 //! poll = "adaptive"
 //! poll_spin_us = 50
 //! write_threads = 4
+//! rdma_transform = "on"
 //! users = ["alice:nthash:0cb6948805f797bf2a82807973b89537"]
 //! [[share]]
 //! name = "data"
@@ -41,6 +42,8 @@ pub enum ConfigError {
     NoShares,
     #[error("user spec: {0}")]
     User(String),
+    #[error("{0}")]
+    Setting(String),
 }
 
 /// One share.
@@ -109,6 +112,33 @@ pub struct ServeConfig {
     /// for both 445 and 5445 (the Linux client tries 5445 first).
     #[serde(default)]
     pub rdma: Vec<String>,
+    /// The SMB 3.1.1 RDMA transform (`--rdma-transform`): `on` (default) answers clients that offer
+    /// it, so encrypted and signed data keeps moving by RDMA, sealed or signed; `off` ignores the
+    /// offer (such data rides inline); `required` also refuses SMB Direct clients without it.
+    #[serde(default)]
+    pub rdma_transform: RdmaTransformSetting,
+}
+
+/// How `smbdx serve` and the client treat the SMB 3.1.1 RDMA transform.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RdmaTransformSetting {
+    #[default]
+    On,
+    Off,
+    Required,
+}
+
+impl RdmaTransformSetting {
+    /// From `on`, `off` or `required`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "on" => Some(Self::On),
+            "off" => Some(Self::Off),
+            "required" => Some(Self::Required),
+            _ => None,
+        }
+    }
 }
 
 impl ServeConfig {

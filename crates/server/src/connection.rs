@@ -128,6 +128,11 @@ impl SmbConnection {
                     tracing::warn!(%peer, "dropping connection: {detail}")
                 }
                 Event::RdmaRefused { reason } => tracing::warn!(%peer, "RDMA channel refused: {reason}"),
+                Event::PlacedDataRejected { session_id, detail } => tracing::warn!(
+                    %peer,
+                    session_id = format_args!("{session_id:#x}"),
+                    "RDMA transform rejected, nothing written: {detail}"
+                ),
             }
         }
     }

@@ -106,6 +106,8 @@ impl Server {
             encrypt_data: cfg.encrypt_data,
             reject_unencrypted_access: !cfg.allow_unencrypted_access,
             require_signing: cfg.require_signing,
+            rdma_transform: cfg.rdma_transform != crate::config::RdmaTransformSetting::Off,
+            require_rdma_transform: cfg.rdma_transform == crate::config::RdmaTransformSetting::Required,
             ..ServerConfig::default()
         };
         let mut listeners = Vec::new();

@@ -64,10 +64,13 @@ pub enum Completion {
         request: RequestId,
         data: ReadData,
     },
-    /// A READ by RDMA: the server placed `len` bytes in the buffers the request described.
+    /// A READ by RDMA: the server placed `len` bytes in the buffers the request described; with
+    /// `transform`, sealed or signed, to be opened or verified with
+    /// [`crate::ClientConnection::open_placed`] before use.
     ReadPlaced {
         request: RequestId,
         len: u32,
+        transform: Option<PlacedTransform>,
     },
     Written {
         request: RequestId,
@@ -110,4 +113,25 @@ pub enum Completion {
         command: Command,
         status: NtStatus,
     },
+}
+
+/// The crypto transform that came with data placed by RDMA (MS-SMB2 2.2.43.1): what it is, its tag
+/// or MAC, its nonce. Only [`crate::ClientConnection::open_placed`] uses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlacedTransform {
+    pub(crate) encrypted: bool,
+    pub(crate) signature: [u8; 16],
+    pub(crate) nonce: [u8; 16],
+    pub(crate) nonce_len: u8,
+}
+
+impl PlacedTransform {
+    /// ENCRYPTION (true) or SIGNING (false).
+    pub fn is_encryption(&self) -> bool {
+        self.encrypted
+    }
+
+    pub(crate) fn nonce(&self) -> &[u8] {
+        &self.nonce[..usize::from(self.nonce_len)]
+    }
 }

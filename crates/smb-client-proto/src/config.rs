@@ -19,6 +19,9 @@ pub struct ClientConfig {
     /// Sign every request that is not encrypted, and require signed responses.
     pub require_signing: bool,
     pub backend: Backend,
+    /// Offer the SMB 3.1.1 RDMA transforms (ENCRYPTION and SIGNING) in NEGOTIATE, so encrypted and
+    /// signed sessions over SMB Direct move READ/WRITE data by RDMA, sealed or signed.
+    pub rdma_transform: bool,
 }
 
 impl Default for ClientConfig {
@@ -30,6 +33,7 @@ impl Default for ClientConfig {
             require_privacy: false,
             require_signing: true,
             backend: Backend::FAST,
+            rdma_transform: true,
         }
     }
 }

@@ -10,6 +10,14 @@ pub enum ClientError {
     /// server places it): the connection is not to be trusted.
     #[error("READ {request}: {len} bytes inline in the response to an RDMA READ")]
     InlineDataForRdmaRead { request: u64, len: usize },
+    /// A READ response's RDMA transform breaks MS-SMB2 3.2.5.11 (STATUS_INVALID_NETWORK_RESPONSE
+    /// there): missing where the data must be protected, of the wrong kind, malformed. The
+    /// connection is not to be trusted.
+    #[error("READ {request}: RDMA transform: {detail}")]
+    BadRdmaTransform { request: u64, detail: &'static str },
+    /// Data the server placed by RDMA failed its transform's tag or signature: it is not handed over.
+    #[error("READ {request}: RDMA-placed data fails its {what}")]
+    PlacedDataRejected { request: u64, what: &'static str },
     /// The transport under the connection failed an operation the protocol asked of it (granting
     /// a buffer, revoking a window).
     #[error("transport: {0}")]

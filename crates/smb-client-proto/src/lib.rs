@@ -29,7 +29,7 @@ pub mod credits;
 pub mod error;
 pub mod read_data;
 
-pub use completion::{Completion, CreateInfo, FileHandle, RequestId, TreeHandle};
+pub use completion::{Completion, CreateInfo, FileHandle, PlacedTransform, RequestId, TreeHandle};
 pub use config::ClientConfig;
 pub use connection::{ClientConnection, WRITE_PAYLOAD_AT};
 pub use error::ClientError;

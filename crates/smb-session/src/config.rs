@@ -33,6 +33,12 @@ pub struct ServerConfig {
     pub max_sessions: usize,
     /// Trees per session at most.
     pub max_trees: usize,
+    /// IsRDMATransformSupported: answer a 3.1.1 client's RDMA_TRANSFORM_CAPABILITIES, so encrypted
+    /// and signed sessions move READ/WRITE data by RDMA, sealed or signed (MS-SMB2 3.3.5.4).
+    pub rdma_transform: bool,
+    /// Refuse SMB Direct connections whose client does not negotiate both transforms (ENCRYPTION
+    /// and SIGNING): NEGOTIATE fails with STATUS_NOT_SUPPORTED.
+    pub require_rdma_transform: bool,
 }
 
 impl Default for ServerConfig {
@@ -59,6 +65,8 @@ impl Default for ServerConfig {
             crypto_backend: Backend::FAST,
             max_sessions: 64,
             max_trees: 64,
+            rdma_transform: true,
+            require_rdma_transform: false,
         }
     }
 }

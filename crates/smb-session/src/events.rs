@@ -17,8 +17,12 @@ pub enum Event {
     /// The connection is being dropped because of what the peer sent.
     ProtocolViolation { detail: &'static str },
     /// An SMB2 READ or WRITE asked for an RDMA channel that this session may not use (its data
-    /// must be signed, and no RDMA transform exists yet): answered STATUS_ACCESS_DENIED.
+    /// must be signed, and no SIGNING transform was negotiated), or an SMB Direct client did not
+    /// negotiate the RDMA transform a server requires.
     RdmaRefused { reason: &'static str },
+    /// Data a WRITE placed for RDMA failed its RDMA transform's tag or signature (tampered in the
+    /// client's memory or on the wire): nothing was written, the WRITE got an error status.
+    PlacedDataRejected { session_id: u64, detail: &'static str },
 }
 
 impl Event {

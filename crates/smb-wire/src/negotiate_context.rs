@@ -479,6 +479,54 @@ impl<'a> ContextBody<'a> for RdmaTransformCapabilities<'a> {
     }
 }
 
+/// Connection.RDMATransformIds as a set (MS-SMB2 3.3.5.4, 3.2.5.2): which crypto transforms data
+/// placed by RDMA may carry. NONE and unknown ids add nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RdmaTransformSet {
+    pub encryption: bool,
+    pub signing: bool,
+}
+
+impl RdmaTransformSet {
+    pub const NONE: RdmaTransformSet = RdmaTransformSet { encryption: false, signing: false };
+    pub const ALL: RdmaTransformSet = RdmaTransformSet { encryption: true, signing: true };
+
+    /// The set a context's ids name.
+    pub fn from_ids(ids: impl IntoIterator<Item = RdmaTransformId>) -> Self {
+        let mut s = Self::NONE;
+        for id in ids {
+            s.encryption |= id == RdmaTransformId::ENCRYPTION;
+            s.signing |= id == RdmaTransformId::SIGNING;
+        }
+        s
+    }
+
+    /// Both sets' common transforms.
+    pub fn and(self, other: Self) -> Self {
+        Self { encryption: self.encryption && other.encryption, signing: self.signing && other.signing }
+    }
+
+    pub fn is_empty(self) -> bool {
+        !self.encryption && !self.signing
+    }
+
+    /// The ids to send: the members, or a single NONE for the empty set (what a server answers when
+    /// nothing is in common).
+    pub fn ids(self) -> Vec<RdmaTransformId> {
+        let mut v = Vec::with_capacity(2);
+        if self.encryption {
+            v.push(RdmaTransformId::ENCRYPTION);
+        }
+        if self.signing {
+            v.push(RdmaTransformId::SIGNING);
+        }
+        if v.is_empty() {
+            v.push(RdmaTransformId::NONE);
+        }
+        v
+    }
+}
+
 /// MS-SMB2 2.2.3.1.7 SMB2_SIGNING_CAPABILITIES.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SigningCapabilities<'a> {

@@ -59,10 +59,14 @@ pub struct ConnArgs {
     /// Ciphers to offer, best first (aes-128-gcm, aes-256-gcm, aes-128-ccm, aes-256-ccm), or none.
     #[arg(long, value_delimiter = ',')]
     pub ciphers: Vec<String>,
-    /// Require signed answers on sessions that do not encrypt (on by default for SMB 3.x over TCP;
-    /// over SMB Direct it keeps file data inline instead of moving it by RDMA).
+    /// Require signed answers on sessions that do not encrypt (on by default).
     #[arg(long)]
     pub require_signing: bool,
+    /// Over SMB Direct, the SMB 3.1.1 RDMA transform: on (default: encrypted or signed data moves by
+    /// RDMA, sealed or signed before placement, when the server agrees; else inline), off (such data
+    /// rides inline), or required (refuse a server without it).
+    #[arg(long, value_name = "on|off|required", default_value = "on")]
+    pub rdma_transform: String,
     /// Seconds to wait for any one answer.
     #[arg(long, default_value_t = 30)]
     pub timeout: u64,
@@ -72,8 +76,9 @@ pub struct ConnArgs {
     /// Adaptive polling: microseconds of polling after the last activity before blocking (default 50).
     #[arg(long, value_name = "US")]
     pub poll_spin_us: Option<u64>,
-    /// tcp (default) or rdma (SMB Direct: READs and WRITEs of 4 KiB and more move by RDMA where the
-    /// data needs neither encryption nor signing; needs the `rdma` feature and an RDMA device).
+    /// tcp (default) or rdma (SMB Direct: READs and WRITEs of 4 KiB and more move by RDMA, through
+    /// the RDMA transform where the data must be encrypted or signed; needs the `rdma` feature and
+    /// an RDMA device).
     #[arg(long, default_value = "tcp")]
     pub transport: String,
     /// The server's SMB Direct port (default: the URL's port, else 445).
@@ -292,6 +297,11 @@ pub struct ServeArgs {
     /// The RDMA device to serve on (default: the one each --rdma address belongs to).
     #[arg(long)]
     pub rdma_device: Option<String>,
+    /// The SMB 3.1.1 RDMA transform: on (default: encrypted and signed data moves by RDMA, sealed or
+    /// signed before placement, with clients that offer it), off (such data rides inline), or
+    /// required (SMB Direct clients that do not offer it are refused).
+    #[arg(long, value_name = "on|off|required")]
+    pub rdma_transform: Option<String>,
     /// Helper threads per reactor that do large READs and WRITEs while the reactor goes on (default
     /// 4: a disk takes several writes at a time faster than one; 0: the reactor does them itself).
     #[arg(long, value_name = "N")]

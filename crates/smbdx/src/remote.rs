@@ -39,9 +39,13 @@ pub fn options(args: &ConnArgs) -> Result<ClientOptions, Failure> {
     if args.require_privacy && o.ciphers.is_empty() {
         return Err(Failure::usage("--require-privacy needs a cipher; --ciphers none cannot encrypt"));
     }
-    // Over SMB Direct, file data moves by RDMA only where the session need not be signed (until the
-    // RDMA transform exists): asking for signing there keeps the data inline, as Linux's `sign` does.
-    o.require_signing = args.require_signing || (o.require_signing && args.transport != "rdma");
+    o.require_signing |= args.require_signing;
+    (o.rdma_transform, o.require_rdma_transform) = match args.rdma_transform.as_str() {
+        "on" => (true, false),
+        "off" => (false, false),
+        "required" => (true, true),
+        other => return Err(Failure::usage(format!("--rdma-transform {other:?}: on, off or required"))),
+    };
     o.timeout = std::time::Duration::from_secs(args.timeout.max(1));
     o.poll = poll_mode(args.poll.as_deref(), args.poll_spin_us)?;
     o.transport = match args.transport.as_str() {

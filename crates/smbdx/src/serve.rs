@@ -94,6 +94,11 @@ fn merge(args: &ServeArgs) -> Result<ServeConfig, server::config::ConfigError> {
     if !args.rdma.is_empty() {
         cfg.rdma = args.rdma.clone();
     }
+    if let Some(t) = &args.rdma_transform {
+        cfg.rdma_transform = server::config::RdmaTransformSetting::parse(t).ok_or_else(|| {
+            server::config::ConfigError::Setting(format!("--rdma-transform {t:?}: on, off or required"))
+        })?;
+    }
     Ok(cfg)
 }
 

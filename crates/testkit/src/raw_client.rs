@@ -18,7 +18,8 @@ use smb_wire::header::{flags, Command, Header};
 use smb_wire::negotiate::{Dialect, NegotiateRequest, NegotiateResponse};
 use smb_wire::negotiate_context::{
     CipherId, ContextData, EncryptionCapabilities, HashAlgorithm, NegotiateContextList,
-    PreauthIntegrityCapabilities, SigningAlgorithm as WireSigning, SigningCapabilities, U16List,
+    PreauthIntegrityCapabilities, RdmaTransformCapabilities, RdmaTransformId,
+    SigningAlgorithm as WireSigning, SigningCapabilities, U16List,
 };
 use smb_wire::pdu::{pdu_to_vec, EncodeDyn};
 use smb_wire::session_setup::{SessionSetupRequest, SessionSetupResponse};
@@ -37,6 +38,8 @@ pub struct Offer {
     pub capabilities: u32,
     pub client_guid: [u8; 16],
     pub salt: [u8; 32],
+    /// RDMA_TRANSFORM_CAPABILITIES contexts to send, each with these ids (normally none or one).
+    pub rdma_contexts: Vec<Vec<RdmaTransformId>>,
 }
 
 impl Default for Offer {
@@ -49,6 +52,7 @@ impl Default for Offer {
             capabilities: 0x44,
             client_guid: [3; 16],
             salt: [5; 32],
+            rdma_contexts: Vec::new(),
         }
     }
 }
@@ -168,7 +172,30 @@ impl<F: FileHandler, A: AuthFactory> RawClient<F, A> {
 
     /// NEGOTIATE offering `offer`; the response is kept for the rest of the test (leaked).
     pub fn negotiate_with(&mut self, offer: &Offer) -> NegotiateResponse<'static> {
+        let rsp = self.negotiate_raw(offer);
+        assert_eq!(Header::parse(&rsp).expect("a header").nt_status(), NtStatus::SUCCESS, "NEGOTIATE");
+        self.hash.update(&rsp);
+        let leaked: &'static [u8] = Box::leak(rsp.into_boxed_slice());
+        let n = NegotiateResponse::parse(leaked).expect("a NEGOTIATE response");
+        let chosen = n.contexts.iter().find_map(|c| match c.decode() {
+            Ok(ContextData::Signing(s)) => s.algorithms.iter().next(),
+            _ => None,
+        });
+        // MS-SMB2 3.3.5.4: without SIGNING_CAPABILITIES, AES-CMAC from 3.0 on, HMAC-SHA256 before.
+        let signing = match chosen.and_then(|a| SigningAlgorithm::from_id(a.0)) {
+            Some(a) => a,
+            None if n.dialect_revision.0 >= Dialect::SMB_3_0.0 => SigningAlgorithm::AesCmac,
+            None => SigningAlgorithm::HmacSha256,
+        };
+        self.negotiated = Some((n.dialect_revision, signing));
+        n
+    }
+
+    /// Sends the NEGOTIATE `offer` describes and returns the response as it came, whatever its
+    /// status (the request, not the response, joins the preauth hash).
+    pub fn negotiate_raw(&mut self, offer: &Offer) -> Vec<u8> {
         let (mut hb, mut cb, mut sb, mut region) = ([0u8; 2], [0u8; 16], [0u8; 6], [0u8; 256]);
+        let mut rb = [[0u8; 16]; 4];
         let mut items: Vec<ContextData<'_>> = vec![PreauthIntegrityCapabilities {
             hash_algorithms: U16List::build(&[HashAlgorithm::SHA512], &mut hb).expect("fits"),
             salt: &offer.salt,
@@ -186,6 +213,10 @@ impl<F: FileHandler, A: AuthFactory> RawClient<F, A> {
                     .into(),
             );
         }
+        for (ids, buf) in offer.rdma_contexts.iter().zip(rb.iter_mut()) {
+            let transform_ids = U16List::build(ids, buf).expect("fits");
+            items.push(RdmaTransformCapabilities { transform_ids }.into());
+        }
         let dialects: Vec<u8> = offer.dialects.iter().flat_map(|d| d.0.to_le_bytes()).collect();
         let req = NegotiateRequest {
             security_mode: 1,
@@ -199,23 +230,8 @@ impl<F: FileHandler, A: AuthFactory> RawClient<F, A> {
         let req_pdu = pdu_to_vec(&h, &req);
         let (flow, rsp) = self.call(h, &req, false, false);
         assert_eq!(flow, Flow::Continue);
-        let rsp = rsp.expect("a NEGOTIATE response");
         self.hash.update(&req_pdu);
-        self.hash.update(&rsp);
-        let leaked: &'static [u8] = Box::leak(rsp.into_boxed_slice());
-        let n = NegotiateResponse::parse(leaked).expect("a NEGOTIATE response");
-        let chosen = n.contexts.iter().find_map(|c| match c.decode() {
-            Ok(ContextData::Signing(s)) => s.algorithms.iter().next(),
-            _ => None,
-        });
-        // MS-SMB2 3.3.5.4: without SIGNING_CAPABILITIES, AES-CMAC from 3.0 on, HMAC-SHA256 before.
-        let signing = match chosen.and_then(|a| SigningAlgorithm::from_id(a.0)) {
-            Some(a) => a,
-            None if n.dialect_revision.0 >= Dialect::SMB_3_0.0 => SigningAlgorithm::AesCmac,
-            None => SigningAlgorithm::HmacSha256,
-        };
-        self.negotiated = Some((n.dialect_revision, signing));
-        n
+        rsp.expect("a NEGOTIATE response")
     }
 
     /// The signing algorithm NEGOTIATE settled.

@@ -69,6 +69,12 @@ impl Memory {
         self.windows.get(&token)
     }
 
+    /// A window's bytes to change in place, as a client seals or signs a WRITE's data in the
+    /// buffer it granted (or as an attacker on the wire would).
+    pub fn window_mut(&mut self, token: u32) -> Option<&mut Window> {
+        self.windows.get_mut(&token)
+    }
+
     /// Forgets a window (the client took its buffer back).
     pub fn release(&mut self, token: u32) -> Option<Window> {
         self.windows.remove(&token)

@@ -101,7 +101,8 @@ fn rdma_reads_and_writes_land_in_the_granted_memory_and_revoke_it() {
     let data = pattern(1 << 20);
 
     let desc = pair.memory.grant(data.clone(), Access::RemoteRead);
-    let (_, req) = pair.client.write_rdma(file, 0, 1 << 20, &[desc], true).unwrap();
+    let granted = &mut pair.memory.window_mut(desc.token).unwrap().bytes;
+    let (_, req) = pair.client.write_rdma(file, 0, granted, &[desc], true).unwrap();
     let fragments = pair.smbd_stats().unwrap().fragments;
     assert!(matches!(pair.one(req), Completion::Written { count: 0x10_0000, .. }));
     assert!(pair.smbd_stats().unwrap().fragments[0] - fragments[0] <= 2, "the payload did not go inline");

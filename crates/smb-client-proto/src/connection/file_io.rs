@@ -110,13 +110,6 @@ impl ClientConnection {
         self.send(Command::WRITE, file.tree.0, charge, &req, Some(file.file_id))
     }
 
-    /// Whether READs and WRITEs on `tree` may move their data by RDMA (MS-SMB2 3.2.4.6 / 3.2.4.7):
-    /// only where the data needs neither encryption nor signing, until the RDMA transform exists
-    /// (the server refuses it otherwise; Linux's client makes the same choice).
-    pub fn rdma_allowed(&self, tree: TreeHandle) -> bool {
-        matches!(self.protection(tree.0), Ok((false, false)))
-    }
-
     /// MS-SMB2 3.2.4.6 READ of `len` bytes whose data the server RDMA-writes into the buffers
     /// `descs` describe (Channel RDMA_V1_INVALIDATE when `invalidate`, so the response revokes the
     /// first descriptor's token; else RDMA_V1). Its completion is [`Completion::ReadPlaced`].
@@ -147,9 +140,39 @@ impl ClientConnection {
         Ok((id, msg))
     }
 
-    /// MS-SMB2 3.2.4.7 WRITE of `len` bytes that the server RDMA-reads from the buffers `descs`
-    /// describe (RemainingBytes `len`, no inline data).
+    /// MS-SMB2 3.2.4.7 WRITE of `data`, which lies in registered memory that the server RDMA-reads
+    /// through the buffers `descs` describe (RemainingBytes its length, no inline data). Where the
+    /// tree's data must be encrypted or signed, `data` is sealed or signed in place first and the
+    /// request carries the RDMA transform (see [`super::rdma_transform`]); the caller must not
+    /// change `data` until the response. Nothing is sealed, and nothing taken from the credit
+    /// window, when the request cannot be sent now.
     pub fn write_rdma(
+        &mut self,
+        file: FileHandle,
+        offset: u64,
+        data: &mut [u8],
+        descs: &[BufferDescriptorV1],
+        invalidate: bool,
+    ) -> Result<(RequestId, Vec<u8>), ClientError> {
+        self.ready("write", file.tree)?;
+        let len = u32::try_from(data.len()).map_err(|_| ClientError::TooLarge {
+            what: "write",
+            len: data.len(),
+            max: u32::MAX,
+        })?;
+        let charge = self.io_charge("write", data.len())?;
+        let have = self.credits.available();
+        if have < u64::from(charge) {
+            return Err(ClientError::NoCredits { need: charge, have });
+        }
+        let ch = self.write_channel(file.tree.0, data, &descriptor_bytes(descs), invalidate)?;
+        self.send_write_rdma(file, offset, len, charge, ch.channel, &ch.info)
+    }
+
+    /// A WRITE of `len` bytes by plain RDMA_V1(_INVALIDATE), whatever the tree requires: what a
+    /// client without the RDMA transform sends, for peers that test how a server treats it. A real
+    /// client uses [`ClientConnection::write_rdma`], which protects what must be protected.
+    pub fn write_rdma_unprotected(
         &mut self,
         file: FileHandle,
         offset: u64,
@@ -159,13 +182,25 @@ impl ClientConnection {
     ) -> Result<(RequestId, Vec<u8>), ClientError> {
         self.ready("write", file.tree)?;
         let charge = self.io_charge("write", len as usize)?;
-        let info = descriptor_bytes(descs);
+        let channel = if invalidate { Channel::RDMA_V1_INVALIDATE } else { Channel::RDMA_V1 };
+        self.send_write_rdma(file, offset, len, charge, channel, &descriptor_bytes(descs))
+    }
+
+    fn send_write_rdma(
+        &mut self,
+        file: FileHandle,
+        offset: u64,
+        len: u32,
+        charge: u16,
+        channel: Channel,
+        info: &[u8],
+    ) -> Result<(RequestId, Vec<u8>), ClientError> {
         let req = WriteRequest {
             offset,
             file_id: file.file_id,
-            channel: if invalidate { Channel::RDMA_V1_INVALIDATE } else { Channel::RDMA_V1 },
+            channel,
             remaining_bytes: len,
-            channel_info: &info,
+            channel_info: info,
             data: &[],
             ..WriteRequest::default()
         };

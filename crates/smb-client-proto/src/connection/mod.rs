@@ -25,12 +25,14 @@ use smb_crypto::transform::TRANSFORM_HEADER_LEN;
 use smb_crypto::{AeadKey, Cipher, PreauthHash, SealingKey, SessionCrypto, SigningAlgorithm, SigningKey};
 use smb_wire::header::{Command, Header, HEADER_LEN};
 use smb_wire::negotiate::Dialect;
+use smb_wire::negotiate_context::RdmaTransformSet;
 use smb_wire::status::NtStatus;
 use smb_wire::types::{FileId, Guid};
 use std::collections::HashMap;
 
 mod file_io;
 mod negotiate;
+mod rdma_transform;
 mod receive;
 mod send;
 mod session_setup;
@@ -76,6 +78,8 @@ struct Negotiated {
     server_guid: Guid,
     server_capabilities: u32,
     server_security_mode: u16,
+    /// Connection.RDMATransformIds (3.1.1): the transforms the server agreed to.
+    rdma_transforms: RdmaTransformSet,
 }
 
 /// MS-SMB2 3.2.1.3 Session, once established.
@@ -193,6 +197,11 @@ impl ClientConnection {
     /// The signing algorithm NEGOTIATE settled.
     pub fn signing(&self) -> Option<SigningAlgorithm> {
         self.negotiated.as_ref().map(|n| n.signing)
+    }
+
+    /// The RDMA transforms NEGOTIATE settled (Connection.RDMATransformIds; empty when none).
+    pub fn rdma_transforms(&self) -> RdmaTransformSet {
+        self.negotiated.as_ref().map_or(RdmaTransformSet::NONE, |n| n.rdma_transforms)
     }
 
     /// The established session's id.

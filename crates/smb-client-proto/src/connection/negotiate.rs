@@ -9,7 +9,8 @@ use smb_wire::ioctl::{ioctl_flags, IoctlRequest, IoctlResponse};
 use smb_wire::negotiate::{capabilities, security_mode, NegotiateRequest, NegotiateResponse};
 use smb_wire::negotiate_context::{
     CipherId, ContextData, EncryptionCapabilities, HashAlgorithm, NegotiateContextList,
-    PreauthIntegrityCapabilities, SigningAlgorithm as WireSigning, SigningCapabilities, U16List,
+    PreauthIntegrityCapabilities, RdmaTransformCapabilities, RdmaTransformSet,
+    SigningAlgorithm as WireSigning, SigningCapabilities, U16List,
 };
 use smb_wire::pdu::EncodeDyn;
 
@@ -25,7 +26,8 @@ impl ClientConnection {
             U16List::build(&dialects, &mut dialect_buf).map_err(ClientError::wire("Dialects"))?;
         let ciphers: Vec<CipherId> = self.cfg.ciphers.iter().map(|c| CipherId(c.id())).take(16).collect();
         let algs: Vec<WireSigning> = self.cfg.signing.iter().map(|a| WireSigning(a.id())).take(16).collect();
-        let (mut hb, mut cb, mut sb, mut region) = ([0u8; 2], [0u8; 32], [0u8; 32], [0u8; 256]);
+        let (mut hb, mut cb, mut sb, mut rb, mut region) =
+            ([0u8; 2], [0u8; 32], [0u8; 32], [0u8; 4], [0u8; 256]);
         let mut items: Vec<ContextData<'_>> = vec![PreauthIntegrityCapabilities {
             hash_algorithms: U16List::build(&[HashAlgorithm::SHA512], &mut hb)
                 .map_err(ClientError::wire("HashAlgorithms"))?,
@@ -40,6 +42,11 @@ impl ClientConnection {
             let algorithms =
                 U16List::build(&algs, &mut sb).map_err(ClientError::wire("SigningAlgorithms"))?;
             items.push(SigningCapabilities { algorithms }.into());
+        }
+        if self.cfg.rdma_transform {
+            let transform_ids = U16List::build(&RdmaTransformSet::ALL.ids(), &mut rb)
+                .map_err(ClientError::wire("RDMATransformIds"))?;
+            items.push(RdmaTransformCapabilities { transform_ids }.into());
         }
         let contexts = if dialects.contains(&Dialect::SMB_3_1_1) {
             NegotiateContextList::build(&items, &mut region)
@@ -191,6 +198,7 @@ impl ClientConnection {
         }
         let bad = |detail| ClientError::BadNegotiate { detail };
         let mut cipher = None;
+        let mut rdma_transforms = RdmaTransformSet::NONE;
         let mut signing = match dialect {
             Dialect::SMB_2_0_2 | Dialect::SMB_2_1 => SigningAlgorithm::HmacSha256,
             _ => SigningAlgorithm::AesCmac,
@@ -221,6 +229,13 @@ impl ClientConnection {
                         let id = s.algorithms.first().ok_or(bad("empty SIGNING_CAPABILITIES"))?;
                         let a = SigningAlgorithm::from_id(id.0).filter(|a| self.cfg.signing.contains(a));
                         signing = a.ok_or(bad("server chose a signing algorithm that was not offered"))?;
+                    }
+                    // MS-SMB2 3.2.5.2: Connection.RDMATransformIds, from what was offered only.
+                    ContextData::RdmaTransform(t) if self.cfg.rdma_transform => {
+                        if t.transform_ids.is_empty() {
+                            return Err(bad("empty RDMA_TRANSFORM_CAPABILITIES"));
+                        }
+                        rdma_transforms = RdmaTransformSet::from_ids(t.transform_ids.iter());
                     }
                     _ => {}
                 }
@@ -260,6 +275,7 @@ impl ClientConnection {
             server_guid: rsp.server_guid,
             server_capabilities: rsp.capabilities,
             server_security_mode: rsp.security_mode,
+            rdma_transforms,
         });
         self.phase = Phase::Negotiated;
         Ok(Completion::Negotiated { dialect, cipher, signing })

@@ -209,14 +209,11 @@ impl ClientConnection {
             }
             Command::READ if pending.rdma => {
                 let rsp = ReadResponse::parse(pdu).map_err(ClientError::wire("READ response"))?;
-                // MS-SMB2 3.3.5.12: the data went by RDMA Write; DataRemaining says how much.
-                if !rsp.data.is_empty() {
-                    return Err(ClientError::InlineDataForRdmaRead {
-                        request: request.0,
-                        len: rsp.data.len(),
-                    });
-                }
-                Completion::ReadPlaced { request, len: rsp.data_remaining }
+                // MS-SMB2 3.3.5.12: the data went by RDMA Write; DataRemaining says how much, and
+                // the transform (3.2.5.11) how it is protected.
+                let transform =
+                    self.read_transform(request.0, &rsp, pending.encrypted, header.is_signed())?;
+                Completion::ReadPlaced { request, len: rsp.data_remaining, transform }
             }
             Command::READ => {
                 let rsp = ReadResponse::parse(pdu).map_err(ClientError::wire("READ response"))?;

@@ -112,8 +112,14 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             req => match with_related_file_id(req, related.file_id) {
                 Request::Read(r) => {
                     self.recycle(Reply::from_vec(p));
-                    let rdma =
-                        self.rdma_channel(r.channel, r.channel_info, r.length.into(), header, encrypted)?;
+                    let rdma = self.rdma_channel(
+                        r.channel,
+                        r.channel_info,
+                        r.length.into(),
+                        header,
+                        encrypted,
+                        false,
+                    )?;
                     return match rdma {
                         Some(req) => self.on_rdma_read(ctx, header, &r, req, tx),
                         None => {
@@ -132,7 +138,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
                     self.recycle(Reply::from_vec(p));
                     let io_len = w.remaining_bytes.into();
                     let Some(req) =
-                        self.rdma_channel(w.channel, w.channel_info, io_len, header, encrypted)?
+                        self.rdma_channel(w.channel, w.channel_info, io_len, header, encrypted, true)?
                     else {
                         return Err(NtStatus::INVALID_PARAMETER.into());
                     };

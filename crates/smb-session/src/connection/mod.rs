@@ -25,7 +25,8 @@ use smb_wire::message::{parse_request, Request};
 use smb_wire::negotiate::{capabilities, security_mode, Dialect, NegotiateRequest, NegotiateResponse};
 use smb_wire::negotiate_context::{
     CipherId, ContextData, EncryptionCapabilities, HashAlgorithm, NegotiateContextList,
-    PreauthIntegrityCapabilities, SigningAlgorithm as WireSigning, SigningCapabilities, U16List,
+    PreauthIntegrityCapabilities, RdmaTransformCapabilities, RdmaTransformSet,
+    SigningAlgorithm as WireSigning, SigningCapabilities, U16List,
 };
 use smb_wire::pdu::EncodeDyn;
 use smb_wire::session_setup::{session_flags, SessionSetupResponse};
@@ -121,6 +122,8 @@ struct Negotiated {
     client_dialects: Vec<u16>,
     server_security_mode: u16,
     server_capabilities: u32,
+    /// Connection.RDMATransformIds: the transforms both ends support (3.1.1 only).
+    rdma_transforms: RdmaTransformSet,
 }
 
 impl Negotiated {
@@ -436,6 +439,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
     fn answer_write(
         &mut self,
         header: &Header,
+        encrypted: bool,
         result: Result<u32, NtStatus>,
         rdma: Option<rdma::RdmaReply>,
         tx: &mut dyn Transmit,
@@ -445,7 +449,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             Ok(count) => dispatch::write_response(count, &mut p),
             Err(status) => dispatch::error_body(status, &mut p),
         };
-        self.answer(header, false, status, Reply::from_vec(p), rdma, tx)
+        self.answer(header, encrypted, status, Reply::from_vec(p), rdma, tx)
     }
 
     /// Completes the response to `header` (credits, header, signing or sealing) and sends it.
@@ -516,7 +520,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         };
         let header = Header::request(Command::NEGOTIATE, 0, 0, 0);
         let mut pdu = vec![0u8; HEADER_LEN];
-        self.negotiate_response_body(dialect, None, None, &mut pdu, now);
+        self.negotiate_response_body(dialect, None, None, None, &mut pdu, now);
         self.finish_header(&mut pdu, &header, NtStatus::SUCCESS, 1, 0, 0);
         if dialect == Dialect::SMB_2_0_2 {
             self.negotiated = Some(self.negotiated_for(dialect, &header, None, None, None, &[0x0202]));

@@ -29,6 +29,8 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         let mut cipher = None;
         let mut signing = None;
         let mut saw = (false, false, false);
+        // The client's RDMA_TRANSFORM_CAPABILITIES, when it sent one.
+        let mut rdma_offer: Option<RdmaTransformSet> = None;
         if dialect == Dialect::SMB_3_1_1 {
             for ctx in req.contexts.iter() {
                 match ctx.decode() {
@@ -65,6 +67,14 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
                                 .unwrap_or(SigningAlgorithm::AesCmac),
                         );
                     }
+                    Ok(ContextData::RdmaTransform(t)) if self.cfg.rdma_transform => {
+                        // MS-SMB2 3.3.5.4: more than one such context, or one naming no
+                        // transform, fails the NEGOTIATE.
+                        if rdma_offer.is_some() || t.transform_ids.is_empty() {
+                            return Ok(fail(self, NtStatus::INVALID_PARAMETER));
+                        }
+                        rdma_offer = Some(RdmaTransformSet::from_ids(t.transform_ids.iter()));
+                    }
                     Ok(_) => {}
                     Err(_) => return Ok(fail(self, NtStatus::INVALID_PARAMETER)),
                 }
@@ -73,9 +83,20 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
                 return Ok(fail(self, NtStatus::INVALID_PARAMETER));
             }
         }
+        let rdma_transforms = rdma_offer.unwrap_or_default().and(RdmaTransformSet::ALL);
+        if self.cfg.require_rdma_transform
+            && self.rdma_max.is_some()
+            && rdma_transforms != RdmaTransformSet::ALL
+        {
+            self.events.push(Event::RdmaRefused {
+                reason: "SMB Direct client without the RDMA transform (ENCRYPTION and SIGNING), which this server requires",
+            });
+            return Ok(fail(self, NtStatus::NOT_SUPPORTED));
+        }
         let mut p = vec![0u8; HEADER_LEN];
         let enc_ctx = (dialect == Dialect::SMB_3_1_1 && saw.1).then_some(cipher);
-        self.negotiate_response_body(dialect, enc_ctx, signing, &mut p, now);
+        let rdma_ctx = rdma_offer.map(|_| rdma_transforms);
+        self.negotiate_response_body(dialect, enc_ctx, signing, rdma_ctx, &mut p, now);
         let granted = self.credits.grant(header.credits.max(1));
         self.finish_header(&mut p, header, NtStatus::SUCCESS, granted, 0, 0);
         let preauth = (dialect == Dialect::SMB_3_1_1)
@@ -89,6 +110,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         n.client_guid = req.client_guid;
         n.client_security_mode = req.security_mode;
         n.client_capabilities = req.capabilities;
+        n.rdma_transforms = rdma_transforms;
         self.negotiated = Some(n);
         Ok(PduReply { bytes: Reply::from_vec(p), sign_with: None, rdma: None })
     }
@@ -136,16 +158,19 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             client_dialects: offered.to_vec(),
             server_security_mode: self.server_security_mode(),
             server_capabilities: self.server_capabilities(dialect),
+            rdma_transforms: RdmaTransformSet::NONE,
         }
     }
 
     /// The NEGOTIATE response body. `cipher` is `Some(choice)` when the client sent an ENCRYPTION
-    /// context (`Some(None)` = no common cipher, answered with cipher 0).
+    /// context (`Some(None)` = no common cipher, answered with cipher 0); `rdma` the common RDMA
+    /// transforms when the client offered some (empty: answered with a single NONE).
     pub(super) fn negotiate_response_body(
         &self,
         dialect: Dialect,
         cipher: Option<Option<Cipher>>,
         signing: Option<SigningAlgorithm>,
+        rdma: Option<RdmaTransformSet>,
         pdu: &mut Vec<u8>,
         now: u64,
     ) {
@@ -153,7 +178,8 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         let mut hash_buf = [0u8; 2];
         let mut cipher_buf = [0u8; 2];
         let mut sign_buf = [0u8; 2];
-        let mut region = [0u8; 128];
+        let mut rdma_buf = [0u8; 4];
+        let mut region = [0u8; 160];
         let contexts = if dialect == Dialect::SMB_3_1_1 {
             let mut items: Vec<ContextData<'_>> = Vec::with_capacity(3);
             let hashes = U16List::build(&[HashAlgorithm::SHA512], &mut hash_buf).unwrap_or_default();
@@ -166,6 +192,10 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             if let Some(s) = signing {
                 let algorithms = U16List::build(&[WireSigning(s.id())], &mut sign_buf).unwrap_or_default();
                 items.push(SigningCapabilities { algorithms }.into());
+            }
+            if let Some(set) = rdma {
+                let transform_ids = U16List::build(&set.ids(), &mut rdma_buf).unwrap_or_default();
+                items.push(RdmaTransformCapabilities { transform_ids }.into());
             }
             NegotiateContextList::build(&items, &mut region).unwrap_or_default()
         } else {
