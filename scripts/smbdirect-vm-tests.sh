@@ -14,7 +14,7 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 scripts/rxe-vm.sh --timeout "${SMBDX_VM_TIMEOUT:-1200}" --mem 1024 \
-    --add target/release/smbdx --add target/release/smbdx-hostile-peer \
+    --add target/release/smbdx --add target/release/smbdx-hostile-peer --add /usr/bin/tcpdump \
     --add scripts/vm/smbdx-rdma-server.sh --add scripts/vm/smbdx-rdma-client.sh \
     pair \
     --server 'sh /usr/local/bin/smbdx-rdma-server.sh' \

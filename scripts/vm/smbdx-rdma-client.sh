@@ -1,7 +1,8 @@
 #!/bin/sh
 # Client role of scripts/smbdirect-vm-tests.sh, inside the client VM (10.9.0.2, rxe0): the smbdx
 # client over SMB Direct against the server VM's `smbdx serve`: cp both ways with SHA-256, directory
-# commands, an encrypted share and a signed session (data inline), a short `smbdx bench`, the demo's
+# commands, an encrypted share through the RDMA transform with every cipher and without it (inline),
+# a signed session, a RoCE capture that finds no plaintext of the encrypted share, a short `smbdx bench`, the demo's
 # SMB Direct rows, and the hostile cases (smbdx-hostile-peer) against a second server.
 # Prints "SMBD-CHECK ok|FAIL <what>"; leaves DONE in the share at the end.
 set -u
@@ -27,19 +28,54 @@ check "mv" smbdx mv $U/data/data.bin dir/moved.bin $R
 check "rm" smbdx rm $U/data/dir/moved.bin $R
 check "rmdir" smbdx rm -d $U/data/dir $R
 dd if=/dev/urandom of=/tmp/small.bin bs=1M count=8 2>/dev/null
-# An encrypted share: the data rides inline, sealed, over the same SMB Direct connection.
-check "sealed share: cp in (inline)" smbdx cp -q /tmp/small.bin $U/sealed/s.bin $R
-check "sealed share: cp out (inline)" smbdx cp -q $U/sealed/s.bin /tmp/s-back.bin $R
-check "sealed share: SHA-256 equal" same /tmp/small.bin /tmp/s-back.bin
-# A signed session (the client requires signing): inline, signed.
-check "signed session: cp in" smbdx cp -q /tmp/small.bin $U/data/g.bin $R --require-signing
-check "signed session: cp out" smbdx cp -q $U/data/g.bin /tmp/g-back.bin $R --require-signing
+# An encrypted share through the RDMA transform, every cipher: the data is sealed before it is
+# placed and moves by RDMA (cp's summary counts the RDMA I/Os; the server refuses plain RDMA there).
+rdma_ios() { # pattern of cp's SMB Direct summary, then the cp command
+  pattern=$1; shift
+  "$@" 2>/tmp/cp.err || { cat /tmp/cp.err; return 1; }
+  grep -qE "$pattern" /tmp/cp.err || { cat /tmp/cp.err; false; }
+}
+WROTE='and [1-9][0-9]* WRITEs by RDMA'
+READ='SMB Direct: [1-9][0-9]* READs'
+for c in aes-128-gcm aes-256-gcm aes-128-ccm aes-256-ccm; do
+  check "sealed share, $c: cp in by RDMA, sealed" rdma_ios "$WROTE" smbdx cp /tmp/small.bin $U/sealed/s-$c.bin $R --ciphers $c
+  check "sealed share, $c: cp out by RDMA, sealed" rdma_ios "$READ" smbdx cp $U/sealed/s-$c.bin /tmp/s-back.bin $R --ciphers $c
+  check "sealed share, $c: SHA-256 equal" same /tmp/small.bin /tmp/s-back.bin
+done
+# Without the transform (what Linux's client does with `seal`): inline, sealed, no RDMA I/O.
+check "sealed share, transform off: cp in inline" sh -c "smbdx cp /tmp/small.bin $U/sealed/s.bin $R --rdma-transform off 2>&1 | grep -q 'SMB Direct: 0 READs and 0 WRITEs'"
+check "sealed share, transform off: cp out inline" sh -c "smbdx cp $U/sealed/s.bin /tmp/s-back.bin $R --rdma-transform off 2>&1 | grep -q 'SMB Direct: 0 READs and 0 WRITEs'"
+check "sealed share, transform off: SHA-256 equal" same /tmp/small.bin /tmp/s-back.bin
+# A signed session (the client requires signing): by RDMA through the SIGNING transform.
+check "signed session: cp in by RDMA, signed" rdma_ios "$WROTE" smbdx cp /tmp/small.bin $U/data/g.bin $R --require-signing
+check "signed session: cp out by RDMA, signed" rdma_ios "$READ" smbdx cp $U/data/g.bin /tmp/g-back.bin $R --require-signing
 check "signed session: SHA-256 equal" same /tmp/small.bin /tmp/g-back.bin
+# Plaintext of an encrypted share is never on the wire: the RoCE traffic (UDP 4791) captured while
+# a file made of a marker is copied each way shows the marker for the plain share (so the check can
+# fail) and never for the sealed one.
+yes SMBDX-CANARY-5e1f | head -c 4194304 >/tmp/marker.bin
+# tcpdump looks its user up (the VM has no account database of its own).
+[ -e /etc/passwd ] || { echo 'root:x:0:0:root:/root:/bin/sh' >/etc/passwd; echo 'root:x:0:' >/etc/group; }
+captured() { # share: copies the marker file in and out of it by SMB Direct; prints how many
+  # captured lines hold the marker
+  tcpdump -Z root -i eth0 -n -s 0 -U -w /tmp/cap.pcap udp port 4791 >/tmp/tcpdump.log 2>&1 &
+  td=$!
+  sleep 1
+  smbdx cp -q /tmp/marker.bin $U/$1/m.bin $R && smbdx cp -q $U/$1/m.bin /tmp/m-back.bin $R
+  sleep 1
+  kill "$td"; wait "$td"
+  same /tmp/marker.bin /tmp/m-back.bin || echo "copy failed" >&2
+  grep -ac SMBDX-CANARY /tmp/cap.pcap
+}
+plain_hits=$(captured data); sealed_hits=$(captured sealed)
+echo "SMBD-INFO RoCE capture: marker on ${plain_hits:-?} captured lines (plain share), ${sealed_hits:-?} (sealed share)"
+check "RoCE capture: the plain share's marker is on the wire" test "${plain_hits:-0}" -gt 100
+check "RoCE capture: the sealed share's marker is not" test "${sealed_hits:-1}" -eq 0
 check "bench over SMB Direct" sh -c "smbdx bench $U/data $R --op write,read --size 64k,1m --depth 8 \
   --duration 2 --cipher none --file-size 32m --json > /tmp/bench.json && grep -c '\"transport\":\"rdma\"' /tmp/bench.json | grep -q 4"
 sed 's/^/SMBD-INFO bench /' /tmp/bench.json
 # The VM's memory holds its root file system and /tmp: make room for the demo's 256 MiB file.
-rm -f /tmp/data.bin /tmp/back.bin /tmp/small.bin /tmp/s-back.bin /tmp/g-back.bin
+rm -f /tmp/data.bin /tmp/back.bin /tmp/small.bin /tmp/s-back.bin /tmp/g-back.bin /tmp/marker.bin /tmp/m-back.bin /tmp/cap.pcap
 # The demo finds this VM's RDMA device and adds SMB Direct rows (its own server, over rxe0).
 check "demo has SMB Direct rows" sh -c "{ smbdx demo --seconds 0.5 >/tmp/demo.out 2>&1 && grep -c '^rdma ' /tmp/demo.out | grep -q 4 && grep -q 'SoftRoCE' /tmp/demo.out; } || { tail -n 30 /tmp/demo.out; false; }"
 grep -E '^(# SMB Direct|rdma )' /tmp/demo.out | sed 's/^/SMBD-INFO demo /'

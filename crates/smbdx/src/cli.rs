@@ -59,9 +59,13 @@ pub struct ConnArgs {
     /// Ciphers to offer, best first (aes-128-gcm, aes-256-gcm, aes-128-ccm, aes-256-ccm), or none.
     #[arg(long, value_delimiter = ',')]
     pub ciphers: Vec<String>,
-    /// Require signed answers on sessions that do not encrypt (on by default).
+    /// Require signed answers on sessions that do not encrypt (on by default over TCP; over SMB
+    /// Direct only when given, as signing then costs a MAC over every byte moved by RDMA).
     #[arg(long)]
     pub require_signing: bool,
+    /// Signing algorithms to offer, best first (aes-gmac, aes-cmac, hmac-sha256); default aes-gmac,aes-cmac.
+    #[arg(long, value_delimiter = ',')]
+    pub signing: Vec<String>,
     /// Over SMB Direct, the SMB 3.1.1 RDMA transform: on (default: encrypted or signed data moves by
     /// RDMA, sealed or signed before placement, when the server agrees; else inline), off (such data
     /// rides inline), or required (refuse a server without it).

@@ -39,7 +39,23 @@ pub fn options(args: &ConnArgs) -> Result<ClientOptions, Failure> {
     if args.require_privacy && o.ciphers.is_empty() {
         return Err(Failure::usage("--require-privacy needs a cipher; --ciphers none cannot encrypt"));
     }
-    o.require_signing |= args.require_signing;
+    // Over SMB Direct the client signs only when asked (--require-signing): the data then moves by
+    // RDMA with the SIGNING transform (a MAC over every byte), or inline without it. Over TCP it
+    // requires signing by default.
+    o.require_signing = args.require_signing || (o.require_signing && args.transport != "rdma");
+    if !args.signing.is_empty() {
+        o.signing = args
+            .signing
+            .iter()
+            .map(|s| {
+                smb_crypto::SigningAlgorithm::parse(s).ok_or_else(|| {
+                    Failure::usage(format!(
+                        "unknown signing algorithm {s:?} (aes-gmac, aes-cmac, hmac-sha256)"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+    }
     (o.rdma_transform, o.require_rdma_transform) = match args.rdma_transform.as_str() {
         "on" => (true, false),
         "off" => (false, false),
