@@ -223,6 +223,11 @@ impl FileHandler for ServerFiles {
         }
     }
 
+    /// The helpers that read and write the data also seal, open, sign and verify it (RDMA transform).
+    fn runs_placed_crypto(&self) -> bool {
+        true
+    }
+
     fn io_done(&mut self, wait: bool) -> Option<IoDone> {
         self.io.as_mut()?.done(wait)
     }

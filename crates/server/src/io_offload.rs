@@ -14,7 +14,7 @@
 
 use engine::{ConnectionHandle, Offload};
 use smb_fs::{PreparedRead, PreparedWrite};
-use smb_session::{IoBuffer, IoDone};
+use smb_session::{IoBuffer, IoDone, PlacedOutcome};
 use smb_wire::status::NtStatus;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -120,7 +120,8 @@ impl IoOffload {
         if let Some(Planned::Read(r)) = planned.as_ref().filter(|_| self.in_flight >= self.helper_first) {
             let cached = io.buf.get_mut(io.range.clone()).and_then(|area| r.read_cached(area));
             if let Some(n) = cached {
-                self.ready.push_back(IoDone { message_id, result: Ok(n as u32), buf: io.buf });
+                let crypto = io.run_crypto(n);
+                self.ready.push_back(IoDone { message_id, result: Ok(n as u32), buf: io.buf, crypto });
                 return;
             }
         }
@@ -131,10 +132,10 @@ impl IoOffload {
         let write = !matches!(planned, Some(Planned::Read(_)));
         let (done, handle) = (self.done_tx.clone(), self.handle.clone());
         let job = move || {
-            let IoBuffer { mut buf, range } = io;
-            let result = run(planned.as_ref(), &mut buf, range);
+            let (result, crypto) = run(planned.as_ref(), &mut io);
+            let buf = io.buf;
             // Never full: at most `max_in_flight` are in flight (see above).
-            let _ = done.try_send(Finished { done: IoDone { message_id, result, buf }, write });
+            let _ = done.try_send(Finished { done: IoDone { message_id, result, buf, crypto }, write });
             if let Some(h) = handle {
                 let _ = h.wake();
             }
@@ -182,16 +183,28 @@ impl IoOffload {
     }
 }
 
-/// The I/O of one request, on a helper thread. Panics are caught here rather than by the helper, so
-/// that an answer always comes back.
-fn run(planned: Option<&Planned>, buf: &mut [u8], range: std::ops::Range<usize>) -> Result<u32, NtStatus> {
-    let Some(area) = buf.get_mut(range) else { return Err(NtStatus::INVALID_PARAMETER) };
+/// The I/O of one request, on a helper thread, with its RDMA transform crypto: a WRITE's data is
+/// opened or verified before it is written (and not written when that fails), a READ's sealed or
+/// MAC'd once read. Panics are caught here rather than by the helper, so that an answer always
+/// comes back.
+fn run(planned: Option<&Planned>, io: &mut IoBuffer) -> (Result<u32, NtStatus>, PlacedOutcome) {
+    let len = io.range.len();
+    let mut crypto = None;
+    if matches!(planned, Some(Planned::Write(_))) {
+        crypto = io.run_crypto(len);
+        if let Some(Err(_)) = crypto {
+            // The session answers with the transform's status; nothing reaches the file.
+            return (Err(NtStatus::ACCESS_DENIED), crypto);
+        }
+    }
+    let range = io.range.clone();
+    let Some(area) = io.buf.get_mut(range) else { return (Err(NtStatus::INVALID_PARAMETER), None) };
     let outcome = match planned {
         Some(Planned::Write(w)) => catch_unwind(AssertUnwindSafe(|| w.write(area))),
         Some(Planned::Read(r)) => catch_unwind(AssertUnwindSafe(|| r.read(area))),
-        None => return Err(NtStatus::INVALID_PARAMETER),
+        None => return (Err(NtStatus::INVALID_PARAMETER), None),
     };
-    match outcome {
+    let result = match outcome {
         Ok(Ok(n)) => Ok(n as u32),
         Ok(Err(e)) => {
             tracing::debug!(error = %e, "deferred I/O failed");
@@ -201,7 +214,11 @@ fn run(planned: Option<&Planned>, buf: &mut [u8], range: std::ops::Range<usize>)
             tracing::error!("deferred I/O panicked");
             Err(NtStatus::UNSUCCESSFUL)
         }
+    };
+    if let (Some(Planned::Read(_)), Ok(n)) = (planned, result) {
+        crypto = io.run_crypto(n as usize);
     }
+    (result, crypto)
 }
 
 #[cfg(test)]

@@ -28,9 +28,11 @@ use crate::cipher::{AeadKey, Cipher};
 use crate::error::{CryptoError, Result};
 use crate::kdf::{session_key_16, KdfInput, SessionKeys};
 use crate::nonce::{Nonce, NonceSequence, TransformNonces};
+use crate::placed::{tag16, PlacedJob, PlacedSeal};
 use crate::preauth::PreauthHash;
 use crate::signing::{SigningAlgorithm, SigningKey};
 use crate::transform::{self, TRANSFORM_HEADER_LEN};
+use std::sync::Arc;
 
 const NO_KEY: CryptoError =
     CryptoError::BadInput { what: "RDMA transform", detail: "the session does not encrypt" };
@@ -100,7 +102,7 @@ pub fn derive_signing_key(
 /// (issue 13) later, all draw from [`SealingKey::reserve_nonce`].
 #[derive(Debug)]
 pub struct SealingKey {
-    key: AeadKey,
+    key: Arc<AeadKey>,
     nonces: NonceSequence,
 }
 
@@ -158,35 +160,11 @@ impl SealingKey {
 #[derive(Debug)]
 pub struct SessionCrypto {
     role: Role,
-    signing: SigningKey,
+    signing: Arc<SigningKey>,
     /// GMAC nonces of this end's SIGNING RDMA transforms.
     transform_nonces: TransformNonces,
     sealing: Option<SealingKey>,
-    opening: Option<AeadKey>,
-}
-
-/// What protects one run of bytes placed by RDMA (MS-SMB2 2.2.43.1 SMB2_RDMA_CRYPTO_TRANSFORM): the
-/// tag or MAC, and the nonce it was made under (11 bytes for CCM, 12 for GCM and GMAC, none for
-/// CMAC and HMAC-SHA256).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PlacedSeal {
-    pub signature: [u8; 16],
-    nonce: [u8; 12],
-    nonce_len: u8,
-}
-
-impl PlacedSeal {
-    fn new(signature: [u8; 16], nonce: &[u8]) -> Self {
-        let mut n = [0u8; 12];
-        let len = nonce.len().min(12);
-        n[..len].copy_from_slice(&nonce[..len]);
-        Self { signature, nonce: n, nonce_len: len as u8 }
-    }
-
-    /// The nonce as carried in the transform.
-    pub fn nonce(&self) -> &[u8] {
-        &self.nonce[..usize::from(self.nonce_len)]
-    }
+    opening: Option<Arc<AeadKey>>,
 }
 
 impl SessionCrypto {
@@ -228,14 +206,14 @@ impl SessionCrypto {
                     Role::Server => (&keys.s2c_cipher, &keys.c2s_cipher),
                 };
                 let sealing = SealingKey {
-                    key: AeadKey::new(backend, c, mine.as_bytes())?,
+                    key: Arc::new(AeadKey::new(backend, c, mine.as_bytes())?),
                     nonces: NonceSequence::new(0)?,
                 };
-                (Some(sealing), Some(AeadKey::new(backend, c, theirs.as_bytes())?))
+                (Some(sealing), Some(Arc::new(AeadKey::new(backend, c, theirs.as_bytes())?)))
             }
         };
         let transform_nonces = TransformNonces::new(role == Role::Server, 0)?;
-        Ok(Self { role, signing, transform_nonces, sealing, opening })
+        Ok(Self { role, signing: Arc::new(signing), transform_nonces, sealing, opening })
     }
 
     pub fn role(&self) -> Role {
@@ -254,7 +232,7 @@ impl SessionCrypto {
 
     /// Opens the peer's sealed messages (None: the session does not encrypt).
     pub fn opening_key(&self) -> Option<&AeadKey> {
-        self.opening.as_ref()
+        self.opening.as_deref()
     }
 
     /// Whether the session has encryption keys.
@@ -262,52 +240,42 @@ impl SessionCrypto {
         self.sealing.is_some()
     }
 
-    /// ENCRYPTION transform (MS-SMB2 3.3.5.12 READ data, 3.2.4.7 WRITE data): encrypts `data` in
-    /// place with this end's sealing key, no associated data, under the key's next nonce (the
-    /// sequence TRANSFORM_HEADER messages draw from too, so no nonce serves twice).
-    pub fn seal_placed(&mut self, data: &mut [u8]) -> Result<PlacedSeal> {
+    /// ENCRYPTION transform (MS-SMB2 3.3.5.12 READ data, 3.2.4.7 WRITE data): a job that encrypts
+    /// data in place with this end's sealing key, no associated data, under the key's next nonce,
+    /// reserved now (the sequence TRANSFORM_HEADER messages draw from too, so no nonce serves twice).
+    pub fn seal_job(&mut self) -> Result<PlacedJob> {
         let sealing = self.sealing.as_mut().ok_or(NO_KEY)?;
         let nonce = sealing.reserve_nonce()?;
-        let cipher = sealing.cipher();
-        let tag = sealing.key().seal_in_place(&nonce, &[], data)?;
-        Ok(PlacedSeal::new(tag, nonce.cipher_bytes(cipher)))
+        Ok(PlacedJob::seal(sealing.key.clone(), nonce))
     }
 
-    /// Opens the peer's ENCRYPTION transform in place: `nonce` must have the cipher's length (11
-    /// CCM, 12 GCM) and `tag` 16 bytes ([`CryptoError::BadInput`] otherwise); a tag that does not
-    /// verify is [`CryptoError::TagMismatch`] and leaves `data` wiped.
-    pub fn open_placed(&self, nonce: &[u8], tag: &[u8], data: &mut [u8]) -> Result<()> {
+    /// A job that opens the peer's ENCRYPTION transform in place: `nonce` must have the cipher's
+    /// length (11 CCM, 12 GCM) and `tag` 16 bytes ([`CryptoError::BadInput`] otherwise, now).
+    pub fn open_job(&self, nonce: &[u8], tag: &[u8]) -> Result<PlacedJob> {
         let key = self.opening.as_ref().ok_or(NO_KEY)?;
         if nonce.len() != key.cipher().nonce_len() {
             return Err(CryptoError::BadInput { what: "transform nonce", detail: "not the cipher's length" });
         }
-        let tag: &[u8; 16] = tag
-            .try_into()
-            .map_err(|_| CryptoError::BadInput { what: "transform signature", detail: "not 16 bytes" })?;
         let mut n = [0u8; 16];
         n[..nonce.len()].copy_from_slice(nonce);
-        key.open_in_place(&Nonce(n), &[], data, tag)
+        Ok(PlacedJob::open(key.clone(), Nonce(n), tag16(tag)?))
     }
 
-    /// SIGNING transform: the MAC of `data` under Session.SigningKey with the negotiated algorithm;
-    /// GMAC under a nonce of this end's transform sequence (see [`TransformNonces`]).
-    pub fn sign_placed(&mut self, data: &[u8]) -> Result<PlacedSeal> {
-        if self.signing.algorithm() == SigningAlgorithm::AesGmac {
-            let nonce = self.transform_nonces.next_nonce()?;
-            let mac = self.signing.mac_placed(Some(&nonce), data)?;
-            return Ok(PlacedSeal::new(mac, &nonce));
-        }
-        Ok(PlacedSeal::new(self.signing.mac_placed(None, data)?, &[]))
+    /// SIGNING transform: a job that MACs data under Session.SigningKey with the negotiated
+    /// algorithm; GMAC under a nonce of this end's transform sequence (see [`TransformNonces`]).
+    pub fn sign_job(&mut self) -> Result<PlacedJob> {
+        let nonce = match self.signing.algorithm() {
+            SigningAlgorithm::AesGmac => Some(self.transform_nonces.next_nonce()?),
+            _ => None,
+        };
+        Ok(PlacedJob::sign(self.signing.clone(), nonce))
     }
 
-    /// Verifies the peer's SIGNING transform of `data`: a GMAC one carries a 12-byte nonce, a CMAC
-    /// or HMAC one none ([`CryptoError::BadInput`] otherwise); a MAC that does not match is
-    /// [`CryptoError::BadSignature`].
-    pub fn verify_placed(&self, nonce: &[u8], signature: &[u8], data: &[u8]) -> Result<()> {
-        let signature: &[u8; 16] = signature
-            .try_into()
-            .map_err(|_| CryptoError::BadInput { what: "transform signature", detail: "not 16 bytes" })?;
-        let nonce: Option<&[u8; 12]> = match (self.signing.algorithm(), nonce.len()) {
+    /// A job that verifies the peer's SIGNING transform: a GMAC one carries a 12-byte nonce, a CMAC
+    /// or HMAC one none, and the MAC is 16 bytes ([`CryptoError::BadInput`] otherwise, now).
+    pub fn verify_job(&self, nonce: &[u8], signature: &[u8]) -> Result<PlacedJob> {
+        let mac = tag16(signature)?;
+        let nonce: Option<[u8; 12]> = match (self.signing.algorithm(), nonce.len()) {
             (SigningAlgorithm::AesGmac, 12) => nonce.try_into().ok(),
             (SigningAlgorithm::AesGmac, _) => {
                 return Err(CryptoError::BadInput { what: "transform nonce", detail: "GMAC needs 12 bytes" })
@@ -317,6 +285,28 @@ impl SessionCrypto {
                 return Err(CryptoError::BadInput { what: "transform nonce", detail: "CMAC/HMAC take none" })
             }
         };
-        self.signing.verify_placed(nonce, data, signature)
+        Ok(PlacedJob::verify(self.signing.clone(), nonce, mac))
+    }
+
+    /// [`SessionCrypto::seal_job`] run here over `data`.
+    pub fn seal_placed(&mut self, data: &mut [u8]) -> Result<PlacedSeal> {
+        self.seal_job()?.run(data)?.ok_or(CryptoError::Backend("seal"))
+    }
+
+    /// [`SessionCrypto::open_job`] run here over `data`: a tag that does not verify is
+    /// [`CryptoError::TagMismatch`] and leaves `data` wiped.
+    pub fn open_placed(&self, nonce: &[u8], tag: &[u8], data: &mut [u8]) -> Result<()> {
+        self.open_job(nonce, tag)?.run(data).map(|_| ())
+    }
+
+    /// [`SessionCrypto::sign_job`] run here over `data`.
+    pub fn sign_placed(&mut self, data: &[u8]) -> Result<PlacedSeal> {
+        self.sign_job()?.run_on(data).ok_or(CryptoError::Backend("mac"))??.ok_or(CryptoError::Backend("mac"))
+    }
+
+    /// [`SessionCrypto::verify_job`] run here over `data`: a MAC that does not match is
+    /// [`CryptoError::BadSignature`].
+    pub fn verify_placed(&self, nonce: &[u8], signature: &[u8], data: &[u8]) -> Result<()> {
+        self.verify_job(nonce, signature)?.run_on(data).ok_or(CryptoError::Backend("mac"))?.map(|_| ())
     }
 }

@@ -1,6 +1,7 @@
 //! The boundary between the protocol (this crate) and the files (the server): what a tree is, and the
 //! file commands the connection hands over once session, tree, signing and encryption checks passed.
 
+use smb_crypto::{CryptoError, PlacedJob, PlacedSeal};
 use smb_wire::fsctl::NetworkInterfaceInfo;
 use smb_wire::header::HEADER_LEN;
 use smb_wire::message::Request;
@@ -85,6 +86,32 @@ impl std::ops::DerefMut for IoBuf {
 pub struct IoBuffer {
     pub buf: IoBuf,
     pub range: Range<usize>,
+    /// The RDMA transform's crypto over the data (only for a handler that
+    /// [`FileHandler::runs_placed_crypto`]): run it with [`IoBuffer::run_crypto`], for a WRITE
+    /// before anything is written, for a READ once the data is read.
+    pub crypto: Option<PlacedJob>,
+}
+
+/// What the crypto of an [`IoBuffer`] came to: nothing to run (`None`), a seal or MAC to send with a
+/// READ, a check passed (`Some(Ok(None))`), or a check failed, so nothing may be written.
+pub type PlacedOutcome = Option<Result<Option<PlacedSeal>, CryptoError>>;
+
+impl IoBuffer {
+    /// A buffer whose data needs no crypto.
+    pub fn plain(buf: IoBuf, range: Range<usize>) -> IoBuffer {
+        IoBuffer { buf, range, crypto: None }
+    }
+
+    /// Runs the buffer's crypto step over the first `len` bytes of its range (where the caller is:
+    /// a helper thread, say): a WRITE's open or verify before its data is written (when it fails,
+    /// write nothing), a READ's seal or MAC once `len` bytes were read. Give the outcome back in
+    /// [`IoDone::crypto`].
+    pub fn run_crypto(&mut self, len: usize) -> PlacedOutcome {
+        let job = self.crypto.as_ref()?;
+        let end = self.range.start.saturating_add(len).min(self.range.end);
+        let data = self.buf.get_mut(self.range.start..end)?;
+        Some(job.run(data))
+    }
 }
 
 /// A deferred request that has finished, with its buffer back.
@@ -94,6 +121,8 @@ pub struct IoDone {
     /// Bytes written or read, or why not.
     pub result: Result<u32, NtStatus>,
     pub buf: IoBuf,
+    /// What [`IoBuffer::run_crypto`] came to.
+    pub crypto: PlacedOutcome,
 }
 
 /// What a WRITE asks, whatever carries its payload (inline in the message, or RDMA-read from the
@@ -208,6 +237,14 @@ pub trait FileHandler: Send {
     /// [`FileHandler::io_done`], with the buffer.
     fn submit_read(&mut self, message_id: u64, area: IoBuffer) {
         let _ = (message_id, area);
+    }
+    /// Whether this handler runs the RDMA transform's crypto of deferred requests
+    /// ([`IoBuffer::crypto`], with [`IoBuffer::run_crypto`]) where it does their I/O: then the
+    /// crypto of large transfers leaves the reactor. A handler that says no gets no crypto jobs,
+    /// and the connection runs them itself (a WRITE's check before `submit_write`, a READ's seal
+    /// after `io_done`).
+    fn runs_placed_crypto(&self) -> bool {
+        false
     }
     /// A deferred request that has finished, if any. With `wait`, blocks until one finishes while
     /// any is outstanding; `None` then means none is.

@@ -38,5 +38,5 @@ pub use connection::{put_body, Flow, RdmaTransmit, ServerConnection, Transmit};
 pub use events::Event;
 pub use handler::{
     AuthFactory, AuthFailure, AuthStep, Authenticator, FileContext, FileHandler, FileResult, IoBuf, IoBuffer,
-    IoDone, IoStart, TreeGrant, WriteArgs,
+    IoDone, IoStart, PlacedOutcome, TreeGrant, WriteArgs,
 };

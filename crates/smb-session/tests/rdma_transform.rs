@@ -443,3 +443,71 @@ fn without_negotiated_transforms_protected_data_never_moves_by_rdma() {
     assert_eq!(status_of(&answer(&c, &mut tx).0), NtStatus::ACCESS_DENIED);
     assert!(c.conn.drain_events().iter().any(|e| e.id() == Some(1003)));
 }
+
+/// With a handler that does its I/O later (the server's helper threads), the transform's crypto
+/// goes with the data and runs there: a READ's data is sealed where it was read, a WRITE's opened
+/// before it is written, and a WRITE whose tag fails still writes nothing.
+#[test]
+fn deferred_reads_and_writes_run_the_transform_in_the_handler() {
+    let cipher = Cipher::Aes128Ccm;
+    let (mut c, file_id) = logged_on(cipher, SigningAlgorithm::AesGmac, &BOTH, "secret");
+    c.conn.files_mut().defer = true;
+    // READ: nothing placed until the handler is done; then ciphertext that opens with the S2C key.
+    let mut tx = Recorder::smb_direct();
+    let (_, info) = descriptors(&[65536]);
+    let h = c.io_header(Command::READ, 65536);
+    let req = ReadRequest {
+        length: 65536,
+        offset: 8192,
+        file_id,
+        channel: Channel::RDMA_V1_INVALIDATE,
+        channel_info: &info,
+        ..Default::default()
+    };
+    assert_eq!(c.send(h, &req, false, true, &mut tx), Flow::Continue);
+    assert!(tx.writes.is_empty() && tx.msgs.is_empty(), "deferred");
+    c.conn.files_mut().release(1);
+    assert_eq!(c.conn.answer_deferred(false, &mut tx), Flow::Continue);
+    let (placed, _) = tx.writes.remove(0);
+    let (rsp, _) = answer(&c, &mut tx);
+    let r = ReadResponse::parse(&rsp).unwrap();
+    let ct = RdmaTransform::parse(r.data).unwrap().transforms.iter().next().unwrap();
+    let mut opened = placed.clone();
+    let tag: [u8; 16] = ct.signature.try_into().unwrap();
+    c.s2c.as_ref().unwrap().open_in_place(&nonce16(ct.nonce), &[], &mut opened, &tag).unwrap();
+    assert!(opened.iter().enumerate().all(|(i, &b)| b == file_byte(8192 + i)), "sealed by the handler");
+    // WRITE: good, then tampered.
+    for tamper in [false, true] {
+        let plain = vec![if tamper { 0xEE } else { 0x3C }; 32768];
+        let mut sealed = plain.clone();
+        let nonce = [0x21u8; 11];
+        let tag = c.c2s.as_ref().unwrap().seal_in_place(&nonce16(&nonce), &[], &mut sealed).unwrap();
+        if tamper {
+            sealed[77] ^= 4;
+        }
+        let w = TransformedWrite {
+            transform_type: CryptoTransformType::ENCRYPTION,
+            signature: tag.to_vec(),
+            nonce: nonce.to_vec(),
+            count: None,
+            descriptor_at: None,
+            patch: None,
+        };
+        let before = file_now(&mut c, "secret");
+        let mut tx = Recorder::smb_direct();
+        let pull = send_transformed(&mut c, file_id, 32768, &w, true, &mut tx).expect("pulled");
+        arrive(&mut c, pull, &sealed, &mut tx);
+        assert!(tx.msgs.is_empty(), "deferred");
+        c.conn.files_mut().release(1);
+        assert_eq!(c.conn.answer_deferred(false, &mut tx), Flow::Continue);
+        let (rsp, _) = answer(&c, &mut tx);
+        if tamper {
+            assert_eq!(status_of(&rsp), NtStatus::AUTH_TAG_MISMATCH);
+            assert_eq!(file_now(&mut c, "secret"), before, "nothing written");
+            assert!(c.conn.drain_events().iter().any(|e| matches!(e, Event::PlacedDataRejected { .. })));
+        } else {
+            assert_eq!(status_of(&rsp), NtStatus::SUCCESS);
+            assert_eq!(&file_now(&mut c, "secret")[..32768], &plain[..], "opened by the handler");
+        }
+    }
+}

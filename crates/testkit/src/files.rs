@@ -57,6 +57,8 @@ pub struct Deferred {
     pub buffer: IoBuffer,
     /// What the request finishes with when released: bytes written or read, or why not.
     pub done: Result<u32, NtStatus>,
+    /// What its RDMA transform crypto came to (run at submission, like the I/O).
+    pub crypto: smb_session::PlacedOutcome,
 }
 
 /// Which file an open names.
@@ -356,12 +358,18 @@ impl FileHandler for MemFiles {
         let Some(Offered::Write { file, offset }) = self.offering.take() else {
             panic!("submit_write without a WRITE deferred by begin_write")
         };
+        let mut payload = payload;
+        // The RDMA transform's check first: when it fails, nothing is written.
+        let crypto = payload.run_crypto(payload.range.len());
         let data = &payload.buf[payload.range.clone()];
         assert_eq!(data.as_ptr() as usize % PAGE, 0, "a deferred WRITE's payload must be page-aligned");
         // Into the file at once, so that every later call sees it (the trait's ordering rule);
         // only the answer waits for the test.
-        let done = self.write_at(&file, offset, data);
-        self.deferred.push_back(Deferred { message_id, buffer: payload, done });
+        let done = match crypto {
+            Some(Err(_)) => Err(NtStatus::ACCESS_DENIED),
+            _ => self.write_at(&file, offset, data),
+        };
+        self.deferred.push_back(Deferred { message_id, buffer: payload, done, crypto });
     }
 
     fn begin_read(&mut self, ctx: FileContext, _h: &Header, r: &ReadRequest<'_>) -> IoStart {
@@ -388,13 +396,22 @@ impl FileHandler for MemFiles {
         let range = area.range.clone();
         let data = &mut area.buf[range];
         assert_eq!(data.as_ptr() as usize % PAGE, 0, "READ data must land page-aligned");
-        // Filled now; the test decides when the READ counts as finished.
+        // Filled now (and sealed, with a transform); the test decides when the READ counts as finished.
         let done = self.read_at(&file, offset, data).map(|n| n as u32);
-        self.deferred.push_back(Deferred { message_id, buffer: area, done });
+        let crypto = match done {
+            Ok(n) => area.run_crypto(n as usize),
+            Err(_) => None,
+        };
+        self.deferred.push_back(Deferred { message_id, buffer: area, done, crypto });
     }
 
     /// The oldest deferred request, once the test released it; with `wait` (the server draining),
     /// whether released or not, as a device would finish it in the end.
+    /// Deferred requests' RDMA transform crypto runs here, beside their I/O, as the server's helpers do.
+    fn runs_placed_crypto(&self) -> bool {
+        true
+    }
+
     fn io_done(&mut self, wait: bool) -> Option<IoDone> {
         if self.deferred.is_empty() {
             return None;
@@ -410,7 +427,7 @@ impl FileHandler for MemFiles {
             Some(status) => Err(status),
         };
         let buf: IoBuf = d.buffer.buf;
-        Some(IoDone { message_id: d.message_id, result, buf })
+        Some(IoDone { message_id: d.message_id, result, buf, crypto: d.crypto })
     }
 
     fn logoff(&mut self, session_id: u64) {

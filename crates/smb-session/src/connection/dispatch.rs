@@ -212,7 +212,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
                     self.defer(header, encrypted, len, Some(r.minimum_count), None);
                     self.files.submit_read(
                         header.message_id,
-                        IoBuffer { buf: IoBuf::Heap(reply.into_buf()), range },
+                        IoBuffer::plain(IoBuf::Heap(reply.into_buf()), range),
                     );
                     return Err(Fail::Deferred);
                 }

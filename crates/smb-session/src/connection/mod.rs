@@ -380,10 +380,16 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
                 if let IoBuf::Heap(v) = buf {
                     keep(&mut self.plain_spare, v, SPARE_PLAIN_BUFFERS);
                 }
-                return self.answer_write_deferred(&d.header, d.encrypted, done.result, rdma, tx);
+                let result = match (done.crypto, &rdma) {
+                    // The handler's check of the RDMA transform failed: nothing was written.
+                    (Some(Err(_)), Some(req)) => Err(self.placed_rejected(req)),
+                    _ => done.result,
+                };
+                return self.answer_write_deferred(&d.header, d.encrypted, result, rdma, tx);
             }
             (Some(minimum), IoBuf::Lease(lease), Some(req)) => {
-                let (status, reply, rdma) = self.rdma_read_reply(done.result, minimum, lease, req);
+                let (status, reply, rdma) =
+                    self.rdma_read_reply(done.result, minimum, lease, req, done.crypto);
                 match status {
                     Ok(s) => (s, reply, Some(rdma)),
                     Err(s) => {
@@ -477,7 +483,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         let Some((message_id, r)) = self.deferring.take() else { return };
         let buf = std::mem::replace(plain, self.plain_spare.pop().unwrap_or_default());
         let range = msg_start + r.start..msg_start + r.end;
-        self.files.submit_write(message_id, IoBuffer { buf: IoBuf::Heap(buf), range });
+        self.files.submit_write(message_id, IoBuffer::plain(IoBuf::Heap(buf), range));
     }
 
     /// Processes one transport message. `now` is the current time as a FILETIME. Deferred WRITEs

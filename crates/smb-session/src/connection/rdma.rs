@@ -46,7 +46,7 @@
 //! - No registered memory free for the transfer: STATUS_INSUFFICIENT_RESOURCES.
 
 use super::*;
-use crate::handler::{IoBuf, IoBuffer, IoStart, WriteArgs};
+use crate::handler::{IoBuf, IoBuffer, IoStart, PlacedOutcome, WriteArgs};
 use smb_crypto::PlacedSeal;
 use smb_wire::channel::{CryptoTransform, CryptoTransformType, CryptoTransforms};
 use smb_wire::read::{read_response_flags, RdmaReadResponse, ReadRequest, ReadResponse};
@@ -290,11 +290,23 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             return Err(NtStatus::INSUFFICIENT_RESOURCES.into());
         };
         if self.may_defer(len) {
+            // The seal or MAC goes with the data to where it is read (a helper thread); its nonce
+            // is reserved here, where the session's sequence lives.
+            let crypto = match self.files.runs_placed_crypto() {
+                true => match self.protect_job(&req) {
+                    Ok(job) => job,
+                    Err(status) => {
+                        self.reply_rdma = Some(req.on_error());
+                        return Err(status.into());
+                    }
+                },
+                false => None,
+            };
             match self.files.begin_read(ctx, header, r) {
                 IoStart::Deferred => {
                     self.defer(header, req.encrypted, len, Some(r.minimum_count), Some(req));
-                    self.files
-                        .submit_read(header.message_id, IoBuffer { buf: IoBuf::Lease(lease), range: 0..len });
+                    let area = IoBuffer { buf: IoBuf::Lease(lease), range: 0..len, crypto };
+                    self.files.submit_read(header.message_id, area);
                     return Err(Fail::Deferred);
                 }
                 IoStart::Done(Err(status)) => {
@@ -305,25 +317,30 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             }
         }
         let result = self.files.read(ctx, header, r, &mut lease[..len]).map(|n| n as u32);
-        let (status, reply, rdma) = self.rdma_read_reply(result, r.minimum_count, lease, req);
+        let (status, reply, rdma) = self.rdma_read_reply(result, r.minimum_count, lease, req, None);
         self.reply_rdma = Some(rdma);
         status.map(|s| (s, reply)).map_err(Fail::Status)
     }
 
     /// The response to an RDMA READ that read `result` bytes into `lease`: its data sealed or signed
-    /// there first when the request asks for a transform.
+    /// there when the request asks for a transform, here or already by the handler (`done`: what
+    /// its crypto job came to).
     pub(super) fn rdma_read_reply(
         &mut self,
         result: Result<u32, NtStatus>,
         minimum: u32,
         mut lease: iobuf::Lease,
         req: RdmaReq,
+        done: PlacedOutcome,
     ) -> (Result<NtStatus, NtStatus>, Reply, RdmaReply) {
         let mut p = self.new_pdu();
         let result = match result {
-            Ok(n) if n > 0 && n >= minimum => {
-                self.protect_placed(&req, &mut lease[..n as usize]).map(|s| (n, s))
-            }
+            Ok(n) if n > 0 && n >= minimum => match (done, transform_type(req.protect)) {
+                (None, _) => self.protect_placed(&req, &mut lease[..n as usize]).map(|s| (n, s)),
+                (Some(Ok(Some(seal))), Some(kind)) => Ok((n, Some((kind, seal)))),
+                // A seal that failed (or one the request did not ask for): nothing is placed.
+                (Some(_), _) => Err(NtStatus::ENCRYPTION_FAILED),
+            },
             other => Err(other.err().unwrap_or(NtStatus::END_OF_FILE)),
         };
         match result {
@@ -366,50 +383,63 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         }
     }
 
-    /// Seals or signs `data` in place as `req` says, with the session's keys: the crypto transform
-    /// to send with it (None: placed plain). A session without keys, or a spent nonce sequence,
-    /// fails the READ (STATUS_ENCRYPTION_FAILED rather than placing plaintext).
+    /// The seal or MAC job for a READ's data as `req` says (None: placed plain), its nonce reserved
+    /// now. A session without keys, or a spent nonce sequence, fails the READ
+    /// (STATUS_ENCRYPTION_FAILED rather than placing plaintext).
+    fn protect_job(&mut self, req: &RdmaReq) -> Result<Option<smb_crypto::PlacedJob>, NtStatus> {
+        if req.protect == Protect::Plain {
+            return Ok(None);
+        }
+        let keys = self.placed_keys(req.session_id).ok_or(NtStatus::ENCRYPTION_FAILED)?;
+        let job = match req.protect {
+            Protect::Seal => keys.seal_job(),
+            _ => keys.sign_job(),
+        };
+        job.map(Some).map_err(|_| NtStatus::ENCRYPTION_FAILED)
+    }
+
+    /// Seals or signs `data` in place here as `req` says: the crypto transform to send with it
+    /// (None: placed plain).
     fn protect_placed(
         &mut self,
         req: &RdmaReq,
         data: &mut [u8],
     ) -> Result<Option<(CryptoTransformType, PlacedSeal)>, NtStatus> {
-        let kind = match req.protect {
-            Protect::Plain => return Ok(None),
-            Protect::Seal => CryptoTransformType::ENCRYPTION,
-            Protect::Sign => CryptoTransformType::SIGNING,
+        let (Some(job), Some(kind)) = (self.protect_job(req)?, transform_type(req.protect)) else {
+            return Ok(None);
         };
-        let keys = self.placed_keys(req.session_id).ok_or(NtStatus::ENCRYPTION_FAILED)?;
-        let seal = match req.protect {
-            Protect::Seal => keys.seal_placed(data),
-            _ => keys.sign_placed(data),
-        };
-        seal.map(|s| Some((kind, s))).map_err(|_| NtStatus::ENCRYPTION_FAILED)
+        match job.run(data) {
+            Ok(Some(seal)) => Ok(Some((kind, seal))),
+            _ => Err(NtStatus::ENCRYPTION_FAILED),
+        }
     }
 
-    /// Opens or verifies a WRITE's pulled `data` in place as its transform says. The status to
-    /// answer when it does not (see the module docs), with the event logged.
-    fn open_placed(&mut self, req: &RdmaReq, data: &mut [u8]) -> Result<(), NtStatus> {
-        let Some(c) = &req.carried else { return Ok(()) };
-        let (protect, session_id) = (req.protect, req.session_id);
-        let keys = self.placed_keys(session_id).ok_or(NtStatus::ACCESS_DENIED)?;
-        let (result, status, detail) = match protect {
-            Protect::Seal => (
-                keys.open_placed(&c.nonce, &c.signature, data),
-                NtStatus::AUTH_TAG_MISMATCH,
-                "a WRITE's RDMA-read ciphertext failed its tag",
-            ),
-            Protect::Sign => (
-                keys.verify_placed(&c.nonce, &c.signature, data),
-                NtStatus::INVALID_SIGNATURE,
-                "a WRITE's RDMA-read data failed its signature",
-            ),
-            Protect::Plain => return Ok(()),
+    /// The job that opens or verifies a WRITE's pulled data as its transform says (None: plain).
+    /// Lengths the cipher or algorithm does not take were refused before the pull; should one
+    /// get here, it answers like a tag that fails.
+    fn check_job(&mut self, req: &RdmaReq) -> Result<Option<smb_crypto::PlacedJob>, NtStatus> {
+        let Some(c) = &req.carried else { return Ok(None) };
+        let keys = self.placed_keys(req.session_id).ok_or(NtStatus::ACCESS_DENIED)?;
+        let job = match req.protect {
+            Protect::Seal => keys.open_job(&c.nonce, &c.signature),
+            Protect::Sign => keys.verify_job(&c.nonce, &c.signature),
+            Protect::Plain => return Ok(None),
         };
-        result.map_err(|_| {
-            self.events.push(Event::PlacedDataRejected { session_id, detail });
-            status
-        })
+        match job {
+            Ok(j) => Ok(Some(j)),
+            Err(_) => Err(self.placed_rejected(req)),
+        }
+    }
+
+    /// The status for a WRITE whose transform's tag or MAC failed (see the module docs), with the
+    /// event logged.
+    pub(super) fn placed_rejected(&mut self, req: &RdmaReq) -> NtStatus {
+        let (status, detail) = match req.protect {
+            Protect::Sign => (NtStatus::INVALID_SIGNATURE, "a WRITE's RDMA-read data failed its signature"),
+            _ => (NtStatus::AUTH_TAG_MISMATCH, "a WRITE's RDMA-read ciphertext failed its tag"),
+        };
+        self.events.push(Event::PlacedDataRejected { session_id: req.session_id, detail });
+        status
     }
 
     /// A WRITE with an RDMA channel: pull the payload into registered memory first.
@@ -466,21 +496,31 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         let len = p.args.len;
         let on_error = p.rdma.on_error();
         let encrypted = p.rdma.encrypted;
-        // MS-SMB2 3.3.5.13: the data is opened or verified before anything reaches the file.
-        if let Err(status) = self.open_placed(&p.rdma, &mut lease[..len]) {
-            if let Err(detail) = self.answer_write(&p.header, encrypted, Err(status), Some(on_error), tx) {
-                return self.violation(detail);
+        // MS-SMB2 3.3.5.13: the data is opened or verified before anything reaches the file: by the
+        // handler where it writes (a helper thread) if it can, else here first.
+        let mut check = match self.check_job(&p.rdma) {
+            Ok(job) => job,
+            Err(status) => return self.refuse_pulled(&p.header, encrypted, status, on_error, tx),
+        };
+        if !self.files.runs_placed_crypto() {
+            if let Some(job) = check.take() {
+                if job.run(&mut lease[..len]).is_err() {
+                    let status = self.placed_rejected(&p.rdma);
+                    return self.refuse_pulled(&p.header, encrypted, status, on_error, tx);
+                }
             }
-            return self.answer_deferred(false, tx);
         }
         let outcome = match self.files.begin_write(p.ctx, &p.header, &p.args) {
             IoStart::Deferred => {
                 self.defer(&p.header, encrypted, len, None, Some(p.rdma));
-                self.files
-                    .submit_write(p.header.message_id, IoBuffer { buf: IoBuf::Lease(lease), range: 0..len });
+                let payload = IoBuffer { buf: IoBuf::Lease(lease), range: 0..len, crypto: check };
+                self.files.submit_write(p.header.message_id, payload);
                 None
             }
-            IoStart::Execute => Some(self.files.write(p.ctx, &p.header, &p.args, &lease[..len])),
+            IoStart::Execute => match check.map(|job| job.run(&mut lease[..len])) {
+                Some(Err(_)) => Some(Err(self.placed_rejected(&p.rdma))),
+                _ => Some(self.files.write(p.ctx, &p.header, &p.args, &lease[..len])),
+            },
             IoStart::Done(r) => Some(r),
         };
         if let Some(result) = outcome {
@@ -491,9 +531,33 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         self.answer_deferred(false, tx)
     }
 
+    /// Answers a pulled WRITE with `status` (nothing written).
+    fn refuse_pulled(
+        &mut self,
+        header: &Header,
+        encrypted: bool,
+        status: NtStatus,
+        on_error: RdmaReply,
+        tx: &mut dyn Transmit,
+    ) -> Flow {
+        if let Err(detail) = self.answer_write(header, encrypted, Err(status), Some(on_error), tx) {
+            return self.violation(detail);
+        }
+        self.answer_deferred(false, tx)
+    }
+
     /// Notes whether this connection can move data by RDMA, and its limit.
     pub(super) fn take_rdma(&mut self, tx: &mut dyn Transmit) {
         self.rdma_max = tx.rdma().map(|r| r.max_read_write());
+    }
+}
+
+/// The crypto transform a protection sends (None: plain).
+fn transform_type(p: Protect) -> Option<CryptoTransformType> {
+    match p {
+        Protect::Plain => None,
+        Protect::Seal => Some(CryptoTransformType::ENCRYPTION),
+        Protect::Sign => Some(CryptoTransformType::SIGNING),
     }
 }
 
