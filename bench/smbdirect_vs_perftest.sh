@@ -42,39 +42,14 @@ env="SIZES='$SIZES' DEPTH=$DEPTH REPEAT=$REPEAT TOTAL=$TOTAL DURATION=$DURATION 
 env="$env SERVE_ARGS='$SERVE_ARGS' BENCH_ARGS='$BENCH_ARGS'"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-scripts/rxe-vm.sh --timeout 3600 --mem 1536 --client-delay 5 "${kargs[@]}" \
-    --add "$bin:/usr/local/bin/smbdx" --add bench/scripts/smbdirect-bench-vm.sh:/usr/local/bin/sdbench \
-    pair --server "$env sdbench server" --client "$env sdbench client" >"$out" 2>&1 \
-    || { tail -n 80 "$out"; echo "smbdirect_vs_perftest: the VM run failed" >&2; exit 1; }
-tr -d '\r' <"$out" >"$out.clean" && mv "$out.clean" "$out"
-if grep -q "BENCH-FAIL" "$out"; then
-    grep -A5 "BENCH-FAIL" "$out" | head -n 40
-    echo "smbdirect_vs_perftest: some runs failed (above)" >&2
-    exit 1
-fi
+. bench/scripts/vm-pair.sh
+run_vm_pair smbdirect_vs_perftest "$bin" bench/scripts/smbdirect-bench-vm.sh "$env" "$out" "${kargs[@]}"
 
 echo "# SMB Direct (smbdx) vs perftest, SMB over TCP (smbdx) and the kernel pair (cifs.ko + ksmbd), rdma_rxe in"
 echo "# two qemu VMs; depth $DEPTH, $REPEAT interleaved rounds; medians [ranges]; under TCG only ratios mean anything."
 [ -z "$SERVE_ARGS$BENCH_ARGS" ] || echo "# smbdx serve $SERVE_ARGS; smbdx bench $BENCH_ARGS"
 echo "# CPU: seconds of whole-VM busy time per GiB moved, client/server; perftest's is what the link itself costs."
-awk '
-    function median(list,    a, n, i, j, t) {
-        n = split(list, a, " ")
-        for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-        return n == 0 ? 0 : (n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2)
-    }
-    function range(list,    a, n, i, lo, hi) {
-        n = split(list, a, " "); lo = hi = a[1]
-        for (i = 2; i <= n; i++) { if (a[i] + 0 < lo + 0) lo = a[i]; if (a[i] + 0 > hi + 0) hi = a[i] }
-        return sprintf("[%.2f-%.2f]", lo, hi)
-    }
-    /^RUN / {
-        key = $2 " " $3 " " $4 " " $5
-        for (i = 6; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-        bytes[key] = v["bytes"]; secs[key] = v["secs"]; cbusy[key] = v["busy"]
-        ops[$3] = 1; sizes[$4] = 1; rounds[$5] = 1
-    }
-    /^SRVCPU / { k = $2 " " $3 " " $4 " " $5; if ($6 == "begin") sb[k] = $7; else se[k] = $7 }
+awk "$(cat bench/scripts/runs.awk)"'
     END {
         hz = 100
         printf "%-5s %8s %16s %16s %16s %16s %8s %8s %15s %15s %15s %15s\n", "wire", "size", "perftest MiB/s", "smbdx-rdma MiB/s", "smbdx-tcp MiB/s", "kernel MiB/s", "x perf", "x kernel", "CPU perf c/s", "CPU rdma c/s", "CPU tcp c/s", "CPU kernel c/s"

@@ -1,6 +1,6 @@
 #!/bin/sh
 # The two roles of bench/smbdirect_vs_perftest.sh inside the rxe VM pair (busybox sh):
-#   sdbench server | client
+#   vmbench server | client
 # Server (10.9.0.1): `smbdx serve` on port 4445 (TCP and SMB Direct), ksmbd (kmod-peer) on 445, and
 # perftest's ib_write_bw / ib_read_bw servers, one per client run, in the client's order.
 # Client (10.9.0.2): per round, size and direction, one after the other:
@@ -24,51 +24,20 @@ DURATION=${DURATION:-4}
 OPS=${OPS:-"write read"}
 SERVE_ARGS=${SERVE_ARGS:-}
 BENCH_ARGS=${BENCH_ARGS:-}
-SERVER=10.9.0.1
-user=bench pass=Bench-Passw0rd
-
-busy() { awk '/^cpu /{ print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
-now() { cut -d' ' -f1 /proc/uptime; }
-iters() { n=$((TOTAL / $1)); [ "$n" -ge 32 ] || n=32; echo "$n"; }
+. /usr/local/bin/vm-bench-lib.sh
 
 if [ "$role" = server ]; then
   mkdir -p /srv/data && chmod 755 / /srv /srv/data
   SMBDX_LOG=warn smbdx serve --listen $SERVER:4445 --rdma $SERVER:4445 --share data=/srv/data \
     --user "$user:$pass" --reactors 1 $SERVE_ARGS >/tmp/serve.log 2>&1 &
   KPAIR_USER=$user KPAIR_PASS=$pass kmod-peer ksmbd kpair=/srv/kpair || echo "BENCH-FAIL ksmbd did not start"
-  # Marks from the client: its label, then this side's CPU counter.
-  ( while :; do l=$(nc -l -p 7200 </dev/null 2>/dev/null); [ -n "$l" ] && echo "SRVCPU $l $(busy)"; done ) &
-  for r in $(seq "$REPEAT"); do for s in $SIZES; do for op in $OPS; do
-    ib_${op}_bw -d rxe0 -x 1 -F -s "$s" -n "$(iters "$s")" -t "$DEPTH" -p 18515 >/dev/null 2>&1 \
-      || echo "BENCH-FAIL perftest server $op $s $r"
-  done; done; done
+  serve_marks_and_perftest
   timeout 3000 nc -l -p 7100 </dev/null >/dev/null
   grep -iE "panicked| ERROR " /tmp/serve.log && echo "BENCH-FAIL smbdx serve logged errors"
   dmesg | grep -qE "BUG|Oops|WARNING" && { echo "BENCH-FAIL server kernel log"; dmesg | grep -E "BUG|Oops|WARNING" | head -n 5; }
   exit 0
 fi
 
-mark() { until echo "$1" | nc $SERVER 7200 2>/dev/null; do sleep 0.2; done; }
-# run TOOL WIREOP SIZE ROUND BYTES-FROM CMD...: BYTES-FROM is a number, or "json" (smbdx bench's row).
-run() {
-  label="$1 $2 $3 $4" from=$5; shift 5
-  mark "$label begin"
-  b0=$(busy); t0=$(now)
-  if ! "$@" >/tmp/run.out 2>&1; then echo "BENCH-FAIL $label"; tail -n 5 /tmp/run.out; fi
-  t1=$(now); b1=$(busy)
-  mark "$label end"
-  secs=$(awk "BEGIN { print $t1 - $t0 }")
-  case $from in
-    json) # the row's own bytes and seconds (its warm-up excluded)
-      bytes=$(sed -n 's/.*"bytes":\([0-9]*\).*/\1/p' /tmp/run.out | head -n 1)
-      secs=$(sed -n 's/.*"seconds":\([0-9.e-]*\).*/\1/p' /tmp/run.out | head -n 1) ;;
-    perftest) # the average bandwidth perftest reports (MiB/s) over the bytes it moved
-      set -- $(awk '$1 ~ /^[0-9]+$/ && $2 ~ /^[0-9]+$/ && NF >= 5 { print $1 * $2, $4 }' /tmp/run.out | tail -n 1)
-      bytes=${1:-0}; secs=$(awk "BEGIN { print (${2:-0} > 0) ? $bytes / (${2:-1} * 1048576) : 0 }") ;;
-    *) bytes=$from ;;
-  esac
-  echo "RUN $label bytes=${bytes:-0} secs=$secs busy=$((b1 - b0))"
-}
 # DEPTH dd processes at once, each on a file of its own, O_DIRECT: one SMB2 READ or WRITE of the
 # block size per dd block (cifs serves O_DIRECT like cache=none). Files of their own because Debian
 # 6.1's ksmbd corrupts a list in smb2_open when eight clients open one file at once (kernel BUG at
