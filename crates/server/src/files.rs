@@ -37,6 +37,9 @@ pub struct ServerFiles {
     interfaces: Arc<dyn Fn() -> Vec<NetworkInterfaceInfo> + Send + Sync>,
     /// Where WRITEs and READs go to be done off the reactor; `None`: all are done on the reactor.
     io: Option<IoOffload>,
+    /// The shares' EncryptData as the operator sets it now (same order as `shares`); `None`: as
+    /// configured.
+    live: Option<Arc<crate::live::Live>>,
 }
 
 impl ServerFiles {
@@ -44,7 +47,14 @@ impl ServerFiles {
         shares: Arc<Vec<Share>>,
         interfaces: Arc<dyn Fn() -> Vec<NetworkInterfaceInfo> + Send + Sync>,
     ) -> Self {
-        Self { shares, opens: HashMap::new(), interfaces, io: None }
+        Self { shares, opens: HashMap::new(), interfaces, io: None, live: None }
+    }
+
+    /// Takes each share's EncryptData from `live` at every TREE_CONNECT (the operator may change it
+    /// while the server runs); `live.shares` is in the order of the share table.
+    pub fn with_live(mut self, live: Arc<crate::live::Live>) -> Self {
+        self.live = Some(live);
+        self
     }
 
     /// Hands O_DIRECT WRITEs and READs to `io` (the reactor's helper threads) instead of doing them
@@ -117,7 +127,7 @@ impl FileHandler for ServerFiles {
         Ok(TreeGrant {
             share: i as u32,
             share_name: s.name.clone(),
-            encrypt_data: s.encrypt_data,
+            encrypt_data: self.live.as_ref().and_then(|l| l.share_encrypt_data(i)).unwrap_or(s.encrypt_data),
             share_type: smb_wire::tree_connect::share_type::DISK,
             // FILE_ALL_ACCESS, or read and execute on a read-only share.
             maximal_access: if s.read_only { 0x0012_01BF } else { 0x001F_01FF },

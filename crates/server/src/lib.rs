@@ -26,6 +26,7 @@ pub mod config;
 pub mod connection;
 pub mod files;
 pub mod io_offload;
+pub mod live;
 pub mod netif;
 pub mod serve;
 pub mod time;

@@ -32,6 +32,7 @@ pub mod credits;
 pub mod events;
 pub mod handler;
 mod session;
+pub mod stats;
 
 pub use config::ServerConfig;
 pub use connection::{put_body, Flow, RdmaTransmit, ServerConnection, Transmit};
@@ -40,3 +41,4 @@ pub use handler::{
     AuthFactory, AuthFailure, AuthStep, Authenticator, FileContext, FileHandler, FileResult, IoBuf, IoBuffer,
     IoDone, IoStart, TreeGrant, WriteArgs,
 };
+pub use stats::CommandCounters;

@@ -18,6 +18,7 @@ mod progress;
 mod rdma_provider;
 mod remote;
 mod serve;
+mod status;
 mod tcp_anchor;
 mod url;
 
@@ -43,6 +44,8 @@ fn main() {
         Command::Cp(a) => cp::run(&a),
         Command::Devices => exit_code(devices::run()),
         Command::BenchRdma(args) => exit_code(bench_rdma::run(&args)),
+        Command::Status(args) => status::status(&args),
+        Command::Share(args) => status::share(&args),
     };
     if let Err(f) = result {
         eprintln!("smbdx: {f}");
