@@ -3,6 +3,10 @@
 //!
 //! Loopback is what [`std::net::IpAddr::is_loopback`] says: 127.0.0.0/8 and ::1, and IPv4-mapped
 //! 127/8 addresses (`::ffff:127.0.0.1`, what a dual-stack socket reports for a local IPv4 peer).
+//!
+//! A request from loopback without the token must also name the view by address or as `localhost`
+//! in its `Host` header: a web page the operator's browser visits could otherwise point a name of
+//! its own at 127.0.0.1 (DNS rebinding) and read the API as a loopback client.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -69,19 +73,39 @@ fn is_loopback(ip: IpAddr) -> bool {
     }
 }
 
-/// Decides on a request from `peer` (unknown: treated as remote) carrying `authorization` (the
-/// header's value, if any).
-pub fn check(peer: Option<SocketAddr>, authorization: Option<&str>, token: Option<&Token>) -> Access {
-    if peer.is_some_and(|p| is_loopback(p.ip())) {
-        return Access::Allowed;
+/// Whether a `Host` header names the view by IP address or as localhost (with or without a port).
+fn host_is_literal(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        // [v6]:port or [v6]
+        Some(rest) => return rest.split(']').next().is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok()),
+        None => {
+            host.rsplit_once(':').map_or(host, |(n, port)| if port.parse::<u16>().is_ok() { n } else { host })
+        }
+    };
+    name.eq_ignore_ascii_case("localhost") || name.parse::<IpAddr>().is_ok()
+}
+
+/// Decides on a request from `peer` (unknown: treated as remote) carrying `authorization` and
+/// `host` (the headers' values, if any).
+pub fn check(
+    peer: Option<SocketAddr>,
+    authorization: Option<&str>,
+    host: Option<&str>,
+    token: Option<&Token>,
+) -> Access {
+    let offered = authorization
+        .map(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")).unwrap_or("").trim());
+    if let (Some(t), Some(o)) = (token, offered) {
+        if t.matches(o) {
+            return Access::Allowed;
+        }
     }
-    let Some(token) = token else { return Access::Refused };
-    let Some(value) = authorization else { return Access::NoToken };
-    let offered = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).unwrap_or("");
-    if token.matches(offered.trim()) {
-        Access::Allowed
-    } else {
-        Access::Refused
+    if peer.is_some_and(|p| is_loopback(p.ip())) {
+        return if host.is_none_or(host_is_literal) { Access::Allowed } else { Access::Refused };
+    }
+    match (token, offered) {
+        (Some(_), None) => Access::NoToken,
+        _ => Access::Refused,
     }
 }
 
@@ -96,23 +120,37 @@ mod tests {
     #[test]
     fn loopback_is_allowed_without_a_token() {
         for a in ["127.0.0.1:1", "127.0.0.2:1", "[::1]:1", "[::ffff:127.0.0.1]:1"] {
-            assert_eq!(check(addr(a), None, None), Access::Allowed, "{a}");
+            assert_eq!(check(addr(a), None, None, None), Access::Allowed, "{a}");
         }
+        for h in ["127.0.0.1:9445", "localhost:9445", "LOCALHOST", "[::1]:9445", "[::1]", "10.0.0.1"] {
+            assert_eq!(check(addr("127.0.0.1:1"), None, Some(h), None), Access::Allowed, "{h}");
+        }
+    }
+
+    #[test]
+    fn loopback_requests_naming_another_host_are_refused_without_the_token() {
+        let t = Token::new("0123456789abcdef-secret").unwrap();
+        let lo = addr("127.0.0.1:1");
+        for h in ["evil.example:9445", "evil.example", "localhost.evil.example", "[nope]:1"] {
+            assert_eq!(check(lo, None, Some(h), None), Access::Refused, "{h}");
+        }
+        let bearer = Some("Bearer 0123456789abcdef-secret");
+        assert_eq!(check(lo, bearer, Some("smbhost:9445"), Some(&t)), Access::Allowed, "with the token");
     }
 
     #[test]
     fn other_hosts_need_the_right_token() {
         let t = Token::new("0123456789abcdef-secret").unwrap();
         let remote = addr("192.0.2.7:40000");
-        assert_eq!(check(remote, None, None), Access::Refused);
-        assert_eq!(check(remote, Some("Bearer 0123456789abcdef-secret"), None), Access::Refused);
-        assert_eq!(check(remote, None, Some(&t)), Access::NoToken);
-        assert_eq!(check(remote, Some("Bearer wrong"), Some(&t)), Access::Refused);
-        assert_eq!(check(remote, Some("Basic 0123456789abcdef-secret"), Some(&t)), Access::Refused);
-        assert_eq!(check(remote, Some("Bearer 0123456789abcdef-secre"), Some(&t)), Access::Refused);
-        assert_eq!(check(remote, Some("Bearer 0123456789abcdef-secret"), Some(&t)), Access::Allowed);
-        assert_eq!(check(addr("[::ffff:192.0.2.7]:1"), None, Some(&t)), Access::NoToken);
-        assert_eq!(check(None, None, Some(&t)), Access::NoToken);
+        assert_eq!(check(remote, None, None, None), Access::Refused);
+        assert_eq!(check(remote, Some("Bearer 0123456789abcdef-secret"), None, None), Access::Refused);
+        assert_eq!(check(remote, None, None, Some(&t)), Access::NoToken);
+        assert_eq!(check(remote, Some("Bearer wrong"), None, Some(&t)), Access::Refused);
+        assert_eq!(check(remote, Some("Basic 0123456789abcdef-secret"), None, Some(&t)), Access::Refused);
+        assert_eq!(check(remote, Some("Bearer 0123456789abcdef-secre"), None, Some(&t)), Access::Refused);
+        assert_eq!(check(remote, Some("Bearer 0123456789abcdef-secret"), None, Some(&t)), Access::Allowed);
+        assert_eq!(check(addr("[::ffff:192.0.2.7]:1"), None, None, Some(&t)), Access::NoToken);
+        assert_eq!(check(None, None, None, Some(&t)), Access::NoToken);
     }
 
     #[test]

@@ -135,7 +135,8 @@ fn percent_decode(s: &str) -> Option<String> {
 }
 
 fn handle(mut req: Request, token: Option<&Token>, obs: &Observer) {
-    match check(req.remote_addr().copied(), header_value(&req, "Authorization"), token) {
+    let (auth, host) = (header_value(&req, "Authorization"), header_value(&req, "Host"));
+    match check(req.remote_addr().copied(), auth, host, token) {
         Access::Allowed => {}
         Access::NoToken => return error(req, 401, "this address needs Authorization: Bearer <token>"),
         Access::Refused => return error(req, 403, "refused"),

@@ -74,18 +74,19 @@ const DEFAULT_SPIN: std::time::Duration = std::time::Duration::from_micros(50);
 pub struct Observer {
     pub live: Arc<Live>,
     pub reactors: engine::StatsReader,
-    helpers: Vec<Arc<Offload>>,
+    /// Weak: a view kept past the server's end must not keep its helper threads.
+    helpers: Vec<std::sync::Weak<Offload>>,
 }
 
 impl Observer {
     /// Jobs queued on each reactor's helper threads and not started yet.
     pub fn helper_queue_depths(&self) -> Vec<usize> {
-        self.helpers.iter().map(|h| h.queued()).collect()
+        self.helpers.iter().map(|h| h.upgrade().map_or(0, |h| h.queued())).collect()
     }
 
     /// READs and WRITEs the helper threads have run so far.
     pub fn helper_jobs_run(&self) -> u64 {
-        self.helpers.iter().map(|h| h.jobs_run()).sum()
+        self.helpers.iter().filter_map(std::sync::Weak::upgrade).map(|h| h.jobs_run()).sum()
     }
 }
 
@@ -207,7 +208,7 @@ impl Server {
         Observer {
             live: Arc::clone(&self.live),
             reactors: self.engine.stats_reader(),
-            helpers: self.helpers.clone(),
+            helpers: self.helpers.iter().map(Arc::downgrade).collect(),
         }
     }
 

@@ -64,6 +64,23 @@ fn on_off(v: &Value) -> &'static str {
     }
 }
 
+/// `2026-12-07 17:10:59Z` for milliseconds since the Unix epoch (days to a civil date as in
+/// H. Hinnant's `civil_from_days`).
+fn utc(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}Z", rem / 3600, rem / 60 % 60, rem % 60)
+}
+
 fn list(v: &Value) -> String {
     v.as_array().map(|a| a.iter().map(s).collect::<Vec<_>>().join(", ")).unwrap_or_default()
 }
@@ -123,7 +140,7 @@ fn render(v: &Value) -> String {
         let _ = writeln!(
             o,
             "  {} {:<5} {:<28} {:<22} {}",
-            s(&e["time_ms"]),
+            e["time_ms"].as_u64().map_or_else(|| "-".into(), utc),
             s(&e["id"]),
             s(&e["kind"]),
             s(&e["client"]),
@@ -153,5 +170,13 @@ mod tests {
         assert!(t.contains("alice") && t.contains("aes-128-gcm") && t.contains("tcp in 10 out 20"), "{t}");
         assert!(t.contains("data             on"), "{t}");
         assert!(t.contains("1003"), "{t}");
+        assert!(t.contains("1970-01-01 00:00:00Z"), "{t}");
+    }
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(super::utc(0), "1970-01-01 00:00:00Z");
+        assert_eq!(super::utc(951_782_400_000), "2000-02-29 00:00:00Z");
+        assert_eq!(super::utc(1_796_663_459_000), "2026-12-07 17:10:59Z");
     }
 }

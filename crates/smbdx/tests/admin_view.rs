@@ -186,9 +186,12 @@ fn other_hosts_need_the_token_and_loopback_does_not() {
     // The rule itself, for any peer address (also where this host has no other address).
     let t = Token::new(TOKEN).unwrap();
     let remote: SocketAddr = "198.51.100.7:50000".parse().unwrap();
-    assert_eq!(admin::auth::check(Some(remote), None, Some(&t)), admin::auth::Access::NoToken);
-    assert_eq!(admin::auth::check(Some(remote), Some("Bearer nope"), Some(&t)), admin::auth::Access::Refused);
-    assert_eq!(admin::auth::check(Some(remote), None, None), admin::auth::Access::Refused);
+    assert_eq!(admin::auth::check(Some(remote), None, None, Some(&t)), admin::auth::Access::NoToken);
+    assert_eq!(
+        admin::auth::check(Some(remote), Some("Bearer nope"), None, Some(&t)),
+        admin::auth::Access::Refused
+    );
+    assert_eq!(admin::auth::check(Some(remote), None, None, None), admin::auth::Access::Refused);
 
     let rig = Rig::start("0.0.0.0:0", Some(TOKEN));
     let port = rig.admin().port();
@@ -277,6 +280,13 @@ fn posts_need_json_and_unknown_paths_are_not_found() {
     assert_eq!(api.request("GET", "/etc/passwd", None).unwrap().0, 404);
     assert_eq!(api.request("GET", "/api/shares/data/files", None).unwrap().0, 404, "no file data here");
     assert_eq!(api.request("DELETE", "/api/status", None).unwrap().0, 405);
+    // DNS rebinding: a loopback request that names another host gets nothing without the token.
+    let mut s = std::net::TcpStream::connect(rig.admin()).unwrap();
+    std::io::Write::write_all(&mut s, b"GET /api/status HTTP/1.0\r\nHost: rebound.example:9445\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut s, &mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.0 403") || answer.starts_with("HTTP/1.1 403"), "{answer}");
     let (status, page) = api.request("GET", "/", None).unwrap();
     assert_eq!(status, 200);
     assert!(page.contains("/api/status") && page.contains("<svg id=\"chart\""));
