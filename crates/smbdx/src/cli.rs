@@ -40,6 +40,16 @@ pub enum Command {
     Status(StatusArgs),
     /// Change a share of a running server through its admin view.
     Share(ShareArgs),
+    /// Draw saved `smbdx bench --json` rows as an SVG (what `bench --plot` draws).
+    Plot(PlotArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// A file of `smbdx bench --json` lines (other lines are skipped).
+    pub rows: std::path::PathBuf,
+    /// The SVG to write.
+    pub svg: std::path::PathBuf,
 }
 
 /// Where a running server's admin view is (`smbdx serve --admin ADDR:PORT`).
@@ -266,6 +276,10 @@ pub struct BenchSmbArgs {
     /// Keep the test file afterwards.
     #[arg(long)]
     pub keep: bool,
+    /// Also draw the rows into this SVG file: throughput by size, a line per transport × cipher ×
+    /// op, the anchor as a reference line.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub conn: ConnArgs,
 }

@@ -14,6 +14,7 @@ mod demo;
 mod devices;
 mod failure;
 mod fs_cmds;
+mod plot;
 mod progress;
 mod rdma_provider;
 mod remote;
@@ -46,6 +47,7 @@ fn main() {
         Command::BenchRdma(args) => exit_code(bench_rdma::run(&args)),
         Command::Status(args) => status::status(&args),
         Command::Share(args) => status::share(&args),
+        Command::Plot(args) => plot::run(&args),
     };
     if let Err(f) = result {
         eprintln!("smbdx: {f}");
