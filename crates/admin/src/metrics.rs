@@ -63,11 +63,14 @@ pub fn render(obs: &Observer) -> String {
     let conns = obs.live.connections();
     let connections = gauges(&mut reg, "smbdx_connections", "Open connections by transport");
     let sessions = gauges(&mut reg, "smbdx_sessions", "Established sessions by transport");
+    let open_files = gauges(&mut reg, "smbdx_open_files", "Files open by clients, by transport");
     for t in ["tcp", "rdma"] {
         let mine = conns.iter().filter(|e| e.transport().name() == t);
         connections.get_or_create(&vec![("transport", t.into())]).set(mine.clone().count() as i64);
-        let n: usize = mine.map(|e| e.info().sessions.len()).sum();
+        let n: usize = mine.clone().map(|e| e.info().sessions.len()).sum();
         sessions.get_or_create(&vec![("transport", t.into())]).set(n as i64);
+        let files: u64 = mine.map(|e| e.open_files.load(std::sync::atomic::Ordering::Relaxed)).sum();
+        open_files.get_or_create(&vec![("transport", t.into())]).set(files as i64);
     }
     let accepted = Counter::<u64>::default();
     accepted.inc_by(obs.live.connections_total());

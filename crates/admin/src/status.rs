@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use server::live::{unix_ms, ConnEntry, TransportKind};
 use server::serve::Observer;
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::SystemTime;
 
 fn connection(e: &ConnEntry) -> Value {
@@ -22,6 +23,7 @@ fn connection(e: &ConnEntry) -> Value {
         "since_ms": unix_ms(e.since),
         "bytes_in": bytes_in,
         "bytes_out": bytes_out,
+        "open_files": e.open_files.load(Relaxed),
         "sessions": info.sessions.len(),
     })
 }
@@ -46,6 +48,7 @@ pub fn status(obs: &Observer) -> Value {
                 "signing": info.signing,
                 "encrypt_data": sess.encrypt_data,
                 "signing_required": sess.signing_required,
+                "open_files": e.open_files.load(Relaxed),
                 "channels": [{
                     "connection": e.id,
                     "transport": e.transport().name(),

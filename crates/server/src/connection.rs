@@ -92,14 +92,14 @@ impl RdmaTransmit for OutboxTx<'_> {
 }
 
 impl SmbConnection {
-    /// `live`: the server's live state to report this connection into (the admin view, which may
-    /// also close it), with the reactor that owns it.
+    /// `live`: the server's live state and this connection's entry in it (the admin view, which
+    /// may also close it).
     pub fn new(
         peer: &PeerInfo,
         cfg: Arc<ServerConfig>,
         files: ServerFiles,
         auth: NtlmAuth,
-        live: Option<(Arc<Live>, usize)>,
+        live: Option<(Arc<Live>, Arc<ConnEntry>)>,
     ) -> Self {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).expect("the OS random source is available");
@@ -109,10 +109,6 @@ impl SmbConnection {
         };
         tracing::debug!(peer = %peer.addr, rdma = rdma.is_some(), "connection accepted");
         let mut inner = ServerConnection::new(cfg, files, auth, seed);
-        let live = live.map(|(live, reactor)| {
-            let entry = live.open(peer.addr, reactor, rdma.is_some());
-            (live, entry)
-        });
         if let Some((_, e)) = &live {
             inner = inner.with_counters(Arc::clone(&e.counters));
         }

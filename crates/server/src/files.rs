@@ -40,6 +40,8 @@ pub struct ServerFiles {
     /// The shares' EncryptData as the operator sets it now (same order as `shares`); `None`: as
     /// configured.
     live: Option<Arc<crate::live::Live>>,
+    /// Where the count of open files is shown to the operator.
+    open_files: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl ServerFiles {
@@ -47,7 +49,22 @@ impl ServerFiles {
         shares: Arc<Vec<Share>>,
         interfaces: Arc<dyn Fn() -> Vec<NetworkInterfaceInfo> + Send + Sync>,
     ) -> Self {
-        Self { shares, opens: HashMap::new(), interfaces, io: None, live: None }
+        Self { shares, opens: HashMap::new(), interfaces, io: None, live: None, open_files: None }
+    }
+
+    /// Keeps `count` at the number of files open on this connection (for the admin view).
+    pub fn with_open_files(mut self, count: Arc<std::sync::atomic::AtomicU64>) -> Self {
+        self.open_files = Some(count);
+        self
+    }
+
+    /// Stores the open-file count after a command that may change it (the reactor is its only
+    /// writer: a relaxed store).
+    fn publish_open_files(&self) {
+        if let Some(c) = &self.open_files {
+            let n: usize = self.opens.values().map(Opens::len).sum();
+            c.store(n as u64, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 
     /// Takes each share's EncryptData from `live` at every TREE_CONNECT (the operator may change it
@@ -154,7 +171,11 @@ impl FileHandler for ServerFiles {
         }
         let shares = Arc::clone(&self.shares);
         let share = shares.get(ctx.share as usize).ok_or(NtStatus::NETWORK_NAME_DELETED)?;
-        self.execute_in(ctx, share, req, pdu)
+        let result = self.execute_in(ctx, share, req, pdu);
+        if matches!(req, Request::Create(_) | Request::Close(_)) {
+            self.publish_open_files();
+        }
+        result
     }
 
     /// Checks the WRITE now; one that goes O_DIRECT is left to a helper thread, anything else
@@ -256,6 +277,7 @@ impl FileHandler for ServerFiles {
         if let Some(mut o) = self.opens.remove(&session_id) {
             o.close_all();
         }
+        self.publish_open_files();
     }
 
     fn network_interfaces(&mut self) -> Vec<NetworkInterfaceInfo> {

@@ -122,6 +122,9 @@ pub struct ConnEntry {
     rdma: AtomicBool,
     pub since: SystemTime,
     pub counters: Arc<CommandCounters>,
+    /// Files open on the connection now (all its sessions), stored by its reactor on CREATE, CLOSE
+    /// and LOGOFF.
+    pub open_files: Arc<AtomicU64>,
     info: Mutex<ConnInfo>,
     handle: Mutex<Option<ConnectionHandle>>,
     /// The operator asked to close it: the reactor drops it at its next wake or message.
@@ -270,6 +273,7 @@ impl Live {
             rdma: AtomicBool::new(rdma),
             since: SystemTime::now(),
             counters: Arc::new(CommandCounters::default()),
+            open_files: Arc::new(AtomicU64::new(0)),
             info: Mutex::default(),
             handle: Mutex::new(None),
             close: AtomicBool::new(false),

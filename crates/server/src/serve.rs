@@ -55,9 +55,10 @@ impl ConnectionFactory for Factory {
                 self.cpus,
             ));
         }
-        let files = files.with_live(Arc::clone(&self.live));
+        let entry = self.live.open(peer.addr, reactor, peer.is_rdma());
+        let files = files.with_live(Arc::clone(&self.live)).with_open_files(Arc::clone(&entry.open_files));
         let auth = NtlmAuth::new(Arc::clone(&self.users), &self.cfg.server_name);
-        let live = Some((Arc::clone(&self.live), reactor));
+        let live = Some((Arc::clone(&self.live), entry));
         Box::new(SmbConnection::new(peer, Arc::clone(&self.cfg), files, auth, live))
     }
 }

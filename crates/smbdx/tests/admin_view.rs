@@ -159,6 +159,15 @@ fn metrics_and_the_api_follow_a_copy_and_the_operator_closes_the_session() {
     assert_eq!(st["shares"][0]["name"], "data");
     assert_eq!(st["shares"][0]["encrypt_data"], false);
 
+    // Open files: counted while open, not after.
+    let tree = c.tree("data").unwrap();
+    let f = tree.open("copied.bin", OpenMode::Read).unwrap();
+    assert_eq!(api.status().unwrap()["sessions"][0]["open_files"], 1);
+    assert_eq!(sum(&scrape(&api), "smbdx_open_files", &[("transport", "tcp")]), 1.0);
+    f.close().unwrap();
+    assert_eq!(api.status().unwrap()["sessions"][0]["open_files"], 0);
+    drop(tree);
+
     // Close-SmbSession: the session's connection goes, and the client notices.
     let id = u64::from_str_radix(s["id"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
     api.close_session(id).unwrap();
