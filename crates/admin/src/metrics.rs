@@ -29,7 +29,11 @@ fn gauges(reg: &mut Registry, name: &str, help: &str) -> Family<Labels, Gauge> {
 /// The scrape's text (OpenMetrics, which Prometheus reads; it ends with `# EOF`).
 pub fn render(obs: &Observer) -> String {
     let mut reg = Registry::default();
-    let requests = counters(&mut reg, "smbdx_requests", "SMB2 requests by command, transport and cipher");
+    let requests = counters(
+        &mut reg,
+        "smbdx_requests",
+        "SMB2 requests by command, transport and cipher (none: sent in the clear)",
+    );
     let req_bytes = counters(
         &mut reg,
         "smbdx_request_bytes",
@@ -44,6 +48,9 @@ pub fn render(obs: &Observer) -> String {
         counters(&mut reg, "smbdx_responses", "SMB2 responses by command, status, transport and cipher");
     for ((transport, cipher), c) in obs.live.counters_by_transport_cipher() {
         for row in c.snapshot() {
+            // The cipher label says how these messages travelled: the connection's cipher when
+            // sealed, "none" in the clear.
+            let cipher = if row.sealed { cipher } else { "none" };
             let l: Labels = vec![
                 ("command", row.command.into()),
                 ("transport", transport.name().into()),

@@ -387,7 +387,7 @@ mod tests {
     fn ended_connections_keep_their_counts() {
         let l = live();
         let e = l.open("10.0.0.1:5000".parse().unwrap(), 0, false);
-        e.counters.request(Command::WRITE, 1000);
+        e.counters.request(Command::WRITE, 1000, true);
         e.update(|i| i.cipher = Some("aes-128-gcm"));
         let before = l.counters_by_transport_cipher();
         l.close(&e);

@@ -37,9 +37,9 @@ pub const OTHER_STATUS: &str = "other";
 
 const STATUS_SLOTS: usize = TRACKED_STATUSES.len() + 1;
 
-/// Requests and bytes by command, responses by command and status.
+/// One half of the counters: the messages that travelled sealed, or those that did not.
 #[derive(Debug)]
-pub struct CommandCounters {
+struct Half {
     requests: [AtomicU64; COMMANDS],
     /// Request PDU bytes, plus WRITE payloads that arrived by RDMA READ.
     request_bytes: [AtomicU64; COMMANDS],
@@ -48,7 +48,7 @@ pub struct CommandCounters {
     responses: [[AtomicU64; STATUS_SLOTS]; COMMANDS],
 }
 
-impl Default for CommandCounters {
+impl Default for Half {
     fn default() -> Self {
         Self {
             requests: std::array::from_fn(|_| AtomicU64::new(0)),
@@ -57,6 +57,15 @@ impl Default for CommandCounters {
             responses: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
         }
     }
+}
+
+/// Requests and bytes by command, responses by command and status, each apart for messages that
+/// travelled sealed (encrypted) and in the clear: a connection that negotiated a cipher may still
+/// send most of its traffic unencrypted.
+#[derive(Debug, Default)]
+pub struct CommandCounters {
+    /// `[clear, sealed]`.
+    halves: [Half; 2],
 }
 
 /// Adds to a counter that only one thread writes.
@@ -70,10 +79,12 @@ fn status_slot(status: u32) -> usize {
     TRACKED_STATUSES.iter().position(|s| s.0 == status).unwrap_or(TRACKED_STATUSES.len())
 }
 
-/// One row of a snapshot: a command with its counts.
+/// One row of a snapshot: a command with its counts, sealed or in the clear.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandRow {
     pub command: &'static str,
+    /// Whether these messages travelled encrypted.
+    pub sealed: bool,
     pub requests: u64,
     pub request_bytes: u64,
     pub response_bytes: u64,
@@ -82,11 +93,12 @@ pub struct CommandRow {
 }
 
 impl CommandCounters {
-    /// A request PDU of `len` bytes arrived (single writer).
+    /// A request PDU of `len` bytes arrived, `sealed` or not (single writer).
     #[inline]
-    pub fn request(&self, command: Command, len: usize) {
+    pub fn request(&self, command: Command, len: usize, sealed: bool) {
+        let h = &self.halves[usize::from(sealed)];
         let i = command.0 as usize;
-        if let (Some(r), Some(b)) = (self.requests.get(i), self.request_bytes.get(i)) {
+        if let (Some(r), Some(b)) = (h.requests.get(i), h.request_bytes.get(i)) {
             bump(r, 1);
             bump(b, len as u64);
         }
@@ -94,17 +106,18 @@ impl CommandCounters {
 
     /// Payload bytes of a request that did not ride in its PDU (an RDMA-read WRITE payload).
     #[inline]
-    pub fn request_data(&self, command: Command, len: u64) {
-        if let Some(b) = self.request_bytes.get(command.0 as usize) {
+    pub fn request_data(&self, command: Command, len: u64, sealed: bool) {
+        if let Some(b) = self.halves[usize::from(sealed)].request_bytes.get(command.0 as usize) {
             bump(b, len);
         }
     }
 
     /// A response of `len` bytes (its PDU, and data sent beside it by RDMA) with `status`.
     #[inline]
-    pub fn response(&self, command: u16, status: u32, len: usize) {
+    pub fn response(&self, command: u16, status: u32, len: usize, sealed: bool) {
+        let h = &self.halves[usize::from(sealed)];
         let i = command as usize;
-        if let (Some(s), Some(b)) = (self.responses.get(i), self.response_bytes.get(i)) {
+        if let (Some(s), Some(b)) = (h.responses.get(i), h.response_bytes.get(i)) {
             bump(&s[status_slot(status)], 1);
             bump(b, len as u64);
         }
@@ -119,42 +132,47 @@ impl CommandCounters {
                 a.fetch_add(v, Relaxed);
             }
         };
-        for c in 0..COMMANDS {
-            add(&self.requests[c], &other.requests[c]);
-            add(&self.request_bytes[c], &other.request_bytes[c]);
-            add(&self.response_bytes[c], &other.response_bytes[c]);
-            for s in 0..STATUS_SLOTS {
-                add(&self.responses[c][s], &other.responses[c][s]);
+        for (mine, theirs) in self.halves.iter().zip(&other.halves) {
+            for c in 0..COMMANDS {
+                add(&mine.requests[c], &theirs.requests[c]);
+                add(&mine.request_bytes[c], &theirs.request_bytes[c]);
+                add(&mine.response_bytes[c], &theirs.response_bytes[c]);
+                for s in 0..STATUS_SLOTS {
+                    add(&mine.responses[c][s], &theirs.responses[c][s]);
+                }
             }
         }
     }
 
-    /// The commands that have seen traffic.
+    /// The commands that have seen traffic, in the clear first.
     pub fn snapshot(&self) -> Vec<CommandRow> {
-        (0..COMMANDS)
-            .filter_map(|c| {
-                let requests = self.requests[c].load(Relaxed);
+        let mut rows = Vec::new();
+        for (sealed, h) in [(false, &self.halves[0]), (true, &self.halves[1])] {
+            for c in 0..COMMANDS {
+                let requests = h.requests[c].load(Relaxed);
                 let responses: Vec<_> = (0..STATUS_SLOTS)
                     .filter_map(|s| {
-                        let n = self.responses[c][s].load(Relaxed);
+                        let n = h.responses[c][s].load(Relaxed);
                         let name = TRACKED_STATUSES.get(s).map_or(Some(OTHER_STATUS), |st| st.name());
                         (n > 0).then_some((name.unwrap_or(OTHER_STATUS), n))
                     })
                     .collect();
-                let request_bytes = self.request_bytes[c].load(Relaxed);
-                let response_bytes = self.response_bytes[c].load(Relaxed);
+                let request_bytes = h.request_bytes[c].load(Relaxed);
+                let response_bytes = h.response_bytes[c].load(Relaxed);
                 if requests == 0 && responses.is_empty() && request_bytes == 0 && response_bytes == 0 {
-                    return None;
+                    continue;
                 }
-                Some(CommandRow {
+                rows.push(CommandRow {
                     command: Command(c as u16).name().unwrap_or("UNKNOWN"),
+                    sealed,
                     requests,
                     request_bytes,
                     response_bytes,
                     responses,
-                })
-            })
-            .collect()
+                });
+            }
+        }
+        rows
     }
 }
 
@@ -163,26 +181,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counts_by_command_and_status_and_absorbs() {
+    fn counts_by_command_status_and_sealing_and_absorbs() {
         let c = CommandCounters::default();
-        c.request(Command::READ, 49);
-        c.response(Command::READ.0, NtStatus::SUCCESS.0, 65_616);
-        c.response(Command::READ.0, NtStatus::END_OF_FILE.0, 73);
-        c.response(Command::READ.0, 0xC0FF_EE00, 73);
-        c.request(Command(0x99), 10); // not a command: ignored, no panic
-        c.response(0x99, 0, 10);
-        c.request_data(Command::WRITE, 4096);
+        c.request(Command::READ, 49, true);
+        c.response(Command::READ.0, NtStatus::SUCCESS.0, 65_616, true);
+        c.response(Command::READ.0, NtStatus::END_OF_FILE.0, 73, true);
+        c.response(Command::READ.0, 0xC0FF_EE00, 73, true);
+        c.request(Command::READ, 49, false);
+        c.request(Command(0x99), 10, false); // not a command: ignored, no panic
+        c.response(0x99, 0, 10, true);
+        c.request_data(Command::WRITE, 4096, false);
         let rows = c.snapshot();
-        let read = rows.iter().find(|r| r.command == "READ").unwrap();
+        let read = rows.iter().find(|r| r.command == "READ" && r.sealed).unwrap();
         assert_eq!((read.requests, read.request_bytes, read.response_bytes), (1, 49, 65_762));
         assert!(read.responses.contains(&("STATUS_SUCCESS", 1)));
         assert!(read.responses.contains(&("STATUS_END_OF_FILE", 1)));
         assert!(read.responses.contains(&(OTHER_STATUS, 1)));
-        assert_eq!(rows.iter().find(|r| r.command == "WRITE").unwrap().request_bytes, 4096);
+        let clear = rows.iter().find(|r| r.command == "READ" && !r.sealed).unwrap();
+        assert_eq!((clear.requests, clear.response_bytes), (1, 0));
+        let write = rows.iter().find(|r| r.command == "WRITE").unwrap();
+        assert_eq!((write.request_bytes, write.sealed), (4096, false));
+        assert_eq!(rows.len(), 3);
         let total = CommandCounters::default();
         total.absorb(&c);
         total.absorb(&c);
-        let read2 = total.snapshot().into_iter().find(|r| r.command == "READ").unwrap();
+        let read2 = total.snapshot().into_iter().find(|r| r.command == "READ" && r.sealed).unwrap();
         assert_eq!(read2.response_bytes, 2 * 65_762);
     }
 }

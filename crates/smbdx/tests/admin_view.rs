@@ -280,6 +280,63 @@ fn share_set_encrypt_data_refuses_an_smb21_client_with_event_1003() {
 }
 
 #[test]
+fn smb_direct_traffic_is_counted_under_rdma_and_in_the_clear() {
+    // With helper threads (WRITEs answered when a helper is done) and without (answered at once).
+    for write_threads in [None, Some(0)] {
+        smb_direct_traffic_is_counted(write_threads);
+    }
+}
+
+fn smb_direct_traffic_is_counted(write_threads: Option<usize>) {
+    // SMB Direct on the loopback RDMA fabric (correctness only): READ and WRITE data move by RDMA
+    // on an unencrypted share, and must still show in the byte counters, under transport "rdma".
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = ServeConfig {
+        listen: vec!["127.0.0.1:0".into()],
+        rdma: vec!["10.9.0.1:445".into()],
+        shares: vec![ShareConfig::parse(&format!("data={}", dir.path().display())).unwrap()],
+        users: vec![format!("{USER}:{PASS}")],
+        reactors: Some(1),
+        write_threads,
+        ..Default::default()
+    };
+    let fabric = rdma_verbs::loopback::Fabric::new();
+    let server = Server::start_with_rdma(&cfg, Some(std::sync::Arc::new(fabric.clone()))).unwrap();
+    let admin = AdminServer::start("127.0.0.1:0".parse().unwrap(), None, server.observer()).unwrap();
+    let api = AdminClient::new(admin.local_addr(), None);
+    let opts = ClientOptions {
+        transport: client::Transport::Rdma(engine::rdma::RdmaSettings::new(std::sync::Arc::new(
+            fabric.clone(),
+        ))),
+        // Signed data stays inline (no RDMA transform yet).
+        require_signing: false,
+        ..ClientOptions::default()
+    };
+    let c = Client::connect(server.local_rdma_addrs()[0], USER, PASS, opts).unwrap();
+    const LEN: usize = 1 << 20;
+    copy_through(&c, "direct.bin", LEN);
+    let (rdma_write, rdma_read) = server.rdma_bytes();
+    assert!(rdma_write >= LEN as u64 && rdma_read >= LEN as u64, "the data moved by RDMA");
+
+    let m = scrape(&api);
+    let clear_rdma = [("transport", "rdma"), ("cipher", "none")];
+    let write = [&clear_rdma[..], &[("command", "WRITE")]].concat();
+    let read = [&clear_rdma[..], &[("command", "READ")]].concat();
+    assert!(sum(&m, "smbdx_request_bytes_total", &write) >= LEN as f64, "WRITE data pulled by RDMA READ");
+    assert!(sum(&m, "smbdx_response_bytes_total", &read) >= LEN as f64, "READ data pushed by RDMA WRITE");
+    assert_eq!(sum(&m, "smbdx_request_bytes_total", &[("transport", "tcp")]), 0.0);
+    assert!(sum(&m, "smbdx_rdma_bytes_total", &[("direction", "write")]) >= LEN as f64);
+    assert!(sum(&m, "smbdx_rdma_bytes_total", &[("direction", "read")]) >= LEN as f64);
+    assert_eq!(sum(&m, "smbdx_connections", &[("transport", "rdma")]), 1.0);
+    let st = api.status().unwrap();
+    assert_eq!(st["sessions"][0]["channels"][0]["transport"], "rdma", "{st}");
+    assert!(st["traffic"]["rdma"]["bytes_out"].as_u64().unwrap() >= LEN as u64);
+    drop(c);
+    admin.stop();
+    server.shutdown().unwrap();
+}
+
+#[test]
 fn posts_need_json_and_unknown_paths_are_not_found() {
     let rig = Rig::start("127.0.0.1:0", None);
     let api = rig.api();

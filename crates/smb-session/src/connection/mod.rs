@@ -451,7 +451,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             Err(status) => dispatch::error_body(status, &mut p),
         };
         if let (Some(c), Some(_), Ok(count)) = (&self.counters, &rdma, result) {
-            c.request_data(Command::WRITE, count.into());
+            c.request_data(Command::WRITE, count.into(), encrypted);
         }
         let rdma = rdma.map(|r| r.on_error());
         self.answer(header, encrypted, status, Reply::from_vec(p), rdma, tx)
@@ -465,8 +465,9 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         rdma: Option<rdma::RdmaReply>,
         tx: &mut dyn Transmit,
     ) -> Result<(), &'static str> {
+        // Data that moved by RDMA is never sealed (an encrypted request may not use RDMA).
         if let (Some(c), Ok(count)) = (&self.counters, result) {
-            c.request_data(Command::WRITE, count.into());
+            c.request_data(Command::WRITE, count.into(), false);
         }
         let mut p = self.new_pdu();
         let status = match result {
@@ -679,7 +680,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
                 if let (Some(cmd), Some(st)) = (pdu.get(12..14), pdu.get(8..12)) {
                     let cmd = u16::from_le_bytes([cmd[0], cmd[1]]);
                     let st = u32::from_le_bytes([st[0], st[1], st[2], st[3]]);
-                    c.response(cmd, st, pdu.len() + rdma_data);
+                    c.response(cmd, st, pdu.len() + rdma_data, encrypt.is_some());
                 }
             }
         }
@@ -855,7 +856,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             return Err(bad("response sent to the server"));
         }
         if let Some(c) = &self.counters {
-            c.request(header.command, pdu.len());
+            c.request(header.command, pdu.len(), encrypted_for.is_some());
         }
         if header.is_related() {
             if let Some(prev) = related.previous {
