@@ -52,6 +52,13 @@ impl Token {
     pub fn from_file(path: &std::path::Path) -> Result<Token, TokenError> {
         let text =
             std::fs::read_to_string(path).map_err(|source| TokenError::Read { path: path.into(), source })?;
+        #[cfg(unix)]
+        if let Ok(m) = std::fs::metadata(path) {
+            use std::os::unix::fs::PermissionsExt;
+            if m.permissions().mode() & 0o077 != 0 {
+                tracing::warn!(path = %path.display(), "the admin token file is readable by other users: chmod 600 it");
+            }
+        }
         Token::new(&text).ok_or_else(|| TokenError::TooShort(path.into()))
     }
 

@@ -202,6 +202,15 @@ impl SmbConnection {
     }
 }
 
+/// A handler dropped without `on_close` (one the engine never adopted) leaves the live view too.
+impl Drop for SmbConnection {
+    fn drop(&mut self) {
+        if let Some((live, e)) = &self.live {
+            live.close(e);
+        }
+    }
+}
+
 impl Connection for SmbConnection {
     fn on_message(&mut self, msg: &mut [u8], out: &mut Outbox) -> EngineFlow {
         if self.close_requested() {

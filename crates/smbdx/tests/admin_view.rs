@@ -357,3 +357,47 @@ fn posts_need_json_and_unknown_paths_are_not_found() {
     assert_eq!(status, 200);
     assert!(page.contains("/api/status") && page.contains("<svg id=\"chart\""));
 }
+
+/// `smbdx serve --admin ... --admin-token-file F` and `smbdx status --token-file F`, as an operator
+/// runs them: off the loopback the token file is needed at both ends; without it, no start.
+#[test]
+fn serve_and_status_take_the_token_from_files() {
+    use std::io::BufRead;
+    let Some(ip) = non_loopback_local_ip() else {
+        eprintln!("note: this host has no non-loopback address; the token-file CLI test is skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("admin.token");
+    std::fs::write(&token, format!("{TOKEN}\n")).unwrap();
+    let share = format!("data={}", dir.path().display());
+    let base = ["serve", "--listen", "127.0.0.1:0", "--share", &share, "--user", "u:p", "--reactors", "1"];
+
+    let refused = cli(&[&base[..], &["--admin", "0.0.0.0:0"]].concat());
+    assert_eq!(refused.status.code(), Some(1), "no token file, not loopback: no start");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("admin-token-file"));
+
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_smbdx"))
+        .args(base)
+        .args(["--admin", "0.0.0.0:0", "--admin-token-file", token.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let port: u16 = loop {
+        let line = lines.next().expect("serve printed its admin address").unwrap();
+        if let Some(a) = line.strip_prefix("smbdx admin view on http://") {
+            break a.trim_end_matches('/').parse::<SocketAddr>().unwrap().port();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let remote = SocketAddr::new(ip, port).to_string();
+    let without = cli(&["status", "--admin", &remote]);
+    assert_eq!(without.status.code(), Some(5), "refused without the token");
+    let with = cli(&["status", "--json", "--admin", &remote, "--token-file", token.to_str().unwrap()]);
+    assert!(with.status.success(), "{}", String::from_utf8_lossy(&with.stderr));
+    let st: Value = serde_json::from_slice(&with.stdout).unwrap();
+    assert_eq!(st["shares"][0]["name"], "data");
+    let _ = child.kill();
+    let _ = child.wait();
+}
