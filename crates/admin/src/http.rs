@@ -3,7 +3,7 @@
 //!
 //! | request | answer |
 //! |---|---|
-//! | `GET /` | the status page (HTML, polls `/api/status`) |
+//! | `GET /` | the status page (HTML, polls `/api/status`; static, so served to anyone) |
 //! | `GET /metrics` | Prometheus / OpenMetrics text |
 //! | `GET /api/status` | JSON: settings, shares, sessions, connections, reactors, events |
 //! | `POST /api/shares/NAME` `{"encrypt_data": true}` | sets the share's EncryptData for new tree connects |
@@ -135,6 +135,12 @@ fn percent_decode(s: &str) -> Option<String> {
 }
 
 fn handle(mut req: Request, token: Option<&Token>, obs: &Observer) {
+    // The page itself holds no data (its script asks the API, with the token a browser on another
+    // host gives it in the URL's fragment: http://HOST:PORT/#token=...), so anyone may load it.
+    let page = matches!(req.url().split('?').next(), Some("/" | "/index.html"));
+    if page && *req.method() == Method::Get {
+        return respond(req, 200, "text/html; charset=utf-8", PAGE.to_string());
+    }
     let (auth, host) = (header_value(&req, "Authorization"), header_value(&req, "Host"));
     match check(req.remote_addr().copied(), auth, host, token) {
         Access::Allowed => {}
@@ -145,9 +151,6 @@ fn handle(mut req: Request, token: Option<&Token>, obs: &Observer) {
     let path = url.split('?').next().unwrap_or("");
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (req.method(), parts.as_slice()) {
-        (Method::Get, [""]) | (Method::Get, ["index.html"]) => {
-            respond(req, 200, "text/html; charset=utf-8", PAGE.to_string())
-        }
         (Method::Get, ["metrics"]) => respond(
             req,
             200,

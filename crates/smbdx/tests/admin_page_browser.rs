@@ -1,7 +1,9 @@
 //! The admin page in a real browser (issue 16): `smbdx serve --admin 127.0.0.1:0` serves it while
 //! a client copies files; headless Chromium (Debian's `chromium`) loads the page, lets its script
 //! poll the API, and the rendered DOM must show the session with its user and cipher and a TCP
-//! throughput above zero. A screenshot is saved under target/tmp/ for a person to look at.
+//! throughput above zero. Loaded from this host's non-loopback address, the page shows the session
+//! only when the URL's fragment carries the admin token (`#token=...`), and says HTTP 401 without it.
+//! A screenshot is saved under target/tmp/ for a person to look at.
 //!
 //! Skipped, with a note, where `chromium` is not installed (scripts/test.sh installs it).
 
@@ -37,9 +39,22 @@ impl Drop for Serve {
     }
 }
 
-fn serve(share: &Path) -> Serve {
+const TOKEN: &str = "browser-token-0123456789";
+
+/// An address of this host that is not loopback (the one its default route leaves from), if any.
+fn non_loopback_local_ip() -> Option<std::net::IpAddr> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect("192.0.2.1:9").ok()?; // TEST-NET-1: nothing is sent, the route is only looked up
+    let ip = s.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+/// `smbdx serve` with the admin view on every address, other hosts with the token in `token_file`.
+fn serve(share: &Path, token_file: &Path) -> Serve {
     let mut child = Command::new(env!("CARGO_BIN_EXE_smbdx"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--reactors", "1"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--admin", "0.0.0.0:0", "--reactors", "1"])
+        .arg("--admin-token-file")
+        .arg(token_file)
         .arg("--share")
         .arg(format!("data={}", share.display()))
         .args(["--user", &format!("{USER}:{PASS}")])
@@ -113,7 +128,11 @@ fn the_page_shows_the_session_its_cipher_and_moving_throughput() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let srv = serve(dir.path());
+    let token_file = dir.path().join("admin.token");
+    std::fs::write(&token_file, TOKEN).unwrap();
+    let share = dir.path().join("share");
+    std::fs::create_dir(&share).unwrap();
+    let srv = serve(&share, &token_file);
 
     // A client copying files for as long as the browser looks.
     let stop = Arc::new(AtomicBool::new(false));
@@ -142,9 +161,22 @@ fn the_page_shows_the_session_its_cipher_and_moving_throughput() {
     };
     ready_rx.recv_timeout(Duration::from_secs(20)).expect("the client logged on");
 
-    let url = format!("http://{}/", srv.admin);
+    let url = format!("http://127.0.0.1:{}/", srv.admin.port());
     // Virtual time runs the page's one-second polling several times (it waits for each fetch).
-    let dom = run_chromium(&chromium, &["--virtual-time-budget=6000".into(), "--dump-dom".into()], &url);
+    let dump = ["--virtual-time-budget=6000".to_string(), "--dump-dom".into()];
+    let dom = run_chromium(&chromium, &dump, &url);
+    // From another host (this host's own non-loopback address): the page passes the token from
+    // the URL's fragment to the API; without it the API refuses and the page says so.
+    if let Some(ip) = non_loopback_local_ip() {
+        let remote = format!("http://{}/", SocketAddr::new(ip, srv.admin.port()));
+        let with = run_chromium(&chromium, &dump, &format!("{remote}#token={TOKEN}"));
+        assert!(with.contains(&format!("<td class=\"user\">{USER}</td>")), "with the token:\n{with}");
+        let without = run_chromium(&chromium, &dump, &remote);
+        assert!(!without.contains(&format!("<td class=\"user\">{USER}</td>")), "{without}");
+        assert!(without.contains("cannot reach the server: HTTP 401"), "{without}");
+    } else {
+        eprintln!("note: no non-loopback address; the page is not tried as from another host");
+    }
     let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("admin-page.png");
     let _ = std::fs::remove_file(&shot);
     run_chromium(

@@ -216,6 +216,10 @@ fn other_hosts_need_the_token_and_loopback_does_not() {
         c.request("GET", "/metrics", None).unwrap().0
     };
     assert_eq!(from_elsewhere(None), 401);
+    // The page is static (no data in it) and loads anywhere; its script then needs the token.
+    let page = AdminClient::new(SocketAddr::new(ip, port), None).request("GET", "/", None).unwrap();
+    assert_eq!(page.0, 200);
+    assert!(!page.1.contains(USER) && page.1.contains("#token="));
     assert_eq!(from_elsewhere(Some("wrong-token-0123456789")), 403);
     assert_eq!(from_elsewhere(Some(TOKEN)), 200);
     let with = AdminClient::new(SocketAddr::new(ip, port), Some(Token::new(TOKEN).unwrap()));
