@@ -19,6 +19,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Security events kept for the operator's view, the oldest dropped first.
 pub const RECENT_EVENTS: usize = 256;
 
+/// Characters of an event's user, share or detail kept at most.
+pub const MAX_EVENT_TEXT: usize = 256;
+
 /// What a connection runs over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TransportKind {
@@ -336,8 +339,17 @@ impl Live {
         Ok(e.peer)
     }
 
-    /// Records a security event.
-    pub fn record(&self, ev: EventRecord) {
+    /// Records a security event (names a client sent are cut to [`MAX_EVENT_TEXT`] characters:
+    /// the ring's memory stays bounded whatever a peer sends).
+    pub fn record(&self, mut ev: EventRecord) {
+        let cut = |s: &mut String| {
+            if let Some((i, _)) = s.char_indices().nth(MAX_EVENT_TEXT) {
+                s.truncate(i);
+            }
+        };
+        for s in [ev.user.as_mut(), ev.share.as_mut(), Some(&mut ev.detail)].into_iter().flatten() {
+            cut(s);
+        }
         let mut e = lock(&self.events);
         *e.counts.entry(ev.kind).or_default() += 1;
         if e.recent.len() == RECENT_EVENTS {
@@ -409,7 +421,7 @@ mod tests {
                 id: Some(1003),
                 kind: "unencrypted_access_rejected",
                 client: "10.0.0.1:5000".parse().unwrap(),
-                user: None,
+                user: Some("é".repeat(1000)),
                 share: None,
                 detail: String::new(),
             });
@@ -417,6 +429,7 @@ mod tests {
         let r = l.recent_events();
         assert_eq!(r.len(), RECENT_EVENTS);
         assert_eq!(r[0].time_ms, 3);
+        assert_eq!(r[0].user.as_ref().unwrap().chars().count(), MAX_EVENT_TEXT, "a peer's name is cut");
         assert_eq!(l.event_counts()["unencrypted_access_rejected"], RECENT_EVENTS as u64 + 3);
         assert_eq!(l.close_session(7), Err(LiveError::NoSession(7)));
     }
