@@ -139,11 +139,13 @@ fn render(v: &Value) -> String {
     for e in events.iter().take(20) {
         let _ = writeln!(
             o,
-            "  {} {:<5} {:<28} {:<22} {}",
+            "  {} {:<5} {:<28} {:<22} {:<16} {}",
             e["time_ms"].as_u64().map_or_else(|| "-".into(), utc),
             s(&e["id"]),
             s(&e["kind"]),
             s(&e["client"]),
+            // Who (a failed logon) or where (a refused share).
+            [&e["user"], &e["share"]].into_iter().find(|v| v.is_string()).map_or_else(|| "-".into(), s),
             s(&e["detail"])
         );
     }
@@ -164,13 +166,14 @@ mod tests {
             "sessions": [{"id": "0x1", "user": "alice", "client": "127.0.0.1:5", "dialect": "3.1.1",
                           "cipher": "aes-128-gcm", "signing": "aes-gmac",
                           "channels": [{"transport": "tcp", "bytes_in": 10, "bytes_out": 20}]}],
-            "events": [{"time_ms": 1, "id": 1003, "kind": "unencrypted_access_rejected", "client": "c", "detail": "d"}],
+            "events": [{"time_ms": 1, "id": 1003, "kind": "unencrypted_access_rejected", "client": "c",
+                        "share": "secret-share", "user": null, "detail": "d"}],
         });
         let t = render(&v);
         assert!(t.contains("alice") && t.contains("aes-128-gcm") && t.contains("tcp in 10 out 20"), "{t}");
         assert!(t.contains("data             on"), "{t}");
         assert!(t.contains("1003"), "{t}");
-        assert!(t.contains("1970-01-01 00:00:00Z"), "{t}");
+        assert!(t.contains("1970-01-01 00:00:00Z") && t.contains("secret-share"), "{t}");
     }
 
     #[test]
