@@ -309,13 +309,20 @@ impl Live {
     }
 
     /// Request counters by transport and cipher, the ended connections' and the live ones' summed.
+    ///
+    /// The lock (which connections opening and closing take) is held only to copy the few ended
+    /// totals and list the live connections at one instant, so that each connection is counted
+    /// once, live or ended; the live ones are summed after.
     pub fn counters_by_transport_cipher(&self) -> BTreeMap<(TransportKind, &'static str), CommandCounters> {
-        let c = lock(&self.conns);
         let mut out: BTreeMap<(TransportKind, &'static str), CommandCounters> = BTreeMap::new();
-        for (k, v) in &c.retired {
-            out.entry(*k).or_default().absorb(v);
-        }
-        for e in c.live.values() {
+        let live: Vec<Arc<ConnEntry>> = {
+            let c = lock(&self.conns);
+            for (k, v) in &c.retired {
+                out.entry(*k).or_default().absorb(v);
+            }
+            c.live.values().cloned().collect()
+        };
+        for e in live {
             let cipher = lock(&e.info).cipher.unwrap_or("none");
             out.entry((e.transport(), cipher)).or_default().absorb(&e.counters);
         }
