@@ -28,6 +28,7 @@ command -v smbd >/dev/null 2>&1 || need_pkgs+=(samba)               # real-serve
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_pkgs+=(python3-venv)
 command -v systemd-analyze >/dev/null 2>&1 || need_pkgs+=(systemd)  # checks deploy/smbdx.service
 command -v tcpdump >/dev/null 2>&1 || need_pkgs+=(tcpdump)          # the RoCE capture in the SMB Direct VM test
+command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)  # the admin page in a headless browser
 # rdma-core headers and libclang for the `rdma` feature (bindgen); the VM packages are rxe-vm.sh's.
 for p in libibverbs-dev librdmacm-dev libclang-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")

@@ -225,6 +225,11 @@ impl Engine {
         self.counters.iter().enumerate().map(|(i, c)| c.snapshot(i)).collect()
     }
 
+    /// The reactors' counters for another thread to read while the engine runs (an admin view).
+    pub fn stats_reader(&self) -> crate::stats::StatsReader {
+        crate::stats::StatsReader { counters: self.counters.clone() }
+    }
+
     /// Leases of registered memory out now, over every reactor (buffers of RDMA connections and
     /// of the transfers in flight): 0 once every RDMA connection is gone.
     pub fn rdma_leases_out(&self) -> usize {

@@ -91,4 +91,4 @@ pub use handle::ConnectionHandle;
 pub use offload::{Job, Offload};
 pub use outbox::Outbox;
 pub use shutdown::ShutdownHandle;
-pub use stats::ReactorStats;
+pub use stats::{ReactorStats, StatsReader};

@@ -56,6 +56,11 @@ impl Offload {
         self.ran.load(Relaxed)
     }
 
+    /// Jobs queued and not started yet (the helpers' backlog).
+    pub fn queued(&self) -> usize {
+        self.jobs.as_ref().map_or(0, Sender::len)
+    }
+
     /// Queues `job`, or gives it back when the queue is full (or the thread has ended): the caller
     /// then runs it itself.
     pub fn try_run(&self, job: Job) -> Result<(), Job> {

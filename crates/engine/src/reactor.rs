@@ -197,6 +197,9 @@ impl Reactor {
                 }
             }
             bump(&self.counters.polls, 1);
+            // The clock is read after every poll, idle ones too (a vDSO read, against the poll's
+            // system call), so that work found by RDMA polling is timed as well.
+            let work_start = Instant::now();
             let mut active = !events.is_empty() || !self.ready.is_empty();
             let mut rdma_ready = false;
             for event in events.iter() {
@@ -219,6 +222,7 @@ impl Reactor {
             }
             if active {
                 last_active = Instant::now();
+                bump(&self.counters.busy_ns, (last_active - work_start).as_nanos() as u64);
                 match blocked_at {
                     Some(at) => window.woke_after(last_active - at),
                     None if std::mem::take(&mut spun_empty) => window.caught(),

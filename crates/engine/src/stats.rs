@@ -25,6 +25,9 @@ pub struct ReactorStats {
     /// Work requests that completed with a remote access error: an RDMA READ or WRITE through a
     /// token the peer had not granted (or had already revoked), or past its window.
     pub rdma_access_errors: u64,
+    /// Nanoseconds spent handling what a poll returned (the rest of the time it polled or slept):
+    /// the reactor's load, as a rate.
+    pub busy_ns: u64,
 }
 
 /// Cache-line aligned so two reactors' counters never share a line.
@@ -39,6 +42,7 @@ pub(crate) struct ReactorCounters {
     pub(crate) rdma_write_bytes: AtomicU64,
     pub(crate) rdma_read_bytes: AtomicU64,
     pub(crate) rdma_access_errors: AtomicU64,
+    pub(crate) busy_ns: AtomicU64,
     /// Incremented by whoever hands a connection over, decremented by the reactor on close; the
     /// acceptor balances on it.
     pub(crate) connections: AtomicU64,
@@ -66,7 +70,22 @@ impl ReactorCounters {
             rdma_write_bytes: self.rdma_write_bytes.load(Relaxed),
             rdma_read_bytes: self.rdma_read_bytes.load(Relaxed),
             rdma_access_errors: self.rdma_access_errors.load(Relaxed),
+            busy_ns: self.busy_ns.load(Relaxed),
         }
+    }
+}
+
+/// Reads every reactor's counters from any thread, for as long as it is kept (the counters outlive
+/// the engine); cheap to clone.
+#[derive(Debug, Clone)]
+pub struct StatsReader {
+    pub(crate) counters: Vec<std::sync::Arc<ReactorCounters>>,
+}
+
+impl StatsReader {
+    /// One snapshot per reactor.
+    pub fn snapshot(&self) -> Vec<ReactorStats> {
+        self.counters.iter().enumerate().map(|(i, c)| c.snapshot(i)).collect()
     }
 }
 

@@ -44,6 +44,10 @@ pub enum ConfigError {
     User(String),
     #[error("{0}")]
     Setting(String),
+    #[error("admin address {0:?} is not HOST:PORT")]
+    Admin(String),
+    #[error("admin address {0} is not loopback: give --admin-token-file, whose token other hosts must send")]
+    AdminNeedsToken(std::net::SocketAddr),
 }
 
 /// One share.
@@ -112,6 +116,12 @@ pub struct ServeConfig {
     /// for both 445 and 5445 (the Linux client tries 5445 first).
     #[serde(default)]
     pub rdma: Vec<String>,
+    /// The operator's HTTP view (`--admin`): status page, `/metrics`, JSON API. Off when unset.
+    pub admin: Option<String>,
+    /// A file holding the admin token (`--admin-token-file`): requests from other hosts than
+    /// loopback must carry `Authorization: Bearer <token>`. Without it the admin view serves loopback
+    /// only.
+    pub admin_token_file: Option<PathBuf>,
     /// The SMB 3.1.1 RDMA transform (`--rdma-transform`): `on` (default) answers clients that offer
     /// it, so encrypted and signed data keeps moving by RDMA, sealed or signed; `off` ignores the
     /// offer (such data rides inline); `required` also refuses SMB Direct clients without it.
@@ -178,6 +188,16 @@ impl ServeConfig {
         Ok(out)
     }
 
+    /// The admin view's address, if asked for: a non-loopback one only with a token file.
+    pub fn admin_addr(&self) -> Result<Option<std::net::SocketAddr>, ConfigError> {
+        let Some(a) = &self.admin else { return Ok(None) };
+        let sa: std::net::SocketAddr = a.parse().map_err(|_| ConfigError::Admin(a.clone()))?;
+        if !sa.ip().is_loopback() && self.admin_token_file.is_none() {
+            return Err(ConfigError::AdminNeedsToken(sa));
+        }
+        Ok(Some(sa))
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.shares.is_empty() {
             return Err(ConfigError::NoShares);
@@ -190,6 +210,7 @@ impl ServeConfig {
         self.cipher_order()?;
         self.listen_addrs()?;
         self.rdma_addrs()?;
+        self.admin_addr()?;
         if let Some(p) = &self.poll {
             if !matches!(p.as_str(), "busy" | "adaptive" | "interrupt") {
                 return Err(ConfigError::Poll(p.clone()));
@@ -234,5 +255,17 @@ mod tests {
             ["10.9.0.1:445", "10.9.0.1:5445", "10.9.0.1:7445"].iter().map(|a| a.parse().unwrap()).collect();
         assert_eq!(c.rdma_addrs().unwrap(), want);
         assert!(ServeConfig { rdma: vec!["rxe0".into()], ..Default::default() }.rdma_addrs().is_err());
+    }
+
+    #[test]
+    fn admin_off_the_loopback_needs_a_token_file() {
+        let c: ServeConfig = toml::from_str("admin = \"127.0.0.1:9445\"\n").unwrap();
+        assert_eq!(c.admin_addr().unwrap(), Some("127.0.0.1:9445".parse().unwrap()));
+        let open = ServeConfig { admin: Some("0.0.0.0:9445".into()), ..Default::default() };
+        assert!(matches!(open.admin_addr(), Err(ConfigError::AdminNeedsToken(_))));
+        let tok = ServeConfig { admin_token_file: Some("/etc/smbdx/admin.token".into()), ..open };
+        assert!(tok.admin_addr().unwrap().is_some());
+        assert!(ServeConfig { admin: Some("nowhere".into()), ..Default::default() }.admin_addr().is_err());
+        assert_eq!(ServeConfig::default().admin_addr().unwrap(), None);
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::auth::NtlmAuth;
 use crate::files::ServerFiles;
+use crate::live::{ConnEntry, EventRecord, Live, SessionInfo};
 use engine::{Connection, ConnectionHandle, Flow as EngineFlow, Outbox, PeerInfo, Transport};
 use smb_session::{Event, Flow, RdmaTransmit, ServerConfig, ServerConnection, Transmit};
 use smb_wire::smbd::BufferDescriptorV1;
@@ -15,6 +16,8 @@ pub struct SmbConnection {
     /// What SMB Direct settled (MaxReadWriteSize, the largest message); `None` over TCP.
     rdma: Option<engine::RdmaLimits>,
     inner: ServerConnection<ServerFiles, NtlmAuth>,
+    /// The operator's view of this connection, and the server's live state it reports into.
+    live: Option<(Arc<Live>, Arc<ConnEntry>)>,
 }
 
 /// The engine's outbox as the session's transmitter; over SMB Direct also its RDMA data mover.
@@ -89,7 +92,15 @@ impl RdmaTransmit for OutboxTx<'_> {
 }
 
 impl SmbConnection {
-    pub fn new(peer: &PeerInfo, cfg: Arc<ServerConfig>, files: ServerFiles, auth: NtlmAuth) -> Self {
+    /// `live`: the server's live state and this connection's entry in it (the admin view, which
+    /// may also close it).
+    pub fn new(
+        peer: &PeerInfo,
+        cfg: Arc<ServerConfig>,
+        files: ServerFiles,
+        auth: NtlmAuth,
+        live: Option<(Arc<Live>, Arc<ConnEntry>)>,
+    ) -> Self {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).expect("the OS random source is available");
         let rdma = match peer.transport {
@@ -97,12 +108,70 @@ impl SmbConnection {
             Transport::Rdma(l) => Some(l),
         };
         tracing::debug!(peer = %peer.addr, rdma = rdma.is_some(), "connection accepted");
-        Self { peer: peer.addr, rdma, inner: ServerConnection::new(cfg, files, auth, seed) }
+        let mut inner = ServerConnection::new(cfg, files, auth, seed);
+        if let Some((_, e)) = &live {
+            inner = inner.with_counters(Arc::clone(&e.counters));
+        }
+        Self { peer: peer.addr, rdma, inner, live }
+    }
+
+    /// Whether the operator asked to close this connection (through the admin API).
+    fn close_requested(&self) -> bool {
+        self.live.as_ref().is_some_and(|(_, e)| e.close_requested())
+    }
+
+    /// Keeps the operator's view of the connection's sessions and security events.
+    fn report(&self, e: &Event) {
+        let Some((live, entry)) = &self.live else { return };
+        match e {
+            Event::LoggedOn { user, session_id, encrypted, signed } => entry.update(|i| {
+                i.dialect = self.inner.dialect().map(|d| crate::live::dialect_name(d.0));
+                i.cipher = self.inner.cipher().map(|c| c.name());
+                i.signing = self.inner.signing_algorithm().map(|s| s.name());
+                i.sessions.retain(|s| s.id != *session_id);
+                i.sessions.push(SessionInfo {
+                    id: *session_id,
+                    user: user.clone(),
+                    encrypt_data: *encrypted,
+                    signing_required: *signed,
+                });
+            }),
+            Event::LoggedOff { session_id } => entry.update(|i| i.sessions.retain(|s| s.id != *session_id)),
+            _ => {
+                let (kind, user, share, detail) = match e {
+                    Event::UnencryptedAccessRejected { share, reason } => {
+                        ("unencrypted_access_rejected", None, share.clone(), reason.to_string())
+                    }
+                    Event::NegotiateTampered { detail } => {
+                        ("negotiate_tampered", None, None, detail.to_string())
+                    }
+                    Event::LogonFailed { user } => ("logon_failure", user.clone(), None, String::new()),
+                    Event::ProtocolViolation { detail } => {
+                        ("protocol_violation", None, None, detail.to_string())
+                    }
+                    Event::RdmaRefused { reason } => ("rdma_refused", None, None, reason.to_string()),
+                    Event::PlacedDataRejected { detail, .. } => {
+                        ("rdma_transform_rejected", None, None, detail.to_string())
+                    }
+                    Event::LoggedOn { .. } | Event::LoggedOff { .. } => return,
+                };
+                live.record(EventRecord {
+                    time_ms: crate::live::unix_ms(std::time::SystemTime::now()),
+                    id: e.id(),
+                    kind,
+                    client: self.peer,
+                    user,
+                    share,
+                    detail,
+                });
+            }
+        }
     }
 
     fn log_events(&mut self) {
         let peer = self.peer;
         for e in self.inner.drain_events() {
+            self.report(&e);
             match e {
                 Event::UnencryptedAccessRejected { share, reason } => tracing::warn!(
                     event_id = 1003,
@@ -133,13 +202,28 @@ impl SmbConnection {
                     session_id = format_args!("{session_id:#x}"),
                     "RDMA transform rejected, nothing written: {detail}"
                 ),
+                Event::LoggedOff { session_id } => {
+                    tracing::info!(%peer, session_id = format_args!("{session_id:#x}"), "session logged off")
+                }
             }
+        }
+    }
+}
+
+/// A handler dropped without `on_close` (one the engine never adopted) leaves the live view too.
+impl Drop for SmbConnection {
+    fn drop(&mut self) {
+        if let Some((live, e)) = &self.live {
+            live.close(e);
         }
     }
 }
 
 impl Connection for SmbConnection {
     fn on_message(&mut self, msg: &mut [u8], out: &mut Outbox) -> EngineFlow {
+        if self.close_requested() {
+            return EngineFlow::Close;
+        }
         if tracing::enabled!(tracing::Level::DEBUG) {
             let h = smb_wire::Header::parse(msg).ok();
             tracing::debug!(peer = %self.peer, len = msg.len(), command = ?h.map(|h| h.command), mid = h.map(|h| h.message_id), "message");
@@ -157,6 +241,9 @@ impl Connection for SmbConnection {
     fn on_transport(&mut self, peer: &PeerInfo) {
         if let Transport::Rdma(l) = peer.transport {
             self.rdma = Some(l);
+            if let Some((_, e)) = &self.live {
+                e.set_rdma();
+            }
         }
     }
 
@@ -177,11 +264,17 @@ impl Connection for SmbConnection {
     }
 
     fn attach(&mut self, handle: ConnectionHandle) {
+        if let Some((_, e)) = &self.live {
+            e.set_handle(handle.clone());
+        }
         self.inner.files_mut().attach(handle);
     }
 
     /// The helper thread finished WRITEs: answer them.
     fn on_wake(&mut self, out: &mut Outbox) -> EngineFlow {
+        if self.close_requested() {
+            return EngineFlow::Close;
+        }
         let mut tx = OutboxTx(out, self.rdma);
         let flow = self.inner.answer_deferred(false, &mut tx);
         self.log_events();
@@ -200,6 +293,9 @@ impl Connection for SmbConnection {
 
     fn on_close(&mut self) {
         self.inner.close();
+        if let Some((live, e)) = &self.live {
+            live.close(e);
+        }
         tracing::debug!(peer = %self.peer, "connection closed");
     }
 }

@@ -37,6 +37,11 @@ pub struct ServerFiles {
     interfaces: Arc<dyn Fn() -> Vec<NetworkInterfaceInfo> + Send + Sync>,
     /// Where WRITEs and READs go to be done off the reactor; `None`: all are done on the reactor.
     io: Option<IoOffload>,
+    /// The shares' EncryptData as the operator sets it now (same order as `shares`); `None`: as
+    /// configured.
+    live: Option<Arc<crate::live::Live>>,
+    /// Where the count of open files is shown to the operator.
+    open_files: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl ServerFiles {
@@ -44,7 +49,29 @@ impl ServerFiles {
         shares: Arc<Vec<Share>>,
         interfaces: Arc<dyn Fn() -> Vec<NetworkInterfaceInfo> + Send + Sync>,
     ) -> Self {
-        Self { shares, opens: HashMap::new(), interfaces, io: None }
+        Self { shares, opens: HashMap::new(), interfaces, io: None, live: None, open_files: None }
+    }
+
+    /// Keeps `count` at the number of files open on this connection (for the admin view).
+    pub fn with_open_files(mut self, count: Arc<std::sync::atomic::AtomicU64>) -> Self {
+        self.open_files = Some(count);
+        self
+    }
+
+    /// Stores the open-file count after a command that may change it (the reactor is its only
+    /// writer: a relaxed store).
+    fn publish_open_files(&self) {
+        if let Some(c) = &self.open_files {
+            let n: usize = self.opens.values().map(Opens::len).sum();
+            c.store(n as u64, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Takes each share's EncryptData from `live` at every TREE_CONNECT (the operator may change it
+    /// while the server runs); `live.shares` is in the order of the share table.
+    pub fn with_live(mut self, live: Arc<crate::live::Live>) -> Self {
+        self.live = Some(live);
+        self
     }
 
     /// Hands O_DIRECT WRITEs and READs to `io` (the reactor's helper threads) instead of doing them
@@ -117,7 +144,7 @@ impl FileHandler for ServerFiles {
         Ok(TreeGrant {
             share: i as u32,
             share_name: s.name.clone(),
-            encrypt_data: s.encrypt_data,
+            encrypt_data: self.live.as_ref().and_then(|l| l.share_encrypt_data(i)).unwrap_or(s.encrypt_data),
             share_type: smb_wire::tree_connect::share_type::DISK,
             // FILE_ALL_ACCESS, or read and execute on a read-only share.
             maximal_access: if s.read_only { 0x0012_01BF } else { 0x001F_01FF },
@@ -144,7 +171,11 @@ impl FileHandler for ServerFiles {
         }
         let shares = Arc::clone(&self.shares);
         let share = shares.get(ctx.share as usize).ok_or(NtStatus::NETWORK_NAME_DELETED)?;
-        self.execute_in(ctx, share, req, pdu)
+        let result = self.execute_in(ctx, share, req, pdu);
+        if matches!(req, Request::Create(_) | Request::Close(_)) {
+            self.publish_open_files();
+        }
+        result
     }
 
     /// Checks the WRITE now; one that goes O_DIRECT is left to a helper thread, anything else
@@ -251,6 +282,7 @@ impl FileHandler for ServerFiles {
         if let Some(mut o) = self.opens.remove(&session_id) {
             o.close_all();
         }
+        self.publish_open_files();
     }
 
     fn network_interfaces(&mut self) -> Vec<NetworkInterfaceInfo> {

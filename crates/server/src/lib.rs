@@ -3,7 +3,9 @@
 //! Shares mapped to directories, served over the core-pinned engine: each accepted connection gets a
 //! sans-I/O [`smb_session::ServerConnection`] with an NTLMv2/SPNEGO authenticator ([`auth`]) and the
 //! share files ([`files`]). Policies (EncryptData server-wide and per share, RejectUnencryptedAccess,
-//! RequireSigning, cipher order) come from [`config::ServeConfig`].
+//! RequireSigning, cipher order) come from [`config::ServeConfig`]. What the operator sees and may
+//! change while it runs (connections, sessions, security events, each share's EncryptData) is kept
+//! in [`live`], read through [`serve::Observer`] by `smbdx serve --admin` (the admin crate).
 //!
 //! What it must not do: protocol decisions (those are smb-session's) or socket handling (the engine's).
 //!
@@ -26,6 +28,7 @@ pub mod config;
 pub mod connection;
 pub mod files;
 pub mod io_offload;
+pub mod live;
 pub mod netif;
 pub mod serve;
 pub mod time;

@@ -5,6 +5,7 @@ use crate::config::{ConfigError, ServeConfig};
 use crate::connection::SmbConnection;
 use crate::files::ServerFiles;
 use crate::io_offload::IoOffload;
+use crate::live::{Live, Settings};
 use engine::{Connection, ConnectionFactory, Engine, EngineConfig, Offload, PollMode};
 use smb_auth::UserDb;
 use smb_fs::Share;
@@ -34,6 +35,7 @@ struct Factory {
     helpers: Vec<Arc<Offload>>,
     /// The CPUs the process may run on, counted before the reactors were pinned.
     cpus: usize,
+    live: Arc<Live>,
 }
 
 /// Requests one connection has in flight on the helpers at most (the session layer bounds their
@@ -53,8 +55,11 @@ impl ConnectionFactory for Factory {
                 self.cpus,
             ));
         }
+        let entry = self.live.open(peer.addr, reactor, peer.is_rdma());
+        let files = files.with_live(Arc::clone(&self.live)).with_open_files(Arc::clone(&entry.open_files));
         let auth = NtlmAuth::new(Arc::clone(&self.users), &self.cfg.server_name);
-        Box::new(SmbConnection::new(peer, Arc::clone(&self.cfg), files, auth))
+        let live = Some((Arc::clone(&self.live), entry));
+        Box::new(SmbConnection::new(peer, Arc::clone(&self.cfg), files, auth, live))
     }
 }
 
@@ -64,10 +69,33 @@ const DEFAULT_WRITE_THREADS: usize = 4;
 /// Adaptive polling's default spin window (`--poll-spin-us`).
 const DEFAULT_SPIN: std::time::Duration = std::time::Duration::from_micros(50);
 
+/// The server as another thread sees it while it runs (cheap to clone): what `smbdx serve
+/// --admin` serves. Reading it never blocks a reactor.
+#[derive(Clone)]
+pub struct Observer {
+    pub live: Arc<Live>,
+    pub reactors: engine::StatsReader,
+    /// Weak: a view kept past the server's end must not keep its helper threads.
+    helpers: Vec<std::sync::Weak<Offload>>,
+}
+
+impl Observer {
+    /// Jobs queued on each reactor's helper threads and not started yet.
+    pub fn helper_queue_depths(&self) -> Vec<usize> {
+        self.helpers.iter().map(|h| h.upgrade().map_or(0, |h| h.queued())).collect()
+    }
+
+    /// READs and WRITEs the helper threads have run so far.
+    pub fn helper_jobs_run(&self) -> u64 {
+        self.helpers.iter().filter_map(std::sync::Weak::upgrade).map(|h| h.jobs_run()).sum()
+    }
+}
+
 /// A running server.
 pub struct Server {
     engine: Engine,
     helpers: Vec<Arc<Offload>>,
+    live: Arc<Live>,
 }
 
 impl Server {
@@ -144,7 +172,13 @@ impl Server {
             .map(|i| Offload::start(&format!("smbdx-writer-{i}"), writers, HELPER_QUEUE).map(Arc::new))
             .collect::<Result<Vec<_>, _>>()
             .map_err(ServeError::Engine)?;
+        let mut settings = Settings::of(&session_cfg);
+        settings.listen = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+        // The SMB Direct listeners' ports are known once the engine runs; shown as configured.
+        settings.rdma_listen = cfg.rdma_addrs()?;
+        let live = Arc::new(Live::new(settings, &cfg.shares));
         let factory = Factory {
+            live: Arc::clone(&live),
             cfg: Arc::new(session_cfg),
             shares: Arc::new(ServerFiles::shares(&cfg.shares)),
             users: Arc::new(users),
@@ -158,12 +192,27 @@ impl Server {
         for a in engine.local_rdma_addrs() {
             tracing::info!(rdma = %a, shares = cfg.shares.len(), encrypt_data = cfg.encrypt_data, "smbdx serving SMB Direct");
         }
-        Ok(Server { engine, helpers })
+        Ok(Server { engine, helpers, live })
     }
 
     /// READs and WRITEs the helper threads have done so far (0 with `--write-threads 0`).
     pub fn offloaded_io(&self) -> u64 {
         self.helpers.iter().map(|h| h.jobs_run()).sum()
+    }
+
+    /// What the operator sees and may change while the server runs (the admin view's source).
+    pub fn live(&self) -> Arc<Live> {
+        Arc::clone(&self.live)
+    }
+
+    /// What an admin thread reads while the server runs: the live state, the reactors' counters
+    /// and the helpers' queues.
+    pub fn observer(&self) -> Observer {
+        Observer {
+            live: Arc::clone(&self.live),
+            reactors: self.engine.stats_reader(),
+            helpers: self.helpers.iter().map(Arc::downgrade).collect(),
+        }
     }
 
     pub fn local_addrs(&self) -> Vec<SocketAddr> {

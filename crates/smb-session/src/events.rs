@@ -14,6 +14,8 @@ pub enum Event {
     LogonFailed { user: Option<String> },
     /// A session was established.
     LoggedOn { user: String, session_id: u64, encrypted: bool, signed: bool },
+    /// A session logged off (LOGOFF); a connection that ends takes its sessions with it unsaid.
+    LoggedOff { session_id: u64 },
     /// The connection is being dropped because of what the peer sent.
     ProtocolViolation { detail: &'static str },
     /// An SMB2 READ or WRITE asked for an RDMA channel that this session may not use (its data

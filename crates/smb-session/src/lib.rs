@@ -6,7 +6,9 @@
 //! [`Authenticator`], key derivation, signing and verification, the TRANSFORM_HEADER both ways, the
 //! credit window, compounds, trees, and the EncryptData / RejectUnencryptedAccess / RequireSigning
 //! policies. File commands go to a [`FileHandler`]; security-relevant happenings come out as
-//! [`Event`]s (event 1003 for refused unencrypted access, 1005 for a tampered negotiation).
+//! [`Event`]s (event 1003 for refused unencrypted access, 1005 for a tampered negotiation), and
+//! requests and responses are counted by command and status into [`stats::CommandCounters`] when
+//! the server asks ([`ServerConnection::with_counters`]).
 //!
 //! A handler may take a large WRITE or READ over and finish it later (on another thread, so the
 //! reactor never waits for the disk): the connection answers it from
@@ -32,6 +34,7 @@ pub mod credits;
 pub mod events;
 pub mod handler;
 mod session;
+pub mod stats;
 
 pub use config::ServerConfig;
 pub use connection::{put_body, Flow, RdmaTransmit, ServerConnection, Transmit};
@@ -40,3 +43,4 @@ pub use handler::{
     AuthFactory, AuthFailure, AuthStep, Authenticator, FileContext, FileHandler, FileResult, IoBuf, IoBuffer,
     IoDone, IoStart, PlacedOutcome, TreeGrant, WriteArgs,
 };
+pub use stats::CommandCounters;

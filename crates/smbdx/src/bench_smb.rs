@@ -377,12 +377,12 @@ pub fn size_label(size: usize) -> String {
     }
 }
 
-pub fn print_row(r: &Row, anchor: Option<AnchorReading>, json: bool) {
+/// A row as `--json` prints it (and `--plot` draws it).
+pub fn row_json(r: &Row, anchor: Option<AnchorReading>) -> serde_json::Value {
     let c = &r.config;
     let anchor_gbps = anchor.map(|a| a.gbps());
     let vs_tcp = anchor_gbps.map(|a| r.gbps() / a);
-    if json {
-        let v = serde_json::json!({
+    serde_json::json!({
             "transport": r.transport,
             "cipher": r.cipher_name(),
             "op": c.op.name(),
@@ -403,8 +403,15 @@ pub fn print_row(r: &Row, anchor: Option<AnchorReading>, json: bool) {
             "anchor_tcp_gbps_before": anchor.map(|a| a.before),
             "anchor_tcp_gbps_after": anchor.and_then(|a| a.after),
             "vs_tcp": vs_tcp,
-        });
-        println!("{v}");
+    })
+}
+
+pub fn print_row(r: &Row, anchor: Option<AnchorReading>, json: bool) {
+    let c = &r.config;
+    let anchor_gbps = anchor.map(|a| a.gbps());
+    let vs_tcp = anchor_gbps.map(|a| r.gbps() / a);
+    if json {
+        println!("{}", row_json(r, anchor));
         return;
     }
     let opt = |v: Option<f64>, p: usize| v.map_or("-".to_string(), |v| format!("{v:.p$}"));
@@ -429,7 +436,13 @@ pub fn print_row(r: &Row, anchor: Option<AnchorReading>, json: bool) {
 }
 
 /// Runs every configuration against `t`: for each cipher, write the file, then each op and size.
-pub fn run_all(t: &Target, configs: &[Config], anchor: Anchor, json: bool) -> Result<Vec<Row>, Failure> {
+/// Returns the rows as `--json` prints them.
+pub fn run_all(
+    t: &Target,
+    configs: &[Config],
+    anchor: Anchor,
+    json: bool,
+) -> Result<Vec<serde_json::Value>, Failure> {
     let mut rows = Vec::new();
     let mut prepared: Option<Option<Cipher>> = None;
     for cfg in configs {
@@ -457,8 +470,9 @@ pub fn run_all(t: &Target, configs: &[Config], anchor: Anchor, json: bool) -> Re
             Anchor::Bracket(time) => Some(measure_anchor(time)?),
             _ => None,
         };
-        print_row(&row, before.map(|before| AnchorReading { before, after }), json);
-        rows.push(row);
+        let reading = before.map(|before| AnchorReading { before, after });
+        print_row(&row, reading, json);
+        rows.push(row_json(&row, reading));
     }
     Ok(rows)
 }
@@ -537,7 +551,10 @@ pub fn run(args: &BenchSmbArgs) -> Result<(), Failure> {
         args.threads.max(1),
         Duration::from_secs_f64(args.duration),
     );
-    run_all(&t, &configs, anchor, args.json)?;
+    let rows = run_all(&t, &configs, anchor, args.json)?;
+    if let Some(path) = &args.plot {
+        crate::plot::write(path, &rows)?;
+    }
     if !args.keep {
         if let Ok(c) = connect(&t, ciphers[0]) {
             let _ = c.tree(&t.share).and_then(|tree| tree.remove_file(&t.path));

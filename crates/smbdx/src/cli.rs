@@ -35,6 +35,65 @@ pub enum Command {
     Devices,
     /// Raw RDMA WRITE/READ throughput against a peer running the other role (needs the `rdma` feature).
     BenchRdma(crate::bench_rdma::BenchRdmaArgs),
+    /// A running server's sessions, shares, settings and recent security events, from its admin
+    /// view (`smbdx serve --admin`), like smbstatus.
+    Status(StatusArgs),
+    /// Change a share of a running server through its admin view.
+    Share(ShareArgs),
+    /// Draw saved `smbdx bench --json` rows as an SVG (what `bench --plot` draws).
+    Plot(PlotArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// A file of `smbdx bench --json` lines (other lines are skipped).
+    pub rows: std::path::PathBuf,
+    /// The SVG to write.
+    pub svg: std::path::PathBuf,
+}
+
+/// Where a running server's admin view is (`smbdx serve --admin ADDR:PORT`).
+#[derive(Debug, Clone, Args)]
+pub struct AdminArgs {
+    /// The admin view's address.
+    #[arg(long, default_value = "127.0.0.1:9445")]
+    pub admin: String,
+    /// A file holding the admin token (needed when the admin view is not on this host's loopback).
+    #[arg(long)]
+    pub token_file: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The API's JSON as it is.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub admin: AdminArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ShareArgs {
+    #[command(subcommand)]
+    pub action: ShareAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ShareAction {
+    /// smbdx share set NAME --encrypt-data on|off (applies to new tree connects, like
+    /// Set-SmbShare -EncryptData).
+    Set(ShareSetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ShareSetArgs {
+    /// The share's name.
+    pub name: String,
+    /// The share's EncryptData: on or off.
+    #[arg(long, value_parser = ["on", "off"])]
+    pub encrypt_data: String,
+    #[command(flatten)]
+    pub admin: AdminArgs,
 }
 
 /// How to reach and log on to the server (every remote command takes these).
@@ -226,6 +285,10 @@ pub struct BenchSmbArgs {
     /// Keep the test file afterwards.
     #[arg(long)]
     pub keep: bool,
+    /// Also draw the rows into this SVG file: throughput by size, a line per transport × cipher ×
+    /// op, the anchor as a reference line.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub conn: ConnArgs,
 }
@@ -313,6 +376,14 @@ pub struct ServeArgs {
     /// human (default) or json.
     #[arg(long, default_value = "human")]
     pub log_format: String,
+    /// Serve the operator's view on ADDR:PORT: a status page at /, Prometheus /metrics and a JSON
+    /// API (off by default). Loopback only, unless --admin-token-file is given.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub admin: Option<String>,
+    /// A file holding a token (16 characters or more) that requests from other hosts than
+    /// loopback must send as `Authorization: Bearer <token>`.
+    #[arg(long, value_name = "PATH")]
+    pub admin_token_file: Option<std::path::PathBuf>,
 }
 
 /// Parses sizes like `4096`, `4k`, `64KiB`, `1m`, `8MiB`.
@@ -366,6 +437,18 @@ mod tests {
         assert!(cp.recursive && cp.conn.require_privacy);
         assert_eq!(cp.conn.user.as_deref(), Some("bob"));
         assert!(Cli::try_parse_from(["smbdx", "ls"]).is_err(), "a URL is required");
+    }
+
+    #[test]
+    fn status_and_share_set_parse() {
+        let c = Cli::try_parse_from(["smbdx", "status", "--json", "--admin", "127.0.0.1:1"]).unwrap();
+        let Command::Status(s) = c.command else { panic!() };
+        assert!(s.json);
+        assert_eq!(s.admin.admin, "127.0.0.1:1");
+        let c = Cli::try_parse_from(["smbdx", "share", "set", "data", "--encrypt-data", "on"]).unwrap();
+        let Command::Share(ShareArgs { action: ShareAction::Set(a) }) = c.command else { panic!() };
+        assert_eq!((a.name.as_str(), a.encrypt_data.as_str()), ("data", "on"));
+        assert!(Cli::try_parse_from(["smbdx", "share", "set", "data", "--encrypt-data", "maybe"]).is_err());
     }
 
     #[test]

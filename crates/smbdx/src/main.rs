@@ -14,10 +14,12 @@ mod demo;
 mod devices;
 mod failure;
 mod fs_cmds;
+mod plot;
 mod progress;
 mod rdma_provider;
 mod remote;
 mod serve;
+mod status;
 mod tcp_anchor;
 mod url;
 
@@ -43,6 +45,9 @@ fn main() {
         Command::Cp(a) => cp::run(&a),
         Command::Devices => exit_code(devices::run()),
         Command::BenchRdma(args) => exit_code(bench_rdma::run(&args)),
+        Command::Status(args) => status::status(&args),
+        Command::Share(args) => status::share(&args),
+        Command::Plot(args) => plot::run(&args),
     };
     if let Err(f) = result {
         eprintln!("smbdx: {f}");

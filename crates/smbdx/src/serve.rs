@@ -31,6 +31,15 @@ pub fn run(args: &ServeArgs) -> i32 {
             return 1;
         }
     };
+    // The operator's view runs on a thread of its own for as long as the server does.
+    let admin = match start_admin(&cfg, &server) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("smbdx serve --admin: {e}");
+            let _ = server.shutdown();
+            return 1;
+        }
+    };
     let mut signals = match signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
@@ -44,6 +53,9 @@ pub fn run(args: &ServeArgs) -> i32 {
     if let Some(sig) = signals.forever().next() {
         tracing::info!(signal = sig, "stopping: no new connections, finishing in-flight requests");
     }
+    if let Some(a) = admin {
+        a.stop();
+    }
     let (rdma_write_bytes, rdma_read_bytes) = server.rdma_bytes();
     let rdma_access_errors = server.rdma_access_errors();
     match server.shutdown() {
@@ -56,6 +68,19 @@ pub fn run(args: &ServeArgs) -> i32 {
             1
         }
     }
+}
+
+/// Starts the admin view when `--admin` (or `admin =`) asks for it.
+fn start_admin(cfg: &ServeConfig, server: &Server) -> Result<Option<admin::AdminServer>, String> {
+    let Some(addr) = cfg.admin_addr().map_err(|e| e.to_string())? else { return Ok(None) };
+    let token = match &cfg.admin_token_file {
+        Some(p) => Some(admin::Token::from_file(p).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let a = admin::AdminServer::start(addr, token, server.observer()).map_err(|e| e.to_string())?;
+    // Tests and scripts that ask for port 0 learn the port here.
+    eprintln!("smbdx admin view on http://{}/", a.local_addr());
+    Ok(Some(a))
 }
 
 fn merge(args: &ServeArgs) -> Result<ServeConfig, server::config::ConfigError> {
@@ -98,6 +123,12 @@ fn merge(args: &ServeArgs) -> Result<ServeConfig, server::config::ConfigError> {
         cfg.rdma_transform = server::config::RdmaTransformSetting::parse(t).ok_or_else(|| {
             server::config::ConfigError::Setting(format!("--rdma-transform {t:?}: on, off or required"))
         })?;
+    }
+    if args.admin.is_some() {
+        cfg.admin = args.admin.clone();
+    }
+    if args.admin_token_file.is_some() {
+        cfg.admin_token_file = args.admin_token_file.clone();
     }
     Ok(cfg)
 }

@@ -18,6 +18,8 @@ fn bench_reports_every_configuration_against_the_anchor_and_removes_its_file() {
     let dir = tempfile::tempdir().unwrap();
     let serve = Serve::start(&["--share", &format!("data={},encrypt-data", dir.path().display())]);
     let url = format!("smb://{USER}@127.0.0.1:{}/data", serve.port);
+    let plots = tempfile::tempdir().unwrap();
+    let plot = plots.path().join("bench.svg");
     let out = smbdx(
         &[
             "bench",
@@ -35,6 +37,8 @@ fn bench_reports_every_configuration_against_the_anchor_and_removes_its_file() {
             "--file-size",
             "8m",
             "--json",
+            "--plot",
+            plot.to_str().unwrap(),
         ],
         PASS,
     );
@@ -84,6 +88,28 @@ fn bench_reports_every_configuration_against_the_anchor_and_removes_its_file() {
     let befores: BTreeSet<u64> =
         rows.iter().map(|r| r["anchor_tcp_gbps_before"].as_f64().unwrap().to_bits()).collect();
     assert_eq!(befores.len(), rows.len(), "each row has an anchor of its own");
+    // --plot: a line per cipher × op (two sizes each), the anchor as a reference line.
+    let svg = std::fs::read_to_string(&plot).expect("--plot wrote the SVG");
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    for cipher in ["aes-128-gcm", "aes-256-gcm"] {
+        for op in ["read", "write"] {
+            let line = svg
+                .split(&format!("data-series=\"tcp {cipher} {op}\""))
+                .nth(1)
+                .unwrap_or_else(|| panic!("no {cipher} {op} line: {svg}"));
+            let points = line.split("points=\"").nth(1).unwrap().split('"').next().unwrap();
+            assert_eq!(points.split(' ').count(), 2, "64k and 1m");
+        }
+    }
+    assert_eq!(svg.matches("<polyline").count(), 4);
+    assert!(svg.contains("class=\"anchor\""));
+    // The same rows saved with --json draw the same picture with `smbdx plot`.
+    let saved = plots.path().join("rows.json");
+    std::fs::write(&saved, &out.stdout).unwrap();
+    let again = plots.path().join("again.svg");
+    let p = smbdx(&["plot", saved.to_str().unwrap(), again.to_str().unwrap()], "");
+    assert!(p.status.success(), "{}", text(&p));
+    assert_eq!(std::fs::read_to_string(&again).unwrap(), svg);
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(left.is_empty(), "bench file left behind: {left:?}");
 

@@ -11,6 +11,7 @@ use crate::credits::CreditWindow;
 use crate::events::Event;
 use crate::handler::{AuthFactory, AuthFailure, AuthStep, FileContext, FileHandler, IoBuf, IoBuffer, IoDone};
 use crate::session::{Session, SessionSecurity, SessionState, Tree};
+use crate::stats::CommandCounters;
 use reply::{Reply, HEADROOM};
 use smb_crypto::transform::{open_message_to, TRANSFORM_HEADER_LEN};
 use smb_crypto::{Cipher, KeySchedule, PreauthHash, Role, SealingKey, SessionCrypto, SigningAlgorithm};
@@ -206,6 +207,8 @@ pub struct ServerConnection<F: FileHandler, A: AuthFactory> {
     reply_rdma: Option<rdma::RdmaReply>,
     /// WRITEs whose payload is being RDMA-read, by MessageId.
     pulling: HashMap<u64, rdma::Pulling>,
+    /// Requests and responses by command and status, for the operator's view (see [`crate::stats`]).
+    counters: Option<Arc<CommandCounters>>,
 }
 
 /// What answering a deferred request needs to remember of it.
@@ -302,7 +305,26 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             rdma_max: None,
             reply_rdma: None,
             pulling: HashMap::new(),
+            counters: None,
         }
+    }
+
+    /// Counts this connection's requests and responses into `counters` (this connection is then
+    /// their only writer).
+    pub fn with_counters(mut self, counters: Arc<CommandCounters>) -> Self {
+        self.counters = Some(counters);
+        self
+    }
+
+    /// The cipher NEGOTIATE settled (3.1.1 ENCRYPTION_CAPABILITIES, or AES-128-CCM for 3.0 / 3.0.2
+    /// clients that can encrypt), if any.
+    pub fn cipher(&self) -> Option<Cipher> {
+        self.negotiated.as_ref().and_then(|n| n.cipher)
+    }
+
+    /// The signing algorithm NEGOTIATE settled.
+    pub fn signing_algorithm(&self) -> Option<SigningAlgorithm> {
+        self.negotiated.as_ref().map(|n| n.signing)
     }
 
     pub fn drain_events(&mut self) -> Vec<Event> {
@@ -437,6 +459,9 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             Ok(count) => dispatch::write_response(count, &mut p),
             Err(status) => dispatch::error_body(status, &mut p),
         };
+        if let (Some(c), Some(_), Ok(count)) = (&self.counters, &rdma, result) {
+            c.request_data(Command::WRITE, count.into(), encrypted);
+        }
         let rdma = rdma.map(|r| r.on_error());
         self.answer(header, encrypted, status, Reply::from_vec(p), rdma, tx)
     }
@@ -450,6 +475,10 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         rdma: Option<rdma::RdmaReply>,
         tx: &mut dyn Transmit,
     ) -> Result<(), &'static str> {
+        // Data that moved by RDMA is counted as sealed when its request was (the RDMA transform).
+        if let (Some(c), Ok(count)) = (&self.counters, result) {
+            c.request_data(Command::WRITE, count.into(), encrypted);
+        }
         let mut p = self.new_pdu();
         let status = match result {
             Ok(count) => dispatch::write_response(count, &mut p),
@@ -638,6 +667,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         // A logged-off session lives until its signed or sealed response is out.
         if let Some(id) = related.logoff {
             self.sessions.remove(&id);
+            self.events.push(Event::LoggedOff { session_id: id });
         }
         match sent {
             Ok(()) => Flow::Continue,
@@ -653,6 +683,17 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         encrypt: Option<u64>,
         tx: &mut dyn Transmit,
     ) -> Result<(), &'static str> {
+        if let Some(c) = &self.counters {
+            for r in &replies {
+                let pdu = r.bytes.pdu();
+                let rdma_data = r.rdma.as_ref().and_then(|a| a.data.as_ref()).map_or(0, |d| d.1);
+                if let (Some(cmd), Some(st)) = (pdu.get(12..14), pdu.get(8..12)) {
+                    let cmd = u16::from_le_bytes([cmd[0], cmd[1]]);
+                    let st = u32::from_le_bytes([st[0], st[1], st[2], st[3]]);
+                    c.response(cmd, st, pdu.len() + rdma_data, encrypt.is_some());
+                }
+            }
+        }
         if replies.len() == 1 {
             // The common case: one PDU, signed or sealed where it lies (no joining copy).
             let mut r = replies.pop().ok_or("no reply")?;
@@ -823,6 +864,9 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         let Ok(mut header) = Header::parse(pdu) else { return Err(bad("malformed SMB2 header")) };
         if header.is_response() {
             return Err(bad("response sent to the server"));
+        }
+        if let Some(c) = &self.counters {
+            c.request(header.command, pdu.len(), encrypted_for.is_some());
         }
         if header.is_related() {
             if let Some(prev) = related.previous {
