@@ -121,6 +121,8 @@ struct ThreadResult {
     bytes: u64,
     ios: u64,
     latencies_ns: Vec<u64>,
+    /// When its measured part began and ended.
+    span: Option<(Instant, Instant)>,
 }
 
 /// The time each thread runs its configuration before the measured part: a tenth of the measured
@@ -197,12 +199,17 @@ fn run_thread(
     // Not counted: the first pass over data the previous row overwrote with O_DIRECT WRITEs (which
     // drop it from the server's page cache) reads from the disk, and the credit window and socket
     // buffers grow.
-    let warmed = run(warmup(cfg.duration), &mut ThreadResult { bytes: 0, ios: 0, latencies_ns: Vec::new() });
+    let warmed = run(
+        warmup(cfg.duration),
+        &mut ThreadResult { bytes: 0, ios: 0, latencies_ns: Vec::new(), span: None },
+    );
     // Every thread meets the others at the gate, failed or not, so none waits there forever.
     start_gate.wait();
     warmed?;
-    let mut res = ThreadResult { bytes: 0, ios: 0, latencies_ns: Vec::with_capacity(1 << 16) };
+    let mut res = ThreadResult { bytes: 0, ios: 0, latencies_ns: Vec::with_capacity(1 << 16), span: None };
+    let began = Instant::now();
     run(cfg.duration, &mut res)?;
+    res.span = Some((began, Instant::now()));
     drop(f);
     Ok(res)
 }
@@ -257,12 +264,19 @@ pub fn measure(t: &Target, cfg: &Config) -> Result<Row, ClientError> {
     };
     let mut lat = Vec::new();
     let (mut bytes, mut ios) = (0, 0);
+    // The measured time: from the first thread's start to the last one's end (the main thread's own
+    // clock, started after the gate, may start late on a busy machine).
+    let mut span: Option<(Instant, Instant)> = None;
     for r in results {
         let r = r?;
         bytes += r.bytes;
         ios += r.ios;
         lat.extend(r.latencies_ns);
+        if let Some((b, e)) = r.span {
+            span = Some(span.map_or((b, e), |(b0, e0)| (b0.min(b), e0.max(e))));
+        }
     }
+    let elapsed = span.map_or(elapsed, |(b, e)| e - b);
     lat.sort_unstable();
     let gb = (bytes as f64 / 1e9).max(1e-9);
     Ok(Row {
