@@ -74,6 +74,11 @@ check "RoCE capture: the sealed share's marker is not" test "${sealed_hits:-1}" 
 check "bench over SMB Direct" sh -c "smbdx bench $U/data $R --op write,read --size 64k,1m --depth 8 \
   --duration 2 --cipher none --file-size 32m --json > /tmp/bench.json && grep -c '\"transport\":\"rdma\"' /tmp/bench.json | grep -q 4"
 sed 's/^/SMBD-INFO bench /' /tmp/bench.json
+# The bench through the transform, every cipher (rows of an encrypted session over SMB Direct).
+check "bench through the RDMA transform, every cipher" sh -c "smbdx bench $U/data $R --op write,read --size 1m --depth 4 \
+  --duration 1 --cipher aes-128-gcm,aes-256-gcm,aes-128-ccm,aes-256-ccm --file-size 16m --no-anchor --json > /tmp/tbench.json \
+  && [ \$(grep -c '\"transport\":\"rdma\"' /tmp/tbench.json) -eq 8 ] || { cat /tmp/tbench.json; false; }"
+sed 's/^/SMBD-INFO transform bench /' /tmp/tbench.json
 # The VM's memory holds its root file system and /tmp: make room for the demo's 256 MiB file.
 rm -f /tmp/data.bin /tmp/back.bin /tmp/small.bin /tmp/s-back.bin /tmp/g-back.bin /tmp/marker.bin /tmp/m-back.bin /tmp/cap.pcap
 # The demo finds this VM's RDMA device and adds SMB Direct rows (its own server, over rxe0).
