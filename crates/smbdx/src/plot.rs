@@ -2,46 +2,45 @@
 //! a picture: throughput by I/O size, one line per transport × cipher × op (colour by transport and
 //! cipher, dashes by op), raw loopback TCP (the anchor) as a reference line.
 //!
-//! Drawn from the rows as `smbdx bench --json` prints them, so a saved run can be drawn later. A
-//! hand-written SVG: a plotting crate would be most of the binary for a few lines and labels.
+//! Drawn from the rows as `smbdx bench --json` prints them, so a saved run can be drawn later, with
+//! the `plotters` crate's SVG backend.
 
+use plotters::prelude::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::fmt::Write;
 
-const W: f64 = 800.0;
-const H: f64 = 420.0;
-/// The plot area: left, right, top, bottom.
-const L: f64 = 64.0;
-const R: f64 = 560.0;
-const T: f64 = 40.0;
-const B: f64 = 370.0;
+const SIZE: (u32, u32) = (820, 440);
 
-const COLORS: [&str; 8] =
-    ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"];
+const COLORS: [RGBColor; 8] = [
+    RGBColor(0x1f, 0x77, 0xb4),
+    RGBColor(0xd6, 0x27, 0x28),
+    RGBColor(0x2c, 0xa0, 0x2c),
+    RGBColor(0x94, 0x67, 0xbd),
+    RGBColor(0xff, 0x7f, 0x0e),
+    RGBColor(0x8c, 0x56, 0x4b),
+    RGBColor(0xe3, 0x77, 0xc2),
+    RGBColor(0x17, 0xbe, 0xcf),
+];
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
+/// One line of the plot: (size, GB/s), by size.
+type Series = BTreeMap<u64, f64>;
 
-/// One line of the plot.
-#[derive(Debug, Default)]
-struct Series {
-    /// (size, GB/s), by size.
-    points: BTreeMap<u64, f64>,
-}
+/// The lines, by (transport, cipher, op).
+type Lines = BTreeMap<(String, String, String), Series>;
 
 /// Why rows cannot be drawn.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PlotError {
     #[error("no benchmark rows to draw (expected `smbdx bench --json` lines)")]
     NoRows,
+    #[error("drawing the plot: {0}")]
+    Draw(String),
 }
 
-/// The SVG of `rows` (objects with transport, cipher, op, size, gbps and optionally
-/// anchor_tcp_gbps). Rows missing a field are left out.
-pub fn svg(rows: &[Value]) -> Result<String, PlotError> {
-    let mut series: BTreeMap<(String, String, String), Series> = BTreeMap::new();
+/// The lines of `rows` (objects with transport, cipher, op, size, gbps and optionally
+/// anchor_tcp_gbps; rows missing a field are left out) and the mean anchor.
+fn series_of(rows: &[Value]) -> (Lines, Option<f64>) {
+    let mut series = Lines::new();
     let mut anchors = Vec::new();
     for r in rows {
         let (Some(t), Some(c), Some(op), Some(size), Some(gbps)) = (
@@ -56,126 +55,92 @@ pub fn svg(rows: &[Value]) -> Result<String, PlotError> {
         if size == 0 || !gbps.is_finite() {
             continue;
         }
-        series.entry((t.into(), c.into(), op.into())).or_default().points.insert(size, gbps);
+        series.entry((t.into(), c.into(), op.into())).or_default().insert(size, gbps);
         if let Some(a) = r["anchor_tcp_gbps"].as_f64().filter(|a| a.is_finite()) {
             anchors.push(a);
         }
     }
+    let anchor = (!anchors.is_empty()).then(|| anchors.iter().sum::<f64>() / anchors.len() as f64);
+    (series, anchor)
+}
+
+/// The SVG of `rows` (see [`series_of`]).
+pub fn svg(rows: &[Value]) -> Result<String, PlotError> {
+    let (series, anchor) = series_of(rows);
     if series.is_empty() {
         return Err(PlotError::NoRows);
     }
-    let anchor = (!anchors.is_empty()).then(|| anchors.iter().sum::<f64>() / anchors.len() as f64);
     let sizes: Vec<u64> = {
-        let mut v: Vec<u64> = series.values().flat_map(|s| s.points.keys().copied()).collect();
+        let mut v: Vec<u64> = series.values().flat_map(|s| s.keys().copied()).collect();
         v.sort_unstable();
         v.dedup();
         v
     };
-    let top = series.values().flat_map(|s| s.points.values().copied()).chain(anchor).fold(0.0, f64::max);
+    let top = series.values().flat_map(|s| s.values().copied()).chain(anchor).fold(0.0, f64::max);
     let ymax = nice_ceiling(top * 1.1);
-    let (lo, hi) = ((sizes[0] as f64).log2(), (sizes[sizes.len() - 1] as f64).log2());
-    let x = |size: u64| {
-        if hi > lo {
-            L + (R - L) * ((size as f64).log2() - lo) / (hi - lo)
-        } else {
-            (L + R) / 2.0
+    // The x axis is log2 of the size (ticks on whole powers of two, labelled like the --size flags),
+    // widened by half a step each side so single sizes have room.
+    let log2 = |sz: u64| (sz as f64).log2();
+    let (lo, hi) = (log2(sizes[0]) - 0.5, log2(sizes[sizes.len() - 1]) + 0.5);
+    let draw = |e: &dyn std::fmt::Display| PlotError::Draw(e.to_string());
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| draw(&e))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("smbdx bench: throughput by I/O size", ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(56)
+            .build_cartesian_2d(lo..hi, 0.0..ymax)
+            .map_err(|e| draw(&e))?;
+        chart
+            .configure_mesh()
+            .x_desc("I/O size")
+            .y_desc("GB/s")
+            .x_labels((hi - lo).ceil() as usize + 1)
+            .x_label_formatter(&|v| {
+                let whole = v.round();
+                match (v - whole).abs() < 1e-6 && (0.0..63.0).contains(&whole) {
+                    true => crate::bench_smb::size_label(1usize << whole as u32),
+                    false => String::new(),
+                }
+            })
+            .draw()
+            .map_err(|e| draw(&e))?;
+        if let Some(a) = anchor {
+            chart
+                .draw_series(LineSeries::new([(lo, a), (hi, a)], BLACK.stroke_width(1)))
+                .map_err(|e| draw(&e))?
+                .label(format!("raw loopback TCP {a:.2} GB/s (anchor)"))
+                .legend(|(x, y)| PathElement::new([(x, y), (x + 24, y)], BLACK));
         }
-    };
-    let y = |g: f64| B - (B - T) * g / ymax;
-
-    let mut o = String::new();
-    let _ = writeln!(
-        o,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(o, r##"<rect width="{W}" height="{H}" fill="#fff"/>"##);
-    let _ = writeln!(o, r#"<text x="{L}" y="22" font-size="15">smbdx bench: throughput by I/O size</text>"#);
-    // Axes, grid and ticks.
-    for i in 0..=5 {
-        let g = ymax * f64::from(i) / 5.0;
-        let _ = writeln!(
-            o,
-            r##"<line x1="{L}" y1="{y:.1}" x2="{R}" y2="{y:.1}" stroke="#e5e5e5"/><text x="{tx}" y="{ty:.1}" text-anchor="end">{g:.2}</text>"##,
-            y = y(g),
-            tx = L - 6.0,
-            ty = y(g) + 4.0
-        );
-    }
-    for &s in &sizes {
-        let _ = writeln!(
-            o,
-            r##"<line x1="{x:.1}" y1="{B}" x2="{x:.1}" y2="{b2}" stroke="#999"/><text x="{x:.1}" y="{ty}" text-anchor="middle">{label}</text>"##,
-            x = x(s),
-            b2 = B + 5.0,
-            ty = B + 19.0,
-            label = esc(&crate::bench_smb::size_label(s as usize))
-        );
-    }
-    let _ = writeln!(
-        o,
-        r##"<line x1="{L}" y1="{B}" x2="{R}" y2="{B}" stroke="#555"/><line x1="{L}" y1="{T}" x2="{L}" y2="{B}" stroke="#555"/>"##
-    );
-    let _ = writeln!(
-        o,
-        r#"<text x="{cx}" y="{ty}" text-anchor="middle">I/O size</text><text transform="translate(16 {cy}) rotate(-90)" text-anchor="middle">GB/s</text>"#,
-        cx = (L + R) / 2.0,
-        ty = B + 40.0,
-        cy = (T + B) / 2.0
-    );
-    // The anchor.
-    let mut legend = Vec::new();
-    if let Some(a) = anchor {
-        let _ = writeln!(
-            o,
-            r##"<line class="anchor" x1="{L}" y1="{y:.1}" x2="{R}" y2="{y:.1}" stroke="#000" stroke-width="1.5" stroke-dasharray="2 4"/>"##,
-            y = y(a)
-        );
-        legend.push((format!("raw loopback TCP {a:.2} GB/s"), "#000".to_string(), "2 4"));
-    }
-    // One line per transport × cipher × op.
-    let mut colors: BTreeMap<(String, String), &str> = BTreeMap::new();
-    for ((t, c, op), s) in &series {
-        let n = colors.len();
-        let color = *colors.entry((t.clone(), c.clone())).or_insert(COLORS[n % COLORS.len()]);
-        let dash = match op.as_str() {
-            "read" => "none",
-            "write" => "7 4",
-            _ => "2 2",
-        };
-        let pts: Vec<String> = s.points.iter().map(|(&sz, &g)| format!("{:.1},{:.1}", x(sz), y(g))).collect();
-        let name = format!("{t} {c} {op}");
-        let _ = writeln!(
-            o,
-            r#"<polyline class="series" data-series="{n}" fill="none" stroke="{color}" stroke-width="2" stroke-dasharray="{dash}" points="{p}"/>"#,
-            n = esc(&name),
-            p = pts.join(" ")
-        );
-        for (&sz, &g) in &s.points {
-            let _ = writeln!(
-                o,
-                r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{color}"><title>{} {}: {g:.3} GB/s</title></circle>"#,
-                x(sz),
-                y(g),
-                esc(&name),
-                esc(&crate::bench_smb::size_label(sz as usize))
-            );
+        let mut colors: BTreeMap<(&str, &str), RGBColor> = BTreeMap::new();
+        for ((t, c, op), s) in &series {
+            let n = colors.len();
+            let color = *colors.entry((t, c)).or_insert(COLORS[n % COLORS.len()]);
+            // Reads solid and thick, writes thin: SVG dashes are not in plotters' backend.
+            let width = if op == "read" { 3 } else { 1 };
+            let points: Vec<(f64, f64)> = s.iter().map(|(&sz, &g)| (log2(sz), g)).collect();
+            chart
+                .draw_series(LineSeries::new(points.clone(), color.stroke_width(width)))
+                .map_err(|e| draw(&e))?
+                .label(format!("{t} {c} {op}"))
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], color.stroke_width(width)));
+            chart
+                .draw_series(points.into_iter().map(|p| Circle::new(p, 3, color.filled())))
+                .map_err(|e| draw(&e))?;
         }
-        legend.push((name, color.to_string(), dash));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| draw(&e))?;
+        root.present().map_err(|e| draw(&e))?;
     }
-    for (i, (name, color, dash)) in legend.iter().enumerate() {
-        let ly = T + 8.0 + 20.0 * i as f64;
-        let _ = writeln!(
-            o,
-            r#"<line x1="{x1}" y1="{ly}" x2="{x2}" y2="{ly}" stroke="{color}" stroke-width="2" stroke-dasharray="{dash}"/><text x="{tx}" y="{ty}">{n}</text>"#,
-            x1 = R + 16.0,
-            x2 = R + 44.0,
-            tx = R + 50.0,
-            ty = ly + 4.0,
-            n = esc(name)
-        );
-    }
-    o.push_str("</svg>\n");
-    Ok(o)
+    Ok(out)
 }
 
 /// 1, 2 or 5 times a power of ten, at least `v` (and above zero).
@@ -227,24 +192,17 @@ mod tests {
             row("aes-128-gcm", "write", 65536, 0.4),
             json!({"note": "not a row"}),
         ];
+        let (series, anchor) = series_of(&rows);
+        assert_eq!(series.len(), 3, "one line per transport x cipher x op");
+        assert_eq!(anchor, Some(4.0));
         let s = svg(&rows).unwrap();
         assert!(s.starts_with("<svg") && s.trim_end().ends_with("</svg>"));
-        assert_eq!(s.matches("<polyline").count(), 3);
-        assert!(s.contains(r#"data-series="tcp aes-128-gcm write""#));
-        assert_eq!(s.matches("<circle").count(), 5);
-        assert!(s.contains("class=\"anchor\"") && s.contains("raw loopback TCP 4.00 GB/s"));
-        assert!(s.contains(">64k<") && s.contains(">1m<"), "size ticks labelled like the flags");
-        // The 1 MiB point is right of the 64 KiB one and higher (a larger GB/s is drawn higher).
-        let pts = s.split("data-series=\"tcp none read\"").nth(1).unwrap();
-        let pts = pts.split("points=\"").nth(1).unwrap().split('"').next().unwrap();
-        let p: Vec<(f64, f64)> = pts
-            .split(' ')
-            .map(|xy| {
-                let (x, y) = xy.split_once(',').unwrap();
-                (x.parse().unwrap(), y.parse().unwrap())
-            })
-            .collect();
-        assert!(p[1].0 > p[0].0 && p[1].1 < p[0].1, "{p:?}");
+        for name in ["tcp none read", "tcp aes-128-gcm read", "tcp aes-128-gcm write"] {
+            assert!(s.contains(name), "legend names {name}");
+        }
+        assert_eq!(s.matches("<circle").count(), 5, "one marker per row");
+        assert!(s.contains("raw loopback TCP 4.00 GB/s (anchor)"));
+        assert!(s.contains(">\n64k\n<") && s.contains(">\n1m\n<"), "size ticks labelled like the flags");
     }
 
     #[test]
