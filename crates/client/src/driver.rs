@@ -426,21 +426,22 @@ fn send_rdma(
     if len < RDMA_THRESHOLD || !conn.rdma_allowed(file.tree) {
         return Ok(ByRdma::Inline);
     }
-    let Some(mut lease) = out.lease(len) else { return Ok(ByRdma::NoMemory) };
-    if let Op::Write { payload, .. } = op {
-        let data = match payload {
-            Payload::Placed(msg) => &msg[smb_client_proto::WRITE_PAYLOAD_AT..],
-            Payload::Shared(data) => &data[..],
-        };
-        lease[..len].copy_from_slice(data);
-    }
+    // 16 bytes past the data: a seal's scratch (the window covers the data only).
+    let Some(mut lease) = out.lease(len + 16) else { return Ok(ByRdma::NoMemory) };
     let access = if read { Access::REMOTE_WRITE } else { Access::REMOTE_READ };
     let desc = ctx.grant(&lease, 0, len, access).map_err(|e| ProtoError::Transport(e.to_string()))?;
-    let sent = if read {
-        conn.read_rdma(file, offset, len as u32, &[desc], true)
-    } else {
-        // Sealed or signed in place, where the tree requires it, before the server may pull it.
-        conn.write_rdma(file, offset, &mut lease[..len], &[desc], true)
+    let sent = match op {
+        Op::Write { payload, .. } => {
+            let data = match payload {
+                Payload::Placed(msg) => &msg[smb_client_proto::WRITE_PAYLOAD_AT..],
+                Payload::Shared(data) => &data[..],
+            };
+            // Into the registered buffer on the way: sealed from the caller's bytes in one pass
+            // where the tree requires encryption (else copied, and signed where required), before
+            // the server may pull it.
+            conn.write_rdma_from(file, offset, data, &mut lease[..len + 16], &[desc], true)
+        }
+        _ => conn.read_rdma(file, offset, len as u32, &[desc], true),
     };
     match sent {
         Ok((id, bytes)) => {

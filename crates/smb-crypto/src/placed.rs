@@ -91,6 +91,28 @@ impl PlacedJob {
 }
 
 impl PlacedJob {
+    /// [`PlacedJob::run`] with the data taken from `src` and left in `dst[..src.len()]`: a seal
+    /// encrypts from `src` straight into `dst` in one pass, where copying first and sealing in place
+    /// would take two (`dst` must hold `src.len() + 16` bytes: the 16 past the data are scratch);
+    /// the other steps copy, then run.
+    pub fn run_from(&self, src: &[u8], dst: &mut [u8]) -> Result<Option<PlacedSeal>> {
+        let n = src.len();
+        let end = n.checked_add(16).filter(|&e| e <= dst.len()).ok_or(CryptoError::BadInput {
+            what: "run_from",
+            detail: "destination shorter than the data + 16",
+        })?;
+        match &self.0 {
+            Job::Seal { key, nonce } => {
+                let tag = key.seal_from(nonce, &[], &mut dst[..end], 0, src)?;
+                Ok(Some(PlacedSeal::new(tag, nonce.cipher_bytes(key.cipher()))))
+            }
+            _ => {
+                dst[..n].copy_from_slice(src);
+                self.run(&mut dst[..n])
+            }
+        }
+    }
+
     /// [`PlacedJob::run`] for the steps that only read the data (sign, verify); `None` for the
     /// others (seal, open), which write it.
     pub fn run_on(&self, data: &[u8]) -> Option<Result<Option<PlacedSeal>>> {

@@ -71,14 +71,17 @@ impl fmt::Debug for RdmaSettings {
 const RDMA_DATA_WRS: u32 = 128;
 
 /// A reactor's pool: 512 KiB slots for the connections' send and receive rings (256 × 1364 bytes
-/// each), 1 MiB and 8 MiB for READ and WRITE data.
+/// each), 1 MiB and 8 MiB for READ and WRITE data. The data classes hold a page more than their
+/// I/O size: a client seals a WRITE from the caller's bytes straight into its lease, and the seal
+/// needs 16 bytes of scratch past the data (`ClientConnection::write_rdma_from`).
 fn default_pool() -> iobuf::PoolConfig {
+    const SLACK: usize = iobuf::PAGE;
     iobuf::PoolConfig {
         classes: vec![
-            iobuf::ClassConfig { size: 64 << 10, per_batch: 32, max_batches: 8 },
+            iobuf::ClassConfig { size: (64 << 10) + SLACK, per_batch: 32, max_batches: 8 },
             iobuf::ClassConfig { size: 512 << 10, per_batch: 16, max_batches: 32 },
-            iobuf::ClassConfig { size: 1 << 20, per_batch: 8, max_batches: 8 },
-            iobuf::ClassConfig { size: 8 << 20, per_batch: 2, max_batches: 8 },
+            iobuf::ClassConfig { size: (1 << 20) + SLACK, per_batch: 8, max_batches: 8 },
+            iobuf::ClassConfig { size: (8 << 20) + SLACK, per_batch: 2, max_batches: 8 },
         ],
     }
 }

@@ -3,6 +3,7 @@
 //! caller's bytes), 3.2.4.14 QUERY_INFO, 3.2.4.15 SET_INFO, 3.2.4.17 QUERY_DIRECTORY, and the
 //! multi-credit charge of the large ones (3.2.4.1.5). Their responses complete in [`super::receive`].
 
+use super::rdma_transform::WriteData;
 use super::send::seal_error;
 use super::*;
 use core::ops::Range;
@@ -154,19 +155,48 @@ impl ClientConnection {
         descs: &[BufferDescriptorV1],
         invalidate: bool,
     ) -> Result<(RequestId, Vec<u8>), ClientError> {
+        let len = data.len();
+        self.write_rdma_of(file, offset, len, WriteData::InPlace(data), descs, invalidate)
+    }
+
+    /// [`ClientConnection::write_rdma`] of the caller's `src`, put into the registered buffer `dst`
+    /// on the way: sealed from `src` straight into `dst` in one pass where the data must be
+    /// encrypted (as [`ClientConnection::write_from`] does for a message), else copied (and signed).
+    /// `dst` holds `src.len() + 16` bytes; the server pulls `dst[..src.len()]`.
+    pub fn write_rdma_from(
+        &mut self,
+        file: FileHandle,
+        offset: u64,
+        src: &[u8],
+        dst: &mut [u8],
+        descs: &[BufferDescriptorV1],
+        invalidate: bool,
+    ) -> Result<(RequestId, Vec<u8>), ClientError> {
+        if dst.len() < src.len().saturating_add(16) {
+            return Err(ClientError::BufferSize { expected: src.len() + 16, got: dst.len() });
+        }
+        self.write_rdma_of(file, offset, src.len(), WriteData::From { src, dst }, descs, invalidate)
+    }
+
+    fn write_rdma_of(
+        &mut self,
+        file: FileHandle,
+        offset: u64,
+        len: usize,
+        data: WriteData<'_>,
+        descs: &[BufferDescriptorV1],
+        invalidate: bool,
+    ) -> Result<(RequestId, Vec<u8>), ClientError> {
         self.ready("write", file.tree)?;
-        let len = u32::try_from(data.len()).map_err(|_| ClientError::TooLarge {
-            what: "write",
-            len: data.len(),
-            max: u32::MAX,
-        })?;
-        let charge = self.io_charge("write", data.len())?;
+        let len32 =
+            u32::try_from(len).map_err(|_| ClientError::TooLarge { what: "write", len, max: u32::MAX })?;
+        let charge = self.io_charge("write", len)?;
         let have = self.credits.available();
         if have < u64::from(charge) {
             return Err(ClientError::NoCredits { need: charge, have });
         }
         let ch = self.write_channel(file.tree.0, data, &descriptor_bytes(descs), invalidate)?;
-        self.send_write_rdma(file, offset, len, charge, ch.channel, &ch.info)
+        self.send_write_rdma(file, offset, len32, charge, ch.channel, &ch.info)
     }
 
     /// A WRITE of `len` bytes by plain RDMA_V1(_INVALIDATE), whatever the tree requires: what a

@@ -15,6 +15,17 @@ use smb_wire::read::{read_response_flags, ReadResponse};
 use smb_wire::smbd::BufferDescriptorList;
 use smb_wire::{Channel, Encode, RdmaTransform};
 
+/// Where a WRITE's data is: already in the registered buffer the server pulls from, or still in the
+/// caller's bytes, to be sealed (or copied) into that buffer.
+pub(super) enum WriteData<'a> {
+    InPlace(&'a mut [u8]),
+    /// `dst` holds `src.len() + 16` bytes (a seal's scratch past the data).
+    From {
+        src: &'a [u8],
+        dst: &'a mut [u8],
+    },
+}
+
 /// What a WRITE's data carries: the channel and the channel info to send.
 pub(super) struct WriteChannel {
     pub(super) channel: Channel,
@@ -43,13 +54,19 @@ impl ClientConnection {
     pub(super) fn write_channel(
         &mut self,
         tree: u32,
-        data: &mut [u8],
+        data: WriteData<'_>,
         descs: &[u8],
         invalidate: bool,
     ) -> Result<WriteChannel, ClientError> {
         let inner = if invalidate { Channel::RDMA_V1_INVALIDATE } else { Channel::RDMA_V1 };
         let (encrypt, sign) = self.protection(tree)?;
         if !encrypt && !sign {
+            if let WriteData::From { src, dst } = data {
+                let dst = dst
+                    .get_mut(..src.len())
+                    .ok_or(ClientError::BufferSize { expected: src.len(), got: 0 })?;
+                dst.copy_from_slice(src);
+            }
             return Ok(WriteChannel { channel: inner, info: descs.to_vec() });
         }
         let t = self.rdma_transforms();
@@ -63,11 +80,19 @@ impl ClientConnection {
             .as_mut()
             .and_then(|s| s.keys.as_mut())
             .ok_or(ClientError::WrongState { op: "write", state: "no session keys" })?;
-        let (kind, seal) = if encrypt {
-            (CryptoTransformType::ENCRYPTION, keys.seal_placed(data).map_err(super::send::seal_error)?)
+        let (kind, job) = if encrypt {
+            (CryptoTransformType::ENCRYPTION, keys.seal_job().map_err(super::send::seal_error)?)
         } else {
-            let s = keys.sign_placed(data).map_err(ClientError::crypto("signing RDMA data"))?;
-            (CryptoTransformType::SIGNING, s)
+            (CryptoTransformType::SIGNING, keys.sign_job().map_err(ClientError::crypto("signing RDMA data"))?)
+        };
+        let done = match data {
+            WriteData::InPlace(d) => job.run(d),
+            WriteData::From { src, dst } => job.run_from(src, dst),
+        };
+        let seal = match done {
+            Ok(Some(seal)) => seal,
+            Ok(None) => return Err(ClientError::WrongState { op: "write", state: "no seal made" }),
+            Err(e) => return Err(super::send::seal_error(e)),
         };
         let ct = [CryptoTransform { transform_type: kind, signature: &seal.signature, nonce: seal.nonce() }];
         let t = RdmaTransform {
