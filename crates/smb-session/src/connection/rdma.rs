@@ -290,20 +290,16 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             return Err(NtStatus::INSUFFICIENT_RESOURCES.into());
         };
         if self.may_defer(len) {
-            // The seal or MAC goes with the data to where it is read (a helper thread); its nonce
-            // is reserved here, where the session's sequence lives.
-            let crypto = match self.files.runs_placed_crypto() {
-                true => match self.protect_job(&req) {
-                    Ok(job) => job,
-                    Err(status) => {
-                        self.reply_rdma = Some(req.on_error());
-                        return Err(status.into());
-                    }
-                },
-                false => None,
-            };
             match self.files.begin_read(ctx, header, r) {
                 IoStart::Deferred => {
+                    // The seal or MAC goes with the data to where it is read (a helper thread); its
+                    // nonce is reserved here, where the session's sequence lives. Without a job (a
+                    // handler that runs none, or no nonce to be had), `rdma_read_reply` seals here
+                    // once the data is read, or fails the READ.
+                    let crypto = match self.files.runs_placed_crypto() {
+                        true => self.protect_job(&req).ok().flatten(),
+                        false => None,
+                    };
                     self.defer(header, req.encrypted, len, Some(r.minimum_count), Some(req));
                     let area = IoBuffer { buf: IoBuf::Lease(lease), range: 0..len, crypto };
                     self.files.submit_read(header.message_id, area);
