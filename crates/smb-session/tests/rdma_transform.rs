@@ -78,6 +78,24 @@ fn answer(c: &RawClient, tx: &mut Recorder) -> (Vec<u8>, Option<u32>) {
     (c.open_reply(sent.bytes), sent.invalidated)
 }
 
+/// Sends a READ of `len` bytes at `offset` with Channel RDMA_V1_INVALIDATE over one descriptor,
+/// signed or sealed as asked; returns what the transport saw.
+fn read_rdma(c: &mut RawClient, file_id: FileId, len: u32, offset: u64, sign: bool, seal: bool) -> Recorder {
+    let mut tx = Recorder::smb_direct();
+    let (_, info) = descriptors(&[len]);
+    let h = c.io_header(Command::READ, len as usize);
+    let req = ReadRequest {
+        length: len,
+        offset,
+        file_id,
+        channel: Channel::RDMA_V1_INVALIDATE,
+        channel_info: &info,
+        ..Default::default()
+    };
+    assert_eq!(c.send(h, &req, sign, seal, &mut tx), Flow::Continue);
+    tx
+}
+
 fn nonce16(bytes: &[u8]) -> Nonce {
     let mut n = [0u8; 16];
     n[..bytes.len()].copy_from_slice(bytes);
@@ -118,18 +136,8 @@ fn an_encrypted_rdma_read_places_ciphertext_that_opens_with_the_server_to_client
         let (mut c, file_id) = logged_on(cipher, SigningAlgorithm::AesGmac, &BOTH, "secret");
         let mut seen_nonces = std::collections::HashSet::new();
         for (offset, len) in [(0u64, 4096u32), (1000, 65536), (4096, 200_000)] {
-            let mut tx = Recorder::smb_direct();
-            let (descs, info) = descriptors(&[len]);
-            let h = c.io_header(Command::READ, len as usize);
-            let req = ReadRequest {
-                length: len,
-                offset,
-                file_id,
-                channel: Channel::RDMA_V1_INVALIDATE,
-                channel_info: &info,
-                ..Default::default()
-            };
-            assert_eq!(c.send(h, &req, false, true, &mut tx), Flow::Continue);
+            let mut tx = read_rdma(&mut c, file_id, len, offset, false, true);
+            let (descs, _) = descriptors(&[len]);
             assert_eq!(tx.order, "wi", "{cipher}: placed, then the answer invalidating the token");
             let (placed, to) = tx.writes.remove(0);
             assert_eq!((placed.len(), to), (len as usize, descs));
@@ -171,17 +179,7 @@ fn an_encrypted_rdma_read_places_ciphertext_that_opens_with_the_server_to_client
 fn a_signed_rdma_read_places_plaintext_with_a_mac_of_the_session_signing_key() {
     for signing in [SigningAlgorithm::AesGmac, SigningAlgorithm::AesCmac] {
         let (mut c, file_id) = logged_on(Cipher::Aes128Gcm, signing, &BOTH, "plain");
-        let mut tx = Recorder::smb_direct();
-        let (_, info) = descriptors(&[65536]);
-        let h = c.io_header(Command::READ, 65536);
-        let req = ReadRequest {
-            length: 65536,
-            file_id,
-            channel: Channel::RDMA_V1_INVALIDATE,
-            channel_info: &info,
-            ..Default::default()
-        };
-        assert_eq!(c.send(h, &req, true, false, &mut tx), Flow::Continue);
+        let mut tx = read_rdma(&mut c, file_id, 65536, 0, true, false);
         let (placed, _) = tx.writes.remove(0);
         let (mut rsp, _) = answer(&c, &mut tx);
         assert!(c.verify(&mut rsp), "{signing}: the answer carrying the MAC is signed");
@@ -197,10 +195,7 @@ fn a_signed_rdma_read_places_plaintext_with_a_mac_of_the_session_signing_key() {
         assert_eq!(&mac[..], ct.signature, "{signing}: MAC over the placed bytes");
         assert!(placed.iter().enumerate().all(|(i, &b)| b == file_byte(i)), "signing leaves data plain");
         // An unsigned READ on the same (not signing-required) session: plain, no transform.
-        let mut tx = Recorder::smb_direct();
-        let h = c.io_header(Command::READ, 4096);
-        let req = ReadRequest { length: 4096, ..req };
-        assert_eq!(c.send(h, &req, false, false, &mut tx), Flow::Continue);
+        let mut tx = read_rdma(&mut c, file_id, 4096, 0, false, false);
         let (rsp, _) = answer(&c, &mut tx);
         assert_eq!(ReadResponse::parse(&rsp).unwrap().flags, 0);
         assert_eq!(rsp.len(), 0x50);
@@ -428,17 +423,7 @@ fn without_negotiated_transforms_protected_data_never_moves_by_rdma() {
     let mut tx = Recorder::smb_direct();
     assert!(send_transformed(&mut c, file_id, 4096, &w, true, &mut tx).is_none());
     assert_eq!(status_of(&answer(&c, &mut tx).0), NtStatus::INVALID_PARAMETER);
-    let (_, info) = descriptors(&[4096]);
-    let h = c.io_header(Command::READ, 4096);
-    let req = ReadRequest {
-        length: 4096,
-        file_id,
-        channel: Channel::RDMA_V1_INVALIDATE,
-        channel_info: &info,
-        ..Default::default()
-    };
-    let mut tx = Recorder::smb_direct();
-    assert_eq!(c.send(h, &req, false, true, &mut tx), Flow::Continue);
+    let mut tx = read_rdma(&mut c, file_id, 4096, 0, false, true);
     assert!(tx.writes.is_empty(), "nothing placed");
     assert_eq!(status_of(&answer(&c, &mut tx).0), NtStatus::ACCESS_DENIED);
     assert!(c.conn.drain_events().iter().any(|e| e.id() == Some(1003)));
@@ -453,18 +438,7 @@ fn deferred_reads_and_writes_run_the_transform_in_the_handler() {
     let (mut c, file_id) = logged_on(cipher, SigningAlgorithm::AesGmac, &BOTH, "secret");
     c.conn.files_mut().defer = true;
     // READ: nothing placed until the handler is done; then ciphertext that opens with the S2C key.
-    let mut tx = Recorder::smb_direct();
-    let (_, info) = descriptors(&[65536]);
-    let h = c.io_header(Command::READ, 65536);
-    let req = ReadRequest {
-        length: 65536,
-        offset: 8192,
-        file_id,
-        channel: Channel::RDMA_V1_INVALIDATE,
-        channel_info: &info,
-        ..Default::default()
-    };
-    assert_eq!(c.send(h, &req, false, true, &mut tx), Flow::Continue);
+    let mut tx = read_rdma(&mut c, file_id, 65536, 8192, false, true);
     assert!(tx.writes.is_empty() && tx.msgs.is_empty(), "deferred");
     c.conn.files_mut().release(1);
     assert_eq!(c.conn.answer_deferred(false, &mut tx), Flow::Continue);
