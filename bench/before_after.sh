@@ -8,13 +8,16 @@
 # Build the old one from a worktree of the commit before the change (cargo build --release).
 # The anchor each row prints (raw loopback TCP) is measured by each build's own bench; compare GB/s,
 # not the vs-TCP ratios, when the two builds measure their anchors differently.
+# The rows (medians, build A's and B's as transports "A tcp" and "B tcp") and their plot are left in
+# target/bench/before_after.{json,svg} ($BENCH_OUT).
 set -euo pipefail
-[ $# -eq 2 ] || { sed -n '2,11p' "$0"; exit 2; }
+[ $# -eq 2 ] || { sed -n '2,12p' "$0"; exit 2; }
 A=$(realpath "$1") B=$(realpath "$2")
+cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-4} SIZE=${SIZE:-1m} DEPTH=${DEPTH:-8} DURATION=${DURATION:-4} CIPHER=${CIPHER:-aes-128-gcm}
 dir=$(mktemp -d /dev/shm/smbdx-ab.XXXXXX)
 out=$(mktemp)
-trap 'rm -rf "$dir" "$out"' EXIT
+trap 'rm -rf "$dir" "$out" "$out.rows"' EXIT
 for r in $(seq "$ROUNDS"); do
   for side in A B; do
     bin=$A; [ "$side" = B ] && bin=$B
@@ -45,3 +48,6 @@ for op in ("read", "write"):
     if len(med) == 2:
         print(f"{op:5} B/A: {med['B'] / med['A']:.2f}x")
 PY
+. bench/scripts/plot-rows.sh
+python3 bench/scripts/median_rows.py <"$out" >"$out.rows"
+plot_rows before_after "$out.rows" "$B"

@@ -202,3 +202,9 @@ for share in RAM disk; do
     $share "$(rounds "$J" write ratio)" "$(rounds "$J" write ratio_range)" "$(rounds "$J" read ratio)" "$(rounds "$J" read ratio_range)" "$ROUNDS"
 done
 printf '  smbdx<->smbdx writes, disk share, vs the disk O_DIRECT rate of the same round: %.2fx\n' "$(rounds "$DISK_JSON" write disk_ratio)"
+# The rows behind the figures (medians over rounds: smbdx bench against smbd, against smbdx with
+# the share on disk and in RAM) and their plot: target/bench/client_vs_smbclient.{json,svg}.
+. bench/scripts/plot-rows.sh
+{ sed 's/^{/smbd {/' <<<"$SAMBA_JSON"; sed 's/^{/smbdx-disk {/' <<<"$DISK_JSON"
+  sed 's/^{/smbdx-ram {/' <<<"$RAM_JSON"; } | python3 bench/scripts/median_rows.py >"$WORK/rows.json"
+plot_rows client_vs_smbclient "$WORK/rows.json" "$BIN"

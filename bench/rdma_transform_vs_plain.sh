@@ -29,7 +29,7 @@ if [ -z "$bin" ]; then
 fi
 env="SIZES='$SIZES' DEPTH=$DEPTH REPEAT=$REPEAT TOTAL=$TOTAL DURATION=$DURATION OPS='$OPS' VARIANTS='$VARIANTS'"
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+trap 'rm -f "$out" "$out.rows"' EXIT
 . bench/scripts/vm-pair.sh
 run_vm_pair rdma_transform_vs_plain "$bin" bench/scripts/rdma-transform-bench-vm.sh "$env" "$out"
 
@@ -74,3 +74,7 @@ awk -v variants="perftest $VARIANTS" "$(cat bench/scripts/runs.awk)"'
             printf "  the cipher on a VM CPU (aws-lc-rs AES-128-GCM seal, 1 MiB): %.1f MiB/s %s\n", median(cs2), range(cs2)
         }
     }' "$out"
+echo
+. bench/scripts/plot-rows.sh
+runs_to_rows <"$out" >"$out.rows"
+plot_rows rdma_transform_vs_plain "$out.rows" "$bin"

@@ -41,7 +41,7 @@ mapfile -t kargs <"$KMOD_RXE_VM_ARGS"
 env="SIZES='$SIZES' DEPTH=$DEPTH REPEAT=$REPEAT TOTAL=$TOTAL DURATION=$DURATION OPS='$OPS'"
 env="$env SERVE_ARGS='$SERVE_ARGS' BENCH_ARGS='$BENCH_ARGS'"
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+trap 'rm -f "$out" "$out.rows"' EXIT
 . bench/scripts/vm-pair.sh
 run_vm_pair smbdirect_vs_perftest "$bin" bench/scripts/smbdirect-bench-vm.sh "$env" "$out" "${kargs[@]}"
 
@@ -80,3 +80,7 @@ awk "$(cat bench/scripts/runs.awk)"'
                 range(m["perftest"]), range(m["smbdx-rdma"]), range(m["smbdx-tcp"]), range(m["kernel"]), range(rp), range(rk)
         }
     }' "$out"
+echo
+. bench/scripts/plot-rows.sh
+runs_to_rows <"$out" >"$out.rows"
+plot_rows smbdirect_vs_perftest "$out.rows" "$bin"

@@ -46,6 +46,6 @@ echo "$checks" | sed '/^$/d'
 grep -E '^CIFSD-INFO ' <<<"$out" || true
 passed=$(grep -c '^CIFSD-CHECK ok ' <<<"$checks" || true)
 failed=$(grep -c '^CIFSD-CHECK FAIL ' <<<"$checks" || true)
-if [[ $failed -ne 0 || $status -ne 0 ]]; then tail -n 60 "$log"; status=1; fi
+if [[ $failed -ne 0 || $status -ne 0 ]]; then scripts/vm-failure-context.sh "$log"; status=1; fi
 echo "test result: kernel client over SMB Direct (rxe VMs). $passed passed; $failed failed"
 exit "$status"

@@ -23,6 +23,6 @@ scripts/rxe-vm.sh --timeout "${SMBDX_VM_TIMEOUT:-1200}" --mem 1024 \
 grep -a "SMBD-CHECK\|SMBD-INFO" "$log" || cat "$log"
 passed=$(grep -ac "SMBD-CHECK ok" "$log") || true
 failed=$(grep -ac "SMBD-CHECK FAIL" "$log") || true
-if [ "${passed:-0}" -eq 0 ] || [ "${failed:-0}" -ne 0 ]; then status=1; tail -n 30 "$log"; fi
+if [ "${passed:-0}" -eq 0 ] || [ "${failed:-0}" -ne 0 ]; then status=1; scripts/vm-failure-context.sh "$log"; fi
 echo "test result: smbdx SMB Direct (rxe VMs). ${passed:-0} passed; ${failed:-0} failed"
 exit "$status"
