@@ -24,6 +24,7 @@ REPEAT=${REPEAT:-3}
 DEPTH=${DEPTH:-128}
 
 cargo build --release --quiet -p rdma-verbs --features rdma --bin rdma-bench
+cargo build --release --quiet -p smbdx --features rdma --bin smbdx   # draws the plot (plot-rows.sh)
 
 # Loops run inside the VMs (busybox sh). Markers name each run so the host can attribute the
 # `time -p` lines that follow.
@@ -38,12 +39,13 @@ echo \"== smbdx \$op \$s \$r\"; time -p rdma-bench --role client --addr 10.9.0.1
 done; done; done"
 
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+trap 'rm -f "$out" "$out.rows"' EXIT
 scripts/rxe-vm.sh --timeout 1800 --add target/release/rdma-bench pair --server "$server" --client "$client" >"$out" 2>&1 \
     || { cat "$out"; echo "rdma_vs_perftest: the VM run failed" >&2; exit 1; }
 
-# Per (tool, op, size, round): client MiB/s, bytes and each side's CPU seconds; then medians.
-awk '
+# Per (tool, op, size, round): client MiB/s, bytes and each side's CPU seconds; then medians (also
+# kept as rows for the plot).
+awk -v rowsfile="$out.rows" '
     function median(list,    a, n, i, j, t) {
         n = split(list, a, " ")
         for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
@@ -75,8 +77,13 @@ awk '
                 }
             }
             if (rr == "") continue
+            printf "{\"transport\":\"perftest\",\"cipher\":\"\",\"op\":\"%s\",\"size\":%d,\"gbps\":%.6f}\n", ops[o], s, median(mp) * 1048576 / 1e9 > rowsfile
+            printf "{\"transport\":\"rdma-verbs\",\"cipher\":\"\",\"op\":\"%s\",\"size\":%d,\"gbps\":%.6f}\n", ops[o], s, median(mm) * 1048576 / 1e9 > rowsfile
             printf "%-5s %8d %14.2f %14.2f %12.3f %10.2f /%10.2f %10.2f /%10.2f   ratios:%s\n", ops[o], s, median(mp), median(mm), median(rr),
                 median(cp["client"]), median(cp["server"]), median(cm["client"]), median(cm["server"]), rr
         }
         if (missing) { print "rdma_vs_perftest: some runs reported no throughput (see the VM logs)"; exit 1 }
     }' "$out" | sort -k2,2n -k1,1r
+echo
+. bench/scripts/plot-rows.sh
+plot_rows rdma_vs_perftest "$out.rows"

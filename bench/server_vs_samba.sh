@@ -91,3 +91,12 @@ for op in put get; do
     printf '  %-4s %-6s %s\n' "$op" "$s" "$(awk '{printf "%.2f/%.2f  ", $1, $2}' "$WORK/$s.$op")"
   done
 done
+# The medians as rows (smbclient's put is a WRITE, get a READ; one size, the whole file) and their
+# plot: target/bench/server_vs_samba.{json,svg}.
+. bench/scripts/plot-rows.sh
+for s in samba smbdx; do for op in put get; do
+  printf '{"transport":"smbclient to %s","cipher":"aes-128-gcm","op":"%s","size":%d,"gbps":%.6f}\n' \
+    "$s" "$([ $op = put ] && echo write || echo read)" "$((SIZE_MIB << 20))" "${GBPS[$s.$op]}"
+done; done >"$WORK/rows.json"
+echo
+plot_rows server_vs_samba "$WORK/rows.json" "$BIN"
