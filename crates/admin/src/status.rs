@@ -126,6 +126,7 @@ pub fn status(obs: &Observer) -> Value {
             "path": sh.path.display().to_string(),
             "encrypt_data": sh.encrypt_data(),
             "read_only": sh.read_only,
+            "users": sh.users,
         })).collect::<Vec<_>>(),
         "sessions": sessions,
         "connections": conns.iter().map(|e| connection(e)).collect::<Vec<_>>(),

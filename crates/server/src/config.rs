@@ -28,7 +28,7 @@ pub enum ConfigError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("{path}: {source}")]
     Toml { path: PathBuf, source: toml::de::Error },
-    #[error("share spec {spec:?}: {why} (expected NAME=PATH[,encrypt-data][,read-only])")]
+    #[error("share spec {spec:?}: {why} (expected NAME=PATH[,encrypt-data][,read-only][,users=A+B])")]
     Share { spec: String, why: &'static str },
     #[error("share {name}: {path} is not a directory")]
     ShareRoot { name: String, path: PathBuf },
@@ -59,10 +59,13 @@ pub struct ShareConfig {
     pub encrypt_data: bool,
     #[serde(default)]
     pub read_only: bool,
+    /// Who may connect (TREE_CONNECT); empty: every user.
+    #[serde(default)]
+    pub users: Vec<String>,
 }
 
 impl ShareConfig {
-    /// `NAME=PATH[,encrypt-data][,read-only]`.
+    /// `NAME=PATH[,encrypt-data][,read-only][,users=alice+bob]`.
     pub fn parse(spec: &str) -> Result<Self, ConfigError> {
         let err = |why| ConfigError::Share { spec: spec.to_string(), why };
         let (name, rest) = spec.split_once('=').ok_or_else(|| err("missing '='"))?;
@@ -71,13 +74,26 @@ impl ShareConfig {
         if name.is_empty() || name.contains(['\\', '/', ':']) {
             return Err(err("bad share name"));
         }
-        let mut s =
-            ShareConfig { name: name.into(), path: path.into(), encrypt_data: false, read_only: false };
+        let mut s = ShareConfig {
+            name: name.into(),
+            path: path.into(),
+            encrypt_data: false,
+            read_only: false,
+            users: Vec::new(),
+        };
         for opt in parts {
             match opt {
                 "encrypt-data" | "encrypt_data" => s.encrypt_data = true,
                 "read-only" | "read_only" => s.read_only = true,
-                _ => return Err(err("unknown option")),
+                _ => match opt.strip_prefix("users=") {
+                    Some(list) => {
+                        s.users = list.split('+').map(str::to_string).collect();
+                        if s.users.iter().any(|u| u.is_empty() || u.contains([',', ':', '\\', '/'])) {
+                            return Err(err("bad user list"));
+                        }
+                    }
+                    None => return Err(err("unknown option")),
+                },
             }
         }
         Ok(s)
@@ -233,6 +249,12 @@ mod tests {
         assert!(ShareConfig::parse("=/x").is_err());
         assert!(ShareConfig::parse("a=/x,bogus").is_err());
         assert!(ShareConfig::parse("a\\b=/x").is_err());
+        let s = ShareConfig::parse("p=/x,users=alice+Bob,read-only").unwrap();
+        assert_eq!(s.users, ["alice", "Bob"]);
+        assert!(s.read_only);
+        assert!(ShareConfig::parse("p=/x").unwrap().users.is_empty());
+        assert!(ShareConfig::parse("p=/x,users=").is_err());
+        assert!(ShareConfig::parse("p=/x,users=alice++bob").is_err());
     }
 
     #[test]

@@ -146,6 +146,9 @@ impl SmbConnection {
                         ("negotiate_tampered", None, None, detail.to_string())
                     }
                     Event::LogonFailed { user } => ("logon_failure", user.clone(), None, String::new()),
+                    Event::ShareAccessDenied { user, share } => {
+                        ("share_access_denied", Some(user.clone()), Some(share.clone()), String::new())
+                    }
                     Event::ProtocolViolation { detail } => {
                         ("protocol_violation", None, None, detail.to_string())
                     }
@@ -184,6 +187,9 @@ impl SmbConnection {
                 }
                 Event::LogonFailed { user } => {
                     tracing::warn!(%peer, user = user.as_deref().unwrap_or("-"), "logon failure")
+                }
+                Event::ShareAccessDenied { user, share } => {
+                    tracing::warn!(%peer, %user, %share, "tree connect refused: the share does not admit this user")
                 }
                 Event::LoggedOn { user, session_id, encrypted, signed } => tracing::info!(
                     %peer,

@@ -110,6 +110,7 @@ impl ServerFiles {
                 root: s.path.clone(),
                 encrypt_data: s.encrypt_data,
                 read_only: s.read_only,
+                users: s.users.clone(),
             })
             .collect()
     }
@@ -124,7 +125,7 @@ impl ServerFiles {
 const IPC_SHARE: u32 = u32::MAX;
 
 impl FileHandler for ServerFiles {
-    fn tree_connect(&mut self, _session_id: u64, share: &str) -> Result<TreeGrant, NtStatus> {
+    fn tree_connect(&mut self, _session_id: u64, user: &str, share: &str) -> Result<TreeGrant, NtStatus> {
         if share.eq_ignore_ascii_case("IPC$") {
             return Ok(TreeGrant {
                 share: IPC_SHARE,
@@ -141,6 +142,10 @@ impl FileHandler for ServerFiles {
             .enumerate()
             .find(|(_, s)| s.name.eq_ignore_ascii_case(share))
             .ok_or(NtStatus::BAD_NETWORK_NAME)?;
+        // MS-SMB2 3.3.5.7: a user the share's access list does not grant gets STATUS_ACCESS_DENIED.
+        if !s.admits(user) {
+            return Err(NtStatus::ACCESS_DENIED);
+        }
         Ok(TreeGrant {
             share: i as u32,
             share_name: s.name.clone(),

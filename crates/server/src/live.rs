@@ -87,6 +87,8 @@ pub struct LiveShare {
     pub name: String,
     pub path: std::path::PathBuf,
     pub read_only: bool,
+    /// Who may connect; empty: every user.
+    pub users: Vec<String>,
     /// Share EncryptData, read by each TREE_CONNECT.
     encrypt_data: AtomicBool,
 }
@@ -239,6 +241,7 @@ impl Live {
                     name: s.name.clone(),
                     path: s.path.clone(),
                     read_only: s.read_only,
+                    users: s.users.clone(),
                     encrypt_data: AtomicBool::new(s.encrypt_data),
                 })
                 .collect(),

@@ -15,15 +15,45 @@ pub struct Share {
     pub encrypt_data: bool,
     /// Every create, write, delete, rename and attribute change fails with STATUS_ACCESS_DENIED.
     pub read_only: bool,
+    /// The users who may connect to the share (compared without regard to case, like Windows
+    /// account names); empty lets every authenticated user in.
+    pub users: Vec<String>,
 }
 
 impl Share {
     pub fn new(name: impl Into<String>, root: impl Into<PathBuf>) -> Self {
-        Self { name: name.into(), root: root.into(), encrypt_data: false, read_only: false }
+        Self {
+            name: name.into(),
+            root: root.into(),
+            encrypt_data: false,
+            read_only: false,
+            users: Vec::new(),
+        }
+    }
+
+    /// Whether `user` may connect: the share lists no users, or lists this one. An anonymous or
+    /// guest session (no user name) gets into no share that lists users.
+    pub fn admits(&self, user: &str) -> bool {
+        self.users.is_empty() || (!user.is_empty() && self.users.iter().any(|u| u.eq_ignore_ascii_case(user)))
     }
 
     /// The MaximalAccess of a TREE_CONNECT response (MS-SMB2 2.2.10) for this share.
     pub fn maximal_access(&self) -> u32 {
         access::maximal(self.read_only, false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Share;
+
+    #[test]
+    fn a_user_list_admits_its_users_only() {
+        let mut s = Share::new("p", "/x");
+        assert!(s.admits("anyone") && s.admits(""), "no list: every session");
+        s.users = vec!["alice".into(), "Bob".into()];
+        assert!(s.admits("alice") && s.admits("ALICE") && s.admits("bob"));
+        assert!(!s.admits("carol"));
+        assert!(!s.admits(""), "an anonymous session gets into no share that lists users");
     }
 }

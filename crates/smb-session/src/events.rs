@@ -10,6 +10,9 @@ pub enum Event {
     /// event_id=1005: the negotiation was tampered with (VALIDATE_NEGOTIATE_INFO mismatch, or a 3.1.1
     /// client asking for validation); the connection is dropped.
     NegotiateTampered { detail: &'static str },
+    /// A TREE_CONNECT was refused because the share's user list does not name the session's user
+    /// (`user` is empty for an anonymous session).
+    ShareAccessDenied { user: String, share: String },
     /// A logon failed (wrong user or password, malformed token).
     LogonFailed { user: Option<String> },
     /// A session was established.

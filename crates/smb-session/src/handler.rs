@@ -152,8 +152,9 @@ impl WriteArgs {
 /// WRITE started before it.
 pub trait FileHandler: Send {
     /// Maps a share name (the last component of `\\server\share`) to a grant, or
-    /// STATUS_BAD_NETWORK_NAME.
-    fn tree_connect(&mut self, session_id: u64, share: &str) -> Result<TreeGrant, NtStatus>;
+    /// STATUS_BAD_NETWORK_NAME; STATUS_ACCESS_DENIED when the share does not admit `user` (the
+    /// session's account name, empty for an anonymous session).
+    fn tree_connect(&mut self, session_id: u64, user: &str, share: &str) -> Result<TreeGrant, NtStatus>;
     fn tree_disconnect(&mut self, ctx: FileContext);
     /// Runs CREATE, CLOSE, FLUSH, WRITE, QUERY_DIRECTORY, QUERY_INFO, SET_INFO and non-protocol
     /// IOCTLs (and READ, through the default [`FileHandler::read`]). The response body goes into `pdu`

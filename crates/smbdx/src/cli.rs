@@ -326,7 +326,7 @@ pub struct ServeArgs {
     /// Address to listen on (repeatable). Default 0.0.0.0:445.
     #[arg(long)]
     pub listen: Vec<String>,
-    /// NAME=PATH[,encrypt-data][,read-only] (repeatable).
+    /// NAME=PATH[,encrypt-data][,read-only][,users=alice+bob] (repeatable).
     #[arg(long)]
     pub share: Vec<String>,
     /// user:password or user:nthash:<32 hex> (repeatable). Passwords are hashed at start and never stored.

@@ -56,6 +56,16 @@ fn s(v: &Value) -> String {
     }
 }
 
+/// A share's user list, or "everyone" when it names nobody (or the server predates the field).
+fn users_of(v: &Value) -> String {
+    let names: Vec<&str> = v.as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    if names.is_empty() {
+        "everyone".into()
+    } else {
+        names.join("+")
+    }
+}
+
 fn on_off(v: &Value) -> &'static str {
     if v.as_bool() == Some(true) {
         "on"
@@ -99,14 +109,15 @@ fn render(v: &Value) -> String {
         on_off(&st["reject_unencrypted_access"]),
         on_off(&st["require_signing"])
     );
-    let _ = writeln!(o, "\nShare            EncryptData  ReadOnly  Path");
+    let _ = writeln!(o, "\nShare            EncryptData  ReadOnly  Users            Path");
     for sh in v["shares"].as_array().into_iter().flatten() {
         let _ = writeln!(
             o,
-            "{:<16} {:<12} {:<9} {}",
+            "{:<16} {:<12} {:<9} {:<16} {}",
             s(&sh["name"]),
             on_off(&sh["encrypt_data"]),
             if sh["read_only"].as_bool() == Some(true) { "yes" } else { "no" },
+            users_of(&sh["users"]),
             s(&sh["path"])
         );
     }
@@ -162,7 +173,9 @@ mod tests {
             "server": {"version": "0.1.0", "name": "SMBDX"},
             "settings": {"dialects": ["3.1.1"], "ciphers": ["aes-128-gcm"], "encrypt_data": false,
                          "reject_unencrypted_access": true, "require_signing": false},
-            "shares": [{"name": "data", "encrypt_data": true, "read_only": false, "path": "/srv/data"}],
+            "shares": [{"name": "data", "encrypt_data": true, "read_only": false, "path": "/srv/data"},
+                       {"name": "private", "encrypt_data": false, "read_only": true, "users": ["alice", "bob"],
+                        "path": "/srv/p"}],
             "sessions": [{"id": "0x1", "user": "alice", "client": "127.0.0.1:5", "dialect": "3.1.1",
                           "cipher": "aes-128-gcm", "signing": "aes-gmac",
                           "channels": [{"transport": "tcp", "bytes_in": 10, "bytes_out": 20}]}],
@@ -171,7 +184,8 @@ mod tests {
         });
         let t = render(&v);
         assert!(t.contains("alice") && t.contains("aes-128-gcm") && t.contains("tcp in 10 out 20"), "{t}");
-        assert!(t.contains("data             on"), "{t}");
+        assert!(t.contains("data             on           no        everyone"), "{t}");
+        assert!(t.contains("private          off          yes       alice+bob"), "{t}");
         assert!(t.contains("1003"), "{t}");
         assert!(t.contains("1970-01-01 00:00:00Z") && t.contains("secret-share"), "{t}");
     }

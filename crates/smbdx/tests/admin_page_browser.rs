@@ -56,7 +56,7 @@ fn serve(share: &Path, token_file: &Path) -> Serve {
         .arg("--admin-token-file")
         .arg(token_file)
         .arg("--share")
-        .arg(format!("data={}", share.display()))
+        .arg(format!("data={},users={USER}", share.display()))
         .args(["--user", &format!("{USER}:{PASS}")])
         .env("SMBDX_LOG", "info")
         .stdout(Stdio::null())
@@ -165,6 +165,7 @@ fn the_page_shows_the_session_its_cipher_and_moving_throughput() {
     // Virtual time runs the page's one-second polling several times (it waits for each fetch).
     let dump = ["--virtual-time-budget=6000".to_string(), "--dump-dom".into()];
     let dom = run_chromium(&chromium, &dump, &url);
+    assert!(dom.contains(&format!("<td class=\"users\">{USER}</td>")), "the share's users:\n{dom}");
     // From another host (this host's own non-loopback address): the page passes the token from
     // the URL's fragment to the API; without it the API refuses and the page says so.
     if let Some(ip) = non_loopback_local_ip() {

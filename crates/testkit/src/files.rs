@@ -262,7 +262,7 @@ impl MemFiles {
 }
 
 impl FileHandler for MemFiles {
-    fn tree_connect(&mut self, _session_id: u64, share: &str) -> Result<TreeGrant, NtStatus> {
+    fn tree_connect(&mut self, _session_id: u64, _user: &str, share: &str) -> Result<TreeGrant, NtStatus> {
         let id = match self.share_id(share) {
             Some(id) => id,
             None if self.any_share => {

@@ -246,14 +246,22 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         let path = tc.path.to_string().map_err(|_| NtStatus::BAD_NETWORK_NAME)?;
         let share = path.rsplit('\\').next().unwrap_or("").to_string();
         let session_id = header.session_id;
-        let (can_encrypt, trees) = {
+        let (can_encrypt, trees, user) = {
             let s = self.sessions.get(&session_id).ok_or(NtStatus::USER_SESSION_DELETED)?;
-            (s.valid().is_some_and(SessionSecurity::can_encrypt), s.trees.len())
+            let sec = s.valid();
+            let user = sec.filter(|v| !v.anonymous).map(|v| v.user.clone()).unwrap_or_default();
+            (sec.is_some_and(SessionSecurity::can_encrypt), s.trees.len(), user)
         };
         if trees >= self.cfg.max_trees {
             return Err(NtStatus::INSUFFICIENT_RESOURCES.into());
         }
-        let grant = self.files.tree_connect(session_id, &share)?;
+        let grant = match self.files.tree_connect(session_id, &user, &share) {
+            Err(NtStatus::ACCESS_DENIED) => {
+                self.events.push(Event::ShareAccessDenied { user, share });
+                return Err(NtStatus::ACCESS_DENIED.into());
+            }
+            r => r?,
+        };
         // MS-SMB2 3.3.5.7: a share that requires encryption refuses a client that cannot encrypt,
         // unless the administrator allowed unencrypted access.
         if grant.encrypt_data && !can_encrypt && self.cfg.reject_unencrypted_access {
