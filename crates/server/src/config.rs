@@ -38,6 +38,8 @@ pub enum ConfigError {
     Poll(String),
     #[error("listen address {0:?} is not HOST:PORT")]
     Listen(String),
+    #[error("logon throttle {0:?}: expected off or DELAY_AFTER,DELAY_MS,LOCKOUT_AFTER,LOCKOUT_SECS (lockout after no fewer failures than the delay)")]
+    Throttle(String),
     #[error("no share configured (--share NAME=PATH)")]
     NoShares,
     #[error("user spec: {0}")]
@@ -143,6 +145,10 @@ pub struct ServeConfig {
     /// offer (such data rides inline); `required` also refuses SMB Direct clients without it.
     #[serde(default)]
     pub rdma_transform: RdmaTransformSetting,
+    /// Logon throttling by source address (`--logon-throttle`): `off`, or
+    /// `DELAY_AFTER,DELAY_MS,LOCKOUT_AFTER,LOCKOUT_SECS`; unset: `5,2000,30,300` (see
+    /// [`crate::throttle`]).
+    pub logon_throttle: Option<String>,
 }
 
 /// How `smbdx serve` and the client treat the SMB 3.1.1 RDMA transform.
@@ -172,6 +178,16 @@ impl ServeConfig {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Read { path: path.into(), source })?;
         toml::from_str(&text).map_err(|source| ConfigError::Toml { path: path.into(), source })
+    }
+
+    /// The logon throttling policy (default [`crate::throttle::ThrottleConfig::default`]).
+    pub fn throttle(&self) -> Result<crate::throttle::ThrottleConfig, ConfigError> {
+        match &self.logon_throttle {
+            None => Ok(crate::throttle::ThrottleConfig::default()),
+            Some(s) => {
+                crate::throttle::ThrottleConfig::parse(s).ok_or_else(|| ConfigError::Throttle(s.clone()))
+            }
+        }
     }
 
     /// The cipher order, defaulting to AES-128-GCM, AES-256-GCM, AES-128-CCM, AES-256-CCM.
@@ -227,6 +243,7 @@ impl ServeConfig {
         self.listen_addrs()?;
         self.rdma_addrs()?;
         self.admin_addr()?;
+        self.throttle()?;
         if let Some(p) = &self.poll {
             if !matches!(p.as_str(), "busy" | "adaptive" | "interrupt") {
                 return Err(ConfigError::Poll(p.clone()));

@@ -2,17 +2,36 @@
 //! out, and the audit log (event 1003 / 1005 lines with the peer's address).
 
 use crate::auth::NtlmAuth;
+use crate::delay::Delayer;
 use crate::files::ServerFiles;
 use crate::live::{ConnEntry, EventRecord, Live, SessionInfo};
+use crate::throttle::{Escalation, LogonThrottle, Verdict};
 use engine::{Connection, ConnectionHandle, Flow as EngineFlow, Outbox, PeerInfo, Transport};
 use smb_session::{Event, Flow, RdmaTransmit, ServerConfig, ServerConnection, Transmit};
 use smb_wire::smbd::BufferDescriptorV1;
 use smb_wire::status::NtStatus;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
+
+/// Logon throttling as one connection takes part in it: the server's table, its timer, and the
+/// answers this connection holds back until a throttled logon's delay has passed.
+pub struct Throttling {
+    pub table: Arc<LogonThrottle>,
+    pub delayer: Delayer,
+}
+
+/// Answers held back (a throttled source's SESSION_SETUP, and everything after it, in order).
+struct Held {
+    until: Instant,
+    msgs: Vec<Vec<u8>>,
+}
 
 pub struct SmbConnection {
     peer: SocketAddr,
+    throttling: Option<Throttling>,
+    held: Option<Held>,
+    handle: Option<ConnectionHandle>,
     /// What SMB Direct settled (MaxReadWriteSize, the largest message); `None` over TCP.
     rdma: Option<engine::RdmaLimits>,
     inner: ServerConnection<ServerFiles, NtlmAuth>,
@@ -22,6 +41,37 @@ pub struct SmbConnection {
 
 /// The engine's outbox as the session's transmitter; over SMB Direct also its RDMA data mover.
 struct OutboxTx<'a>(&'a mut Outbox, Option<engine::RdmaLimits>);
+
+/// Answers kept for later, in order (no RDMA: nothing a held answer carries is placed by RDMA, and
+/// a request that would place data waits behind a logon that is not answered yet).
+struct HoldTx<'a>(&'a mut Vec<Vec<u8>>);
+
+impl Transmit for HoldTx<'_> {
+    fn send(&mut self, msg: &[u8]) {
+        self.0.push(msg.to_vec());
+    }
+
+    fn send_parts(&mut self, parts: &[&[u8]]) {
+        self.0.push(parts.concat());
+    }
+
+    fn send_owned(&mut self, buf: Vec<u8>, range: std::ops::Range<usize>) {
+        self.0.push(buf.get(range).unwrap_or_default().to_vec());
+    }
+
+    fn reclaim(&mut self) -> Option<Vec<u8>> {
+        None
+    }
+
+    fn rdma(&mut self) -> Option<&mut dyn RdmaTransmit> {
+        None
+    }
+}
+
+/// Whether `msg` is a SESSION_SETUP (the first of a compound counts; an encrypted message never is).
+fn is_session_setup(msg: &[u8]) -> bool {
+    smb_wire::Header::parse(msg).is_ok_and(|h| h.command == smb_wire::Command::SESSION_SETUP)
+}
 
 /// At debug level: every answer that is not a success (those sent in the clear: an encrypted
 /// one shows only its transform header), for following a peer's failure from the server's side.
@@ -100,6 +150,7 @@ impl SmbConnection {
         files: ServerFiles,
         auth: NtlmAuth,
         live: Option<(Arc<Live>, Arc<ConnEntry>)>,
+        throttling: Option<Throttling>,
     ) -> Self {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).expect("the OS random source is available");
@@ -112,7 +163,98 @@ impl SmbConnection {
         if let Some((_, e)) = &live {
             inner = inner.with_counters(Arc::clone(&e.counters));
         }
-        Self { peer: peer.addr, rdma, inner, live }
+        Self { peer: peer.addr, throttling, held: None, handle: None, rdma, inner, live }
+    }
+
+    /// A security event of the server's own (not the session layer's), logged and shown.
+    fn record(&self, id: u32, kind: &'static str, detail: String) {
+        if let Some((live, _)) = &self.live {
+            live.record(EventRecord {
+                time_ms: crate::live::unix_ms(std::time::SystemTime::now()),
+                id: Some(id),
+                kind,
+                client: self.peer,
+                user: None,
+                share: None,
+                detail,
+            });
+        }
+    }
+
+    /// A SESSION_SETUP from a throttled source: hold its answer (Continue), or refuse the source
+    /// (Close).
+    fn throttle_logon(&mut self) -> EngineFlow {
+        let Some(t) = &self.throttling else { return EngineFlow::Continue };
+        let now = Instant::now();
+        match t.table.check(self.peer.ip(), now) {
+            Verdict::Allow => EngineFlow::Continue,
+            Verdict::Delay(d) => {
+                let until = now + d;
+                let held = self.held.get_or_insert_with(|| Held { until, msgs: Vec::new() });
+                held.until = held.until.max(until);
+                if let Some(h) = &self.handle {
+                    t.delayer.wake_at(held.until, h.clone());
+                }
+                tracing::debug!(peer = %self.peer, delay_ms = d.as_millis() as u64, "logon from a throttled source: answer held");
+                EngineFlow::Continue
+            }
+            Verdict::Refuse { until } => {
+                let secs = until.saturating_duration_since(now).as_secs();
+                tracing::debug!(peer = %self.peer, for_secs = secs, "logon from a locked-out source: connection closed");
+                EngineFlow::Close
+            }
+        }
+    }
+
+    /// A logon failed: count it against the source; log the step it took the source to, if any.
+    fn logon_failed(&self) {
+        let Some(t) = &self.throttling else { return };
+        let Some(step) = t.table.failed(self.peer.ip(), Instant::now()) else { return };
+        let id = step.event_id();
+        let source = self.peer.ip();
+        match step {
+            Escalation::Slowed { failures } => {
+                tracing::warn!(event_id = id, %source, failures, delay_ms = t.table.config().delay.as_millis() as u64,
+                    "logon failures from this source: its logons are slowed");
+                self.record(id, "logon_slowed", format!("{failures} failed logons; each logon now waits"));
+            }
+            Escalation::LockedOut { failures, for_ } => {
+                tracing::warn!(event_id = id, %source, failures, for_secs = for_.as_secs(),
+                    "logon failures from this source: its logons are refused for a while");
+                self.record(
+                    id,
+                    "logon_source_locked_out",
+                    format!("{failures} failed logons; refused for {} s", for_.as_secs()),
+                );
+            }
+        }
+    }
+
+    /// Runs `f` on the session with the transmitter answers go to now: the outbox, or the held
+    /// queue while a throttled logon waits.
+    fn with_tx<R>(
+        &mut self,
+        out: &mut Outbox,
+        f: impl FnOnce(&mut ServerConnection<ServerFiles, NtlmAuth>, &mut dyn Transmit) -> R,
+    ) -> R {
+        match &mut self.held {
+            Some(h) => f(&mut self.inner, &mut HoldTx(&mut h.msgs)),
+            None => f(&mut self.inner, &mut OutboxTx(out, self.rdma)),
+        }
+    }
+
+    /// The held answers go out once their time has come.
+    fn release_held(&mut self, out: &mut Outbox) {
+        let Some(h) = &self.held else { return };
+        if Instant::now() < h.until {
+            return;
+        }
+        if let Some(h) = self.held.take() {
+            for m in &h.msgs {
+                log_failure(m);
+                out.push(m);
+            }
+        }
     }
 
     /// Whether the operator asked to close this connection (through the admin API).
@@ -175,6 +317,9 @@ impl SmbConnection {
         let peer = self.peer;
         for e in self.inner.drain_events() {
             self.report(&e);
+            if matches!(e, Event::LogonFailed { .. }) {
+                self.logon_failed();
+            }
             match e {
                 Event::UnencryptedAccessRejected { share, reason } => tracing::warn!(
                     event_id = 1003,
@@ -234,8 +379,11 @@ impl Connection for SmbConnection {
             let h = smb_wire::Header::parse(msg).ok();
             tracing::debug!(peer = %self.peer, len = msg.len(), command = ?h.map(|h| h.command), mid = h.map(|h| h.message_id), "message");
         }
-        let mut tx = OutboxTx(out, self.rdma);
-        let flow = self.inner.on_message(msg, crate::time::now_filetime(), &mut tx);
+        if is_session_setup(msg) && matches!(self.throttle_logon(), EngineFlow::Close) {
+            return EngineFlow::Close;
+        }
+        let now = crate::time::now_filetime();
+        let flow = self.with_tx(out, |inner, tx| inner.on_message(msg, now, tx));
         self.log_events();
         match flow {
             Flow::Continue => EngineFlow::Continue,
@@ -273,16 +421,18 @@ impl Connection for SmbConnection {
         if let Some((_, e)) = &self.live {
             e.set_handle(handle.clone());
         }
+        self.handle = Some(handle.clone());
         self.inner.files_mut().attach(handle);
     }
 
-    /// The helper thread finished WRITEs: answer them.
+    /// The helper thread finished WRITEs: answer them. Or a throttled logon's delay has passed:
+    /// send what was held.
     fn on_wake(&mut self, out: &mut Outbox) -> EngineFlow {
         if self.close_requested() {
             return EngineFlow::Close;
         }
-        let mut tx = OutboxTx(out, self.rdma);
-        let flow = self.inner.answer_deferred(false, &mut tx);
+        self.release_held(out);
+        let flow = self.with_tx(out, |inner, tx| inner.answer_deferred(false, tx));
         self.log_events();
         match flow {
             Flow::Continue => EngineFlow::Continue,
@@ -292,6 +442,11 @@ impl Connection for SmbConnection {
 
     /// Shutdown: the WRITEs in flight finish and are answered before the connection closes.
     fn on_drain(&mut self, out: &mut Outbox) {
+        // Shutting down: a held logon answer goes now rather than never.
+        if let Some(h) = &mut self.held {
+            h.until = Instant::now();
+        }
+        self.release_held(out);
         let mut tx = OutboxTx(out, self.rdma);
         let _ = self.inner.answer_deferred(true, &mut tx);
         self.log_events();

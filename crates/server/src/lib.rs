@@ -3,7 +3,8 @@
 //! Shares mapped to directories, served over the core-pinned engine: each accepted connection gets a
 //! sans-I/O [`smb_session::ServerConnection`] with an NTLMv2/SPNEGO authenticator ([`auth`]) and the
 //! share files ([`files`]). Policies (EncryptData server-wide and per share, RejectUnencryptedAccess,
-//! RequireSigning, cipher order) come from [`config::ServeConfig`]. What the operator sees and may
+//! RequireSigning, cipher order, logon throttling by source in [`throttle`]) come from
+//! [`config::ServeConfig`]. What the operator sees and may
 //! change while it runs (connections, sessions, security events, each share's EncryptData) is kept
 //! in [`live`], read through [`serve::Observer`] by `smbdx serve --admin` (the admin crate).
 //!
@@ -26,9 +27,11 @@
 pub mod auth;
 pub mod config;
 pub mod connection;
+pub mod delay;
 pub mod files;
 pub mod io_offload;
 pub mod live;
 pub mod netif;
 pub mod serve;
+pub mod throttle;
 pub mod time;

@@ -36,6 +36,8 @@ struct Factory {
     /// The CPUs the process may run on, counted before the reactors were pinned.
     cpus: usize,
     live: Arc<Live>,
+    throttle: Arc<crate::throttle::LogonThrottle>,
+    delayer: crate::delay::Delayer,
 }
 
 /// Requests one connection has in flight on the helpers at most (the session layer bounds their
@@ -59,7 +61,11 @@ impl ConnectionFactory for Factory {
         let files = files.with_live(Arc::clone(&self.live)).with_open_files(Arc::clone(&entry.open_files));
         let auth = NtlmAuth::new(Arc::clone(&self.users), &self.cfg.server_name);
         let live = Some((Arc::clone(&self.live), entry));
-        Box::new(SmbConnection::new(peer, Arc::clone(&self.cfg), files, auth, live))
+        let throttling = crate::connection::Throttling {
+            table: Arc::clone(&self.throttle),
+            delayer: self.delayer.clone(),
+        };
+        Box::new(SmbConnection::new(peer, Arc::clone(&self.cfg), files, auth, live, Some(throttling)))
     }
 }
 
@@ -184,6 +190,8 @@ impl Server {
             users: Arc::new(users),
             helpers: helpers.clone(),
             cpus: cores,
+            throttle: Arc::new(crate::throttle::LogonThrottle::new(cfg.throttle()?)),
+            delayer: crate::delay::Delayer::start().map_err(ServeError::Engine)?,
         };
         let engine = Engine::start(listeners, Arc::new(factory), engine_cfg).map_err(ServeError::Engine)?;
         for a in engine.local_addrs() {

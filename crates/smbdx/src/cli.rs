@@ -369,6 +369,12 @@ pub struct ServeArgs {
     /// required (SMB Direct clients that do not offer it are refused).
     #[arg(long, value_name = "on|off|required")]
     pub rdma_transform: Option<String>,
+    /// Logon throttling by client address: after DELAY_AFTER failed logons (within 10 minutes) every
+    /// logon from that address is answered DELAY_MS late; after LOCKOUT_AFTER it is refused for
+    /// LOCKOUT_SECS; each step is logged as a security event (9001, 9002). Default 5,2000,30,300;
+    /// `off` disables it.
+    #[arg(long, value_name = "off|DELAY_AFTER,DELAY_MS,LOCKOUT_AFTER,LOCKOUT_SECS")]
+    pub logon_throttle: Option<String>,
     /// Helper threads per reactor that do large READs and WRITEs while the reactor goes on (default
     /// 4: a disk takes several writes at a time faster than one; 0: the reactor does them itself).
     #[arg(long, value_name = "N")]

@@ -124,6 +124,9 @@ fn merge(args: &ServeArgs) -> Result<ServeConfig, server::config::ConfigError> {
             server::config::ConfigError::Setting(format!("--rdma-transform {t:?}: on, off or required"))
         })?;
     }
+    if args.logon_throttle.is_some() {
+        cfg.logon_throttle = args.logon_throttle.clone();
+    }
     if args.admin.is_some() {
         cfg.admin = args.admin.clone();
     }

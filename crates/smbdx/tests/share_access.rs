@@ -2,15 +2,16 @@
 //! a server with three shares and two users, the client library as each user, and the directories on
 //! disk checked after every refusal (a denied change leaves them as they were).
 
+mod common;
+
 use client::{Client, ClientError, ClientOptions, OpenMode};
 use server::config::{ServeConfig, ShareConfig};
-use server::serve::Server;
 use std::path::Path;
 
 const PASS: &str = "Share-Acc3ss";
 
 struct Rig {
-    server: Option<Server>,
+    server: common::InProcess,
     dir: tempfile::TempDir,
 }
 
@@ -36,24 +37,16 @@ impl Rig {
             reactors: Some(1),
             ..Default::default()
         };
-        Rig { server: Some(Server::start(&cfg).expect("server starts")), dir }
+        Rig { server: common::InProcess::start(&cfg), dir }
     }
 
     fn login(&self, user: &str) -> Client {
-        let addr = self.server.as_ref().unwrap().local_addrs()[0];
+        let addr = self.server.server().local_addrs()[0];
         Client::connect(addr, user, PASS, ClientOptions::default()).unwrap()
     }
 
     fn on_disk(&self, rel: &str) -> std::path::PathBuf {
         self.dir.path().join(rel)
-    }
-}
-
-impl Drop for Rig {
-    fn drop(&mut self) {
-        if let Some(s) = self.server.take() {
-            let _ = s.shutdown();
-        }
     }
 }
 
@@ -98,7 +91,7 @@ fn a_share_with_users_admits_only_them() {
     bob.tree("ro").unwrap();
     denied(rig.login("carol").tree("ro"), "carol on a share for alice and bob");
 
-    let events = rig.server.as_ref().unwrap().live().recent_events();
+    let events = rig.server.server().live().recent_events();
     let refusals: Vec<_> = events.iter().filter(|e| e.kind == "share_access_denied").collect();
     assert_eq!(refusals.len(), 2, "{events:?}");
     assert_eq!(refusals[0].user.as_deref(), Some("bob"));

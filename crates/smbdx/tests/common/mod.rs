@@ -155,3 +155,24 @@ pub fn shares() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
 
 pub mod proxy;
 pub mod samba;
+
+/// A server started in this test's process (`server::serve::Server`), shut down when dropped.
+pub struct InProcess(Option<server::serve::Server>);
+
+impl InProcess {
+    pub fn start(cfg: &server::config::ServeConfig) -> InProcess {
+        InProcess(Some(server::serve::Server::start(cfg).expect("server starts")))
+    }
+
+    pub fn server(&self) -> &server::serve::Server {
+        self.0.as_ref().expect("running until dropped")
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        if let Some(s) = self.0.take() {
+            let _ = s.shutdown();
+        }
+    }
+}
