@@ -83,14 +83,20 @@ pub fn render(obs: &Observer) -> String {
     accepted.inc_by(obs.live.connections_total());
     reg.register("smbdx_connections_accepted", "Connections accepted since start", accepted);
 
-    let events = counters(&mut reg, "smbdx_security_events", "Security events by kind and Windows event id");
+    let events = counters(
+        &mut reg,
+        "smbdx_security_events",
+        "Security events by kind and event id (Windows ids; 9001 and 9002 are smbdx logon throttling)",
+    );
     for (kind, n) in obs.live.event_counts() {
         let id = match kind {
-            "unencrypted_access_rejected" => "1003",
-            "negotiate_tampered" => "1005",
-            _ => "none",
+            "unencrypted_access_rejected" => "1003".to_string(),
+            "negotiate_tampered" => "1005".to_string(),
+            "logon_slowed" => server::throttle::EVENT_LOGON_SLOWED.to_string(),
+            "logon_source_locked_out" => server::throttle::EVENT_SOURCE_LOCKED_OUT.to_string(),
+            _ => "none".to_string(),
         };
-        events.get_or_create(&vec![("kind", kind.into()), ("event_id", id.into())]).inc_by(n);
+        events.get_or_create(&vec![("kind", kind.into()), ("event_id", id)]).inc_by(n);
     }
 
     let shares = gauges(&mut reg, "smbdx_share_encrypt_data", "A share's EncryptData now (1 on)");

@@ -90,6 +90,14 @@ fn guessing_is_slowed_then_refused_and_a_good_user_elsewhere_is_not() {
     assert!(!matches!(r, Err(ClientError::LogonFailure { .. })), "refused without checking the password");
     let (r, _) = rig.logon(true, PASS);
     assert!(r.is_ok(), "the good user is still unaffected: {:?}", r.err());
+    // The operator's /metrics counts both steps under their ids.
+    let metrics = admin::metrics::render(&rig.server.server().observer());
+    for (kind, id) in
+        [("logon_slowed", EVENT_LOGON_SLOWED), ("logon_source_locked_out", EVENT_SOURCE_LOCKED_OUT)]
+    {
+        let line = format!("smbdx_security_events_total{{kind=\"{kind}\",event_id=\"{id}\"}} 1");
+        assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");
+    }
     // The session that was established before goes on.
     good.tree("data").unwrap();
 
