@@ -149,7 +149,15 @@ pub struct ServeConfig {
     /// `DELAY_AFTER,DELAY_MS,LOCKOUT_AFTER,LOCKOUT_SECS`; unset: `5,2000,30,300` (see
     /// [`crate::throttle`]).
     pub logon_throttle: Option<String>,
+    /// Seconds a connection may go without establishing a session before it is closed
+    /// (`--logon-timeout`; 0: never; unset: [`DEFAULT_LOGON_TIMEOUT_SECS`]).
+    pub logon_timeout_secs: Option<u64>,
 }
+
+/// How long a connection may take to establish a session, by default: NTLM logs on in two round
+/// trips (clients ask for passwords before they connect), so this is ample, and short enough that
+/// silent or trickling connections do not pile up.
+pub const DEFAULT_LOGON_TIMEOUT_SECS: u64 = 30;
 
 /// How `smbdx serve` and the client treat the SMB 3.1.1 RDMA transform.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -178,6 +186,14 @@ impl ServeConfig {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Read { path: path.into(), source })?;
         toml::from_str(&text).map_err(|source| ConfigError::Toml { path: path.into(), source })
+    }
+
+    /// How long a connection may go without a session (`None`: no limit).
+    pub fn logon_timeout(&self) -> Option<std::time::Duration> {
+        match self.logon_timeout_secs.unwrap_or(DEFAULT_LOGON_TIMEOUT_SECS) {
+            0 => None,
+            s => Some(std::time::Duration::from_secs(s)),
+        }
     }
 
     /// The logon throttling policy (default [`crate::throttle::ThrottleConfig::default`]).

@@ -15,10 +15,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// Logon throttling as one connection takes part in it: the server's table, its timer, and the
-/// answers this connection holds back until a throttled logon's delay has passed.
+/// answers this connection holds back until a throttled logon's delay has passed. Also how long a
+/// connection may go without a session (`None`: for ever): from the connect, whatever it sends
+/// meanwhile, so neither silence nor a byte now and then keeps it open.
 pub struct Throttling {
     pub table: Arc<LogonThrottle>,
     pub delayer: Delayer,
+    pub logon_timeout: Option<std::time::Duration>,
 }
 
 /// Answers held back (a throttled source's SESSION_SETUP, and everything after it, in order).
@@ -32,6 +35,8 @@ pub struct SmbConnection {
     throttling: Option<Throttling>,
     held: Option<Held>,
     handle: Option<ConnectionHandle>,
+    /// When the connection is closed unless a session was established by then.
+    logon_deadline: Option<Instant>,
     /// What SMB Direct settled (MaxReadWriteSize, the largest message); `None` over TCP.
     rdma: Option<engine::RdmaLimits>,
     inner: ServerConnection<ServerFiles, NtlmAuth>,
@@ -163,7 +168,8 @@ impl SmbConnection {
         if let Some((_, e)) = &live {
             inner = inner.with_counters(Arc::clone(&e.counters));
         }
-        Self { peer: peer.addr, throttling, held: None, handle: None, rdma, inner, live }
+        let logon_deadline = throttling.as_ref().and_then(|t| t.logon_timeout).map(|d| Instant::now() + d);
+        Self { peer: peer.addr, throttling, held: None, handle: None, logon_deadline, rdma, inner, live }
     }
 
     /// A security event of the server's own (not the session layer's), logged and shown.
@@ -320,6 +326,9 @@ impl SmbConnection {
             if matches!(e, Event::LogonFailed { .. }) {
                 self.logon_failed();
             }
+            if matches!(e, Event::LoggedOn { .. }) {
+                self.logon_deadline = None;
+            }
             match e {
                 Event::UnencryptedAccessRejected { share, reason } => tracing::warn!(
                     event_id = 1003,
@@ -422,6 +431,9 @@ impl Connection for SmbConnection {
             e.set_handle(handle.clone());
         }
         self.handle = Some(handle.clone());
+        if let (Some(t), Some(at)) = (&self.throttling, self.logon_deadline) {
+            t.delayer.wake_at(at, handle.clone());
+        }
         self.inner.files_mut().attach(handle);
     }
 
@@ -429,6 +441,10 @@ impl Connection for SmbConnection {
     /// send what was held.
     fn on_wake(&mut self, out: &mut Outbox) -> EngineFlow {
         if self.close_requested() {
+            return EngineFlow::Close;
+        }
+        if self.logon_deadline.is_some_and(|at| Instant::now() >= at) {
+            tracing::info!(peer = %self.peer, "closing a connection that established no session in time");
             return EngineFlow::Close;
         }
         self.release_held(out);

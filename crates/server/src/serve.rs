@@ -38,6 +38,7 @@ struct Factory {
     live: Arc<Live>,
     throttle: Arc<crate::throttle::LogonThrottle>,
     delayer: crate::delay::Delayer,
+    logon_timeout: Option<std::time::Duration>,
 }
 
 /// Requests one connection has in flight on the helpers at most (the session layer bounds their
@@ -64,6 +65,7 @@ impl ConnectionFactory for Factory {
         let throttling = crate::connection::Throttling {
             table: Arc::clone(&self.throttle),
             delayer: self.delayer.clone(),
+            logon_timeout: self.logon_timeout,
         };
         Box::new(SmbConnection::new(peer, Arc::clone(&self.cfg), files, auth, live, Some(throttling)))
     }
@@ -192,6 +194,7 @@ impl Server {
             cpus: cores,
             throttle: Arc::new(crate::throttle::LogonThrottle::new(cfg.throttle()?)),
             delayer: crate::delay::Delayer::start().map_err(ServeError::Engine)?,
+            logon_timeout: cfg.logon_timeout(),
         };
         let engine = Engine::start(listeners, Arc::new(factory), engine_cfg).map_err(ServeError::Engine)?;
         for a in engine.local_addrs() {

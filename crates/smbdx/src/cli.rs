@@ -375,6 +375,10 @@ pub struct ServeArgs {
     /// `off` disables it.
     #[arg(long, value_name = "off|DELAY_AFTER,DELAY_MS,LOCKOUT_AFTER,LOCKOUT_SECS")]
     pub logon_throttle: Option<String>,
+    /// Seconds a connection may take to establish a session before it is closed, however it
+    /// trickles bytes meanwhile (default 30; 0: no limit).
+    #[arg(long, value_name = "SECS")]
+    pub logon_timeout: Option<u64>,
     /// Helper threads per reactor that do large READs and WRITEs while the reactor goes on (default
     /// 4: a disk takes several writes at a time faster than one; 0: the reactor does them itself).
     #[arg(long, value_name = "N")]

@@ -127,6 +127,9 @@ fn merge(args: &ServeArgs) -> Result<ServeConfig, server::config::ConfigError> {
     if args.logon_throttle.is_some() {
         cfg.logon_throttle = args.logon_throttle.clone();
     }
+    if args.logon_timeout.is_some() {
+        cfg.logon_timeout_secs = args.logon_timeout;
+    }
     if args.admin.is_some() {
         cfg.admin = args.admin.clone();
     }
