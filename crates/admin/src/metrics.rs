@@ -88,14 +88,9 @@ pub fn render(obs: &Observer) -> String {
         "smbdx_security_events",
         "Security events by kind and event id (Windows ids; 9001 and 9002 are smbdx logon throttling)",
     );
+    let ids = obs.live.event_ids();
     for (kind, n) in obs.live.event_counts() {
-        let id = match kind {
-            "unencrypted_access_rejected" => "1003".to_string(),
-            "negotiate_tampered" => "1005".to_string(),
-            "logon_slowed" => server::throttle::EVENT_LOGON_SLOWED.to_string(),
-            "logon_source_locked_out" => server::throttle::EVENT_SOURCE_LOCKED_OUT.to_string(),
-            _ => "none".to_string(),
-        };
+        let id = ids.get(kind).map_or_else(|| "none".to_string(), u32::to_string);
         events.get_or_create(&vec![("kind", kind.into()), ("event_id", id)]).inc_by(n);
     }
 

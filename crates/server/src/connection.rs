@@ -172,16 +172,23 @@ impl SmbConnection {
         Self { peer: peer.addr, throttling, held: None, handle: None, logon_deadline, rdma, inner, live }
     }
 
-    /// A security event of the server's own (not the session layer's), logged and shown.
-    fn record(&self, id: u32, kind: &'static str, detail: String) {
+    /// A security event of this connection's client, for the operator's view.
+    fn record(
+        &self,
+        id: Option<u32>,
+        kind: &'static str,
+        user: Option<String>,
+        share: Option<String>,
+        detail: String,
+    ) {
         if let Some((live, _)) = &self.live {
             live.record(EventRecord {
                 time_ms: crate::live::unix_ms(std::time::SystemTime::now()),
-                id: Some(id),
+                id,
                 kind,
                 client: self.peer,
-                user: None,
-                share: None,
+                user,
+                share,
                 detail,
             });
         }
@@ -222,16 +229,14 @@ impl SmbConnection {
             Escalation::Slowed { failures } => {
                 tracing::warn!(event_id = id, %source, failures, delay_ms = t.table.config().delay.as_millis() as u64,
                     "logon failures from this source: its logons are slowed");
-                self.record(id, "logon_slowed", format!("{failures} failed logons; each logon now waits"));
+                let detail = format!("{failures} failed logons; each logon now waits");
+                self.record(Some(id), "logon_slowed", None, None, detail);
             }
             Escalation::LockedOut { failures, for_ } => {
                 tracing::warn!(event_id = id, %source, failures, for_secs = for_.as_secs(),
                     "logon failures from this source: its logons are refused for a while");
-                self.record(
-                    id,
-                    "logon_source_locked_out",
-                    format!("{failures} failed logons; refused for {} s", for_.as_secs()),
-                );
+                let detail = format!("{failures} failed logons; refused for {} s", for_.as_secs());
+                self.record(Some(id), "logon_source_locked_out", None, None, detail);
             }
         }
     }
@@ -270,7 +275,7 @@ impl SmbConnection {
 
     /// Keeps the operator's view of the connection's sessions and security events.
     fn report(&self, e: &Event) {
-        let Some((live, entry)) = &self.live else { return };
+        let Some((_, entry)) = &self.live else { return };
         match e {
             Event::LoggedOn { user, session_id, encrypted, signed } => entry.update(|i| {
                 i.dialect = self.inner.dialect().map(|d| crate::live::dialect_name(d.0));
@@ -306,15 +311,7 @@ impl SmbConnection {
                     }
                     Event::LoggedOn { .. } | Event::LoggedOff { .. } => return,
                 };
-                live.record(EventRecord {
-                    time_ms: crate::live::unix_ms(std::time::SystemTime::now()),
-                    id: e.id(),
-                    kind,
-                    client: self.peer,
-                    user,
-                    share,
-                    detail,
-                });
+                self.record(e.id(), kind, user, share, detail);
             }
         }
     }

@@ -193,6 +193,8 @@ struct Events {
     recent: VecDeque<EventRecord>,
     /// Events so far by kind (the metric's label).
     counts: BTreeMap<&'static str, u64>,
+    /// The event id each kind was recorded with (kinds that have one).
+    ids: BTreeMap<&'static str, u32>,
 }
 
 #[derive(Default)]
@@ -362,6 +364,9 @@ impl Live {
         }
         let mut e = lock(&self.events);
         *e.counts.entry(ev.kind).or_default() += 1;
+        if let Some(id) = ev.id {
+            e.ids.insert(ev.kind, id);
+        }
         if e.recent.len() == RECENT_EVENTS {
             e.recent.pop_front();
         }
@@ -376,6 +381,11 @@ impl Live {
     /// Events so far by kind.
     pub fn event_counts(&self) -> BTreeMap<&'static str, u64> {
         lock(&self.events).counts.clone()
+    }
+
+    /// The event id of each kind recorded so far that has one (1003, 1005, 9001, ...).
+    pub fn event_ids(&self) -> BTreeMap<&'static str, u32> {
+        lock(&self.events).ids.clone()
     }
 }
 
