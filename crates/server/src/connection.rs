@@ -14,11 +14,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Logon throttling as one connection takes part in it: the server's table, its timer, and the
-/// answers this connection holds back until a throttled logon's delay has passed. Also how long a
-/// connection may go without a session (`None`: for ever): from the connect, whatever it sends
-/// meanwhile, so neither silence nor a byte now and then keeps it open.
-pub struct Throttling {
+/// What guards a connection's logons: the server's throttling table, its timer (which releases
+/// the answers a throttled logon holds back), and how long the connection may go without a session
+/// (`None`: for ever), counted from the connect, whatever it sends meanwhile, so neither silence nor
+/// a byte now and then keeps it open.
+pub struct LogonGuard {
     pub table: Arc<LogonThrottle>,
     pub delayer: Delayer,
     pub logon_timeout: Option<std::time::Duration>,
@@ -32,7 +32,7 @@ struct Held {
 
 pub struct SmbConnection {
     peer: SocketAddr,
-    throttling: Option<Throttling>,
+    guard: LogonGuard,
     held: Option<Held>,
     handle: Option<ConnectionHandle>,
     /// When the connection is closed unless a session was established by then.
@@ -155,7 +155,7 @@ impl SmbConnection {
         files: ServerFiles,
         auth: NtlmAuth,
         live: Option<(Arc<Live>, Arc<ConnEntry>)>,
-        throttling: Option<Throttling>,
+        guard: LogonGuard,
     ) -> Self {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).expect("the OS random source is available");
@@ -168,8 +168,8 @@ impl SmbConnection {
         if let Some((_, e)) = &live {
             inner = inner.with_counters(Arc::clone(&e.counters));
         }
-        let logon_deadline = throttling.as_ref().and_then(|t| t.logon_timeout).map(|d| Instant::now() + d);
-        Self { peer: peer.addr, throttling, held: None, handle: None, logon_deadline, rdma, inner, live }
+        let logon_deadline = guard.logon_timeout.map(|d| Instant::now() + d);
+        Self { peer: peer.addr, guard, held: None, handle: None, logon_deadline, rdma, inner, live }
     }
 
     /// A security event of this connection's client, for the operator's view.
@@ -197,16 +197,23 @@ impl SmbConnection {
     /// A SESSION_SETUP from a throttled source: hold its answer (Continue), or refuse the source
     /// (Close).
     fn throttle_logon(&mut self) -> EngineFlow {
-        let Some(t) = &self.throttling else { return EngineFlow::Continue };
+        let t = &self.guard;
         let now = Instant::now();
         match t.table.check(self.peer.ip(), now) {
             Verdict::Allow => EngineFlow::Continue,
             Verdict::Delay(d) => {
                 let until = now + d;
-                let held = self.held.get_or_insert_with(|| Held { until, msgs: Vec::new() });
-                held.until = held.until.max(until);
-                if let Some(h) = &self.handle {
-                    t.delayer.wake_at(held.until, h.clone());
+                match &mut self.held {
+                    // Already holding: the answers go out at the later time. The wake asked for
+                    // earlier asks again from `release_held`, so a connection has one pending wake
+                    // however many logons it sends.
+                    Some(held) => held.until = held.until.max(until),
+                    None => {
+                        self.held = Some(Held { until, msgs: Vec::new() });
+                        if let Some(h) = &self.handle {
+                            t.delayer.wake_at(until, h.clone());
+                        }
+                    }
                 }
                 tracing::debug!(peer = %self.peer, delay_ms = d.as_millis() as u64, "logon from a throttled source: answer held");
                 EngineFlow::Continue
@@ -221,7 +228,7 @@ impl SmbConnection {
 
     /// A logon failed: count it against the source; log the step it took the source to, if any.
     fn logon_failed(&self) {
-        let Some(t) = &self.throttling else { return };
+        let t = &self.guard;
         let Some(step) = t.table.failed(self.peer.ip(), Instant::now()) else { return };
         let id = step.event_id();
         let source = self.peer.ip();
@@ -254,10 +261,14 @@ impl SmbConnection {
         }
     }
 
-    /// The held answers go out once their time has come.
-    fn release_held(&mut self, out: &mut Outbox) {
+    /// The held answers go out once their time has come (or now, when `now` says so); until then,
+    /// a wake is asked for at that time.
+    fn release_held(&mut self, out: &mut Outbox, now: bool) {
         let Some(h) = &self.held else { return };
-        if Instant::now() < h.until {
+        if !now && Instant::now() < h.until {
+            if let Some(handle) = &self.handle {
+                self.guard.delayer.wake_at(h.until, handle.clone());
+            }
             return;
         }
         if let Some(h) = self.held.take() {
@@ -428,8 +439,8 @@ impl Connection for SmbConnection {
             e.set_handle(handle.clone());
         }
         self.handle = Some(handle.clone());
-        if let (Some(t), Some(at)) = (&self.throttling, self.logon_deadline) {
-            t.delayer.wake_at(at, handle.clone());
+        if let Some(at) = self.logon_deadline {
+            self.guard.delayer.wake_at(at, handle.clone());
         }
         self.inner.files_mut().attach(handle);
     }
@@ -444,7 +455,7 @@ impl Connection for SmbConnection {
             tracing::info!(peer = %self.peer, "closing a connection that established no session in time");
             return EngineFlow::Close;
         }
-        self.release_held(out);
+        self.release_held(out, false);
         let flow = self.with_tx(out, |inner, tx| inner.answer_deferred(false, tx));
         self.log_events();
         match flow {
@@ -456,10 +467,7 @@ impl Connection for SmbConnection {
     /// Shutdown: the WRITEs in flight finish and are answered before the connection closes.
     fn on_drain(&mut self, out: &mut Outbox) {
         // Shutting down: a held logon answer goes now rather than never.
-        if let Some(h) = &mut self.held {
-            h.until = Instant::now();
-        }
-        self.release_held(out);
+        self.release_held(out, true);
         let mut tx = OutboxTx(out, self.rdma);
         let _ = self.inner.answer_deferred(true, &mut tx);
         self.log_events();

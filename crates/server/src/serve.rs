@@ -62,12 +62,12 @@ impl ConnectionFactory for Factory {
         let files = files.with_live(Arc::clone(&self.live)).with_open_files(Arc::clone(&entry.open_files));
         let auth = NtlmAuth::new(Arc::clone(&self.users), &self.cfg.server_name);
         let live = Some((Arc::clone(&self.live), entry));
-        let throttling = crate::connection::Throttling {
+        let guard = crate::connection::LogonGuard {
             table: Arc::clone(&self.throttle),
             delayer: self.delayer.clone(),
             logon_timeout: self.logon_timeout,
         };
-        Box::new(SmbConnection::new(peer, Arc::clone(&self.cfg), files, auth, live, Some(throttling)))
+        Box::new(SmbConnection::new(peer, Arc::clone(&self.cfg), files, auth, live, guard))
     }
 }
 
