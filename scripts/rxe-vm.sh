@@ -653,22 +653,26 @@ main() {
     else
         local port slog clog
         slog="$logdir/$stamp-server.log"; clog="$logdir/$stamp-client.log"
+        local snet cnet link
         pick_link
         if [[ $LINK == tap ]]; then
             setup_tap_link
-            log "booting server VM (link: tap on bridge $TAP_BRIDGE, log: $slog)"
-            boot_vm server "$SERVER_CMD" "$slog" "tap,id=n0,ifname=${TAP_DEVS[0]},script=no,downscript=no" 52:54:00:00:00:01
-            log "booting client VM (log: $clog)"
-            boot_vm client "$CLIENT_CMD" "$clog" "tap,id=n0,ifname=${TAP_DEVS[1]},script=no,downscript=no" 52:54:00:00:00:02
+            snet="tap,id=n0,ifname=${TAP_DEVS[0]},script=no,downscript=no"
+            cnet="tap,id=n0,ifname=${TAP_DEVS[1]},script=no,downscript=no"
+            link="tap on bridge $TAP_BRIDGE"
         else
             port=$(free_port)
-            log "booting server VM (link: socket, port $port, log: $slog)"
-            boot_vm server "$SERVER_CMD" "$slog" "socket,id=n0,listen=127.0.0.1:$port" 52:54:00:00:00:01
-            # The client's qemu fails at once if the server's is not listening yet.
-            wait_listen "${QEMU_PIDS[0]}" "$port" || { cat "$slog" >&2; die "server qemu did not listen on $port"; }
-            log "booting client VM (log: $clog)"
-            boot_vm client "$CLIENT_CMD" "$clog" "socket,id=n0,connect=127.0.0.1:$port" 52:54:00:00:00:02
+            snet="socket,id=n0,listen=127.0.0.1:$port" cnet="socket,id=n0,connect=127.0.0.1:$port"
+            link="socket, port $port"
         fi
+        log "booting server VM (link: $link, log: $slog)"
+        boot_vm server "$SERVER_CMD" "$slog" "$snet" 52:54:00:00:00:01
+        # The client's qemu fails at once if the server's socket is not listening yet.
+        if [[ $LINK == socket ]]; then
+            wait_listen "${QEMU_PIDS[0]}" "$port" || { cat "$slog" >&2; die "server qemu did not listen on $port"; }
+        fi
+        log "booting client VM (log: $clog)"
+        boot_vm client "$CLIENT_CMD" "$clog" "$cnet" 52:54:00:00:00:02
         wait_vms server "$slog" client "$clog"
         log "finished in $((SECONDS - start))s"
         report server "$slog" client "$clog"
