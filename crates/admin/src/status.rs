@@ -115,6 +115,7 @@ pub fn status(obs: &Observer) -> Value {
         "settings": {
             "dialects": s.dialects,
             "ciphers": s.ciphers,
+            "crypto": s.crypto.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
             "require_signing": s.require_signing,
             "encrypt_data": s.encrypt_data,
             "reject_unencrypted_access": s.reject_unencrypted_access,

@@ -183,8 +183,10 @@ impl Client {
             require_privacy: opts.require_privacy,
             require_signing: opts.require_signing,
             rdma_transform: opts.rdma_transform || opts.require_rdma_transform,
-            ..ClientConfig::default()
+            backend: opts.crypto_backend,
         };
+        // Resolve `auto` on this thread, not on the reactor that will first make a key.
+        opts.crypto_backend.aead_impl(smb_crypto::Cipher::Aes128Gcm);
         let conn = ClientConnection::new(proto, random(addr)?, random(addr)?);
         let (domain, name) = user.split_once('\\').unwrap_or(("", user));
         let initiator =

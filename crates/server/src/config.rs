@@ -19,7 +19,7 @@
 //! ```
 
 use serde::Deserialize;
-use smb_crypto::Cipher;
+use smb_crypto::{Backend, Cipher};
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +34,8 @@ pub enum ConfigError {
     ShareRoot { name: String, path: PathBuf },
     #[error("unknown cipher {0:?} (aes-128-gcm, aes-256-gcm, aes-128-ccm, aes-256-ccm)")]
     Cipher(String),
+    #[error("unknown crypto backend {0:?} (auto, aws-lc-rs, ring, rustcrypto)")]
+    CryptoBackend(String),
     #[error("unknown poll mode {0:?} (busy, adaptive, interrupt)")]
     Poll(String),
     #[error("listen address {0:?} is not HOST:PORT")]
@@ -123,6 +125,9 @@ pub struct ServeConfig {
     pub allow_anonymous: bool,
     #[serde(default)]
     pub ciphers: Vec<String>,
+    /// The library that runs the ciphers: auto (default: the fastest on this CPU, measured at
+    /// start-up, or the one SMBDX_CRYPTO_BACKEND names), aws-lc-rs, ring or rustcrypto.
+    pub crypto_backend: Option<String>,
     pub reactors: Option<usize>,
     pub poll: Option<String>,
     /// Adaptive polling's spin window after activity, in microseconds.
@@ -214,6 +219,18 @@ impl ServeConfig {
         self.ciphers.iter().map(|c| Cipher::parse(c).ok_or_else(|| ConfigError::Cipher(c.clone()))).collect()
     }
 
+    /// The crypto library asked for: the setting, else `auto` (which itself honours
+    /// SMBDX_CRYPTO_BACKEND; a value there that names no library is refused here too).
+    pub fn crypto_backend(&self) -> Result<Backend, ConfigError> {
+        match &self.crypto_backend {
+            Some(b) => Backend::parse(b).ok_or_else(|| ConfigError::CryptoBackend(b.clone())),
+            None => match smb_crypto::select::env_error() {
+                Some(v) => Err(ConfigError::CryptoBackend(format!("{}={v}", smb_crypto::select::ENV))),
+                None => Ok(Backend::Auto),
+            },
+        }
+    }
+
     pub fn listen_addrs(&self) -> Result<Vec<std::net::SocketAddr>, ConfigError> {
         let list = if self.listen.is_empty() { vec!["0.0.0.0:445".to_string()] } else { self.listen.clone() };
         list.iter().map(|l| l.parse().map_err(|_| ConfigError::Listen(l.clone()))).collect()
@@ -256,6 +273,7 @@ impl ServeConfig {
             }
         }
         self.cipher_order()?;
+        self.crypto_backend()?;
         self.listen_addrs()?;
         self.rdma_addrs()?;
         self.admin_addr()?;
@@ -301,6 +319,11 @@ mod tests {
         assert_eq!(c.shares[0].name, "d");
         assert!(toml::from_str::<ServeConfig>("nonsense = 1").is_err());
         assert!(ServeConfig { ciphers: vec!["rot13".into()], ..Default::default() }.cipher_order().is_err());
+        let backend =
+            |b: &str| ServeConfig { crypto_backend: Some(b.into()), ..Default::default() }.crypto_backend();
+        assert_eq!(backend("ring").unwrap(), Backend::Ring);
+        assert_eq!(backend("rustcrypto").unwrap(), Backend::RustCrypto);
+        assert!(matches!(backend("openssl"), Err(ConfigError::CryptoBackend(_))));
     }
 
     #[test]

@@ -46,12 +46,23 @@ pub struct Settings {
     pub dialects: Vec<String>,
     /// Best first: "aes-128-gcm", ...
     pub ciphers: Vec<String>,
+    /// The crypto library asked for ("auto", "ring", ...), then for each offered cipher and for
+    /// AES-GMAC the library that runs it.
+    pub crypto: Vec<(String, String)>,
     pub require_signing: bool,
     /// Server-wide EncryptData.
     pub encrypt_data: bool,
     pub reject_unencrypted_access: bool,
     pub listen: Vec<SocketAddr>,
     pub rdma_listen: Vec<SocketAddr>,
+}
+
+fn crypto_libraries(cfg: &ServerConfig) -> Vec<(String, String)> {
+    let b = cfg.crypto_backend;
+    let mut v = vec![("backend".to_string(), b.name().to_string())];
+    v.extend(cfg.ciphers.iter().map(|c| (c.name().to_string(), b.aead_impl(*c).name().to_string())));
+    v.push(("aes-gmac".into(), b.gmac_impl().name().into()));
+    v
 }
 
 /// "3.1.1" for 0x0311.
@@ -72,6 +83,7 @@ impl Settings {
             server_name: cfg.server_name.clone(),
             dialects: cfg.dialects.iter().map(|d| dialect_name(d.0)).collect(),
             ciphers: cfg.ciphers.iter().map(|c| c.name().to_string()).collect(),
+            crypto: crypto_libraries(cfg),
             require_signing: cfg.require_signing,
             encrypt_data: cfg.encrypt_data,
             reject_unencrypted_access: cfg.reject_unencrypted_access,

@@ -139,6 +139,7 @@ impl Server {
             server_name: server_name.clone(),
             server_guid: server_guid(&server_name),
             ciphers: cfg.cipher_order()?,
+            crypto_backend: cfg.crypto_backend()?,
             encrypt_data: cfg.encrypt_data,
             reject_unencrypted_access: !cfg.allow_unencrypted_access,
             require_signing: cfg.require_signing,
@@ -181,6 +182,12 @@ impl Server {
             .collect::<Result<Vec<_>, _>>()
             .map_err(ServeError::Engine)?;
         let mut settings = Settings::of(&session_cfg);
+        if session_cfg.crypto_backend == smb_crypto::Backend::Auto {
+            // Resolved here, before any reactor runs: the measurement takes tens of milliseconds.
+            tracing::info!(choice = %smb_crypto::select::selection().describe(), "crypto backend auto");
+        } else {
+            tracing::info!(backend = %session_cfg.crypto_backend, "crypto backend set");
+        }
         settings.listen = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
         // The SMB Direct listeners' ports are known once the engine runs; shown as configured.
         settings.rdma_listen = cfg.rdma_addrs()?;

@@ -8,6 +8,7 @@ use crate::nonce::Nonce;
 use aes_gcm::aead::generic_array::GenericArray;
 use aes_gcm::aead::{consts::U11, consts::U16, AeadInPlace, KeyInit};
 use aws_lc_rs::aead as aws;
+use ring::aead as rg;
 
 /// MS-SMB2 2.2.3.1.2 cipher ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -85,6 +86,7 @@ type Ccm256 = ccm::Ccm<aes::Aes256, U16, U11>;
 
 enum Imp {
     Aws(aws::LessSafeKey),
+    Ring(Box<rg::LessSafeKey>),
     Gcm128(Box<aes_gcm::Aes128Gcm>),
     Gcm256(Box<aes_gcm::Aes256Gcm>),
     Ccm128(Box<Ccm128>),
@@ -95,6 +97,8 @@ enum Imp {
 ///
 /// - aws-lc-rs: the EVP_AEAD_CTX lives in aws-lc's heap, and aws-lc's `OPENSSL_free` cleanses every
 ///   allocation before freeing it (`EVP_AEAD_CTX_free`), so the key schedule and GHASH key go with it.
+/// - ring: the key schedule and GHASH table sit inline in the key object, which ring does not wipe;
+///   the key is boxed so [`Drop`] can write a zero-keyed schedule over the same bytes first.
 /// - RustCrypto: the AES round keys wipe themselves (the `aes` crate's `zeroize` feature, which CCM
 ///   and GCM both hold). GCM's GHASH key H is the exception: polyval 0.6 keeps it in a `ManuallyDrop`
 ///   that nothing wipes, so [`Drop`] here writes a zero-keyed state over it first.
@@ -120,6 +124,9 @@ impl AeadKey {
             (Backend::AwsLc, _) => {
                 Imp::Aws(aws::LessSafeKey::new(aws::UnboundKey::new(&aws::AES_256_GCM, key).map_err(bad)?))
             }
+            (Backend::Ring, Cipher::Aes128Gcm) => Imp::Ring(Box::new(ring_key(&rg::AES_128_GCM, key)?)),
+            (Backend::Ring, _) => Imp::Ring(Box::new(ring_key(&rg::AES_256_GCM, key)?)),
+            (Backend::Auto, _) => return Err(CryptoError::Backend("auto resolves to a library")),
             (Backend::RustCrypto, Cipher::Aes128Gcm) => Imp::Gcm128(Box::new(
                 aes_gcm::Aes128Gcm::new_from_slice(key).map_err(|_| CryptoError::Backend("gcm"))?,
             )),
@@ -144,6 +151,7 @@ impl AeadKey {
     pub fn implementation(&self) -> Backend {
         match self.imp {
             Imp::Aws(_) => Backend::AwsLc,
+            Imp::Ring(_) => Backend::Ring,
             _ => Backend::RustCrypto,
         }
     }
@@ -157,6 +165,12 @@ impl AeadKey {
             Imp::Aws(k) => {
                 let nonce = aws::Nonce::try_assume_unique_for_key(n).map_err(fail)?;
                 let t = k.seal_in_place_separate_tag(nonce, aws::Aad::from(aad), buf).map_err(fail)?;
+                tag.copy_from_slice(t.as_ref());
+            }
+            Imp::Ring(k) => {
+                let ring_fail = |_| CryptoError::Backend("seal");
+                let nonce = rg::Nonce::try_assume_unique_for_key(n).map_err(ring_fail)?;
+                let t = k.seal_in_place_separate_tag(nonce, rg::Aad::from(aad), buf).map_err(ring_fail)?;
                 tag.copy_from_slice(t.as_ref());
             }
             Imp::Gcm128(k) => tag = rc_seal(&**k, n, aad, buf)?,
@@ -207,6 +221,12 @@ impl AeadKey {
         let ok = match &self.imp {
             Imp::Aws(k) => match aws::Nonce::try_assume_unique_for_key(n) {
                 Ok(nonce) => k.open_in_place_separate_tag(nonce, aws::Aad::from(aad), tag, buf).is_ok(),
+                Err(_) => false,
+            },
+            Imp::Ring(k) => match rg::Nonce::try_assume_unique_for_key(n) {
+                Ok(nonce) => k
+                    .open_in_place_separate_tag(nonce, rg::Aad::from(aad), rg::Tag::from(*tag), buf, 0..)
+                    .is_ok(),
                 Err(_) => false,
             },
             Imp::Gcm128(k) => rc_open(&**k, n, aad, buf, tag),
@@ -280,6 +300,7 @@ impl Drop for AeadKey {
         match &mut self.imp {
             Imp::Gcm128(k) => overwrite_gcm(&mut **k),
             Imp::Gcm256(k) => overwrite_gcm(&mut **k),
+            Imp::Ring(k) => overwrite_ring(k),
             Imp::Aws(_) | Imp::Ccm128(_) | Imp::Ccm256(_) => {}
         }
     }
@@ -293,6 +314,24 @@ impl Drop for AeadKey {
 /// before the free.
 pub(crate) fn overwrite_gcm<A: KeyInit>(k: &mut A) {
     *k = A::new(&Default::default());
+    core::hint::black_box(&*k);
+}
+
+/// A ring AES-GCM key from `key` (length already checked).
+pub(crate) fn ring_key(alg: &'static rg::Algorithm, key: &[u8]) -> Result<rg::LessSafeKey> {
+    rg::UnboundKey::new(alg, key)
+        .map(rg::LessSafeKey::new)
+        .map_err(|_| CryptoError::Backend("ring key setup"))
+}
+
+/// Overwrites a ring AES-GCM key in place with one keyed by zeros before it is freed: ring keeps the
+/// AES round keys and the GHASH table inline and does not wipe them. As in [`overwrite_gcm`], the
+/// assignment writes over the same (boxed) bytes and `black_box` keeps the stores alive.
+pub(crate) fn overwrite_ring(k: &mut rg::LessSafeKey) {
+    let alg = k.algorithm();
+    if let Ok(zero) = ring_key(alg, &[0u8; 32][..alg.key_len()]) {
+        *k = zero;
+    }
     core::hint::black_box(&*k);
 }
 

@@ -1,4 +1,4 @@
-//! SHA-512 and HMAC-SHA256 on either backend, over message parts (so callers never concatenate).
+//! SHA-512 and HMAC-SHA256 on aws-lc-rs or RustCrypto ([`Backend::general_impl`]), over message parts (so callers never concatenate).
 
 use crate::backend::Backend;
 use aws_lc_rs::{digest, hmac as awshmac};
@@ -8,8 +8,8 @@ use sha2::{Digest, Sha256, Sha512};
 /// SHA-512 of the concatenation of `parts`.
 pub fn sha512(backend: Backend, parts: &[&[u8]]) -> [u8; 64] {
     let mut out = [0u8; 64];
-    match backend {
-        Backend::AwsLc => {
+    match backend.general_impl() {
+        Backend::Auto | Backend::Ring | Backend::AwsLc => {
             let mut ctx = digest::Context::new(&digest::SHA512);
             parts.iter().for_each(|p| ctx.update(p));
             out.copy_from_slice(ctx.finish().as_ref());
@@ -26,8 +26,8 @@ pub fn sha512(backend: Backend, parts: &[&[u8]]) -> [u8; 64] {
 /// HMAC-SHA256(key, concatenation of `parts`).
 pub fn hmac_sha256(backend: Backend, key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     let mut out = [0u8; 32];
-    match backend {
-        Backend::AwsLc => {
+    match backend.general_impl() {
+        Backend::Auto | Backend::Ring | Backend::AwsLc => {
             let k = awshmac::Key::new(awshmac::HMAC_SHA256, key);
             let mut ctx = awshmac::Context::with_key(&k);
             parts.iter().for_each(|p| ctx.update(p));

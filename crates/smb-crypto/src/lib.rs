@@ -1,7 +1,9 @@
 //! # smb-crypto: SMB 3.x security, correct and fast
 //!
-//! Every primitive SMB 3.x needs, each available on two backends behind one interface
-//! ([`Backend::AwsLc`], the fast path, and [`Backend::RustCrypto`], portable and the cross-check):
+//! Every primitive SMB 3.x needs behind one interface, on [`Backend::AwsLc`], [`Backend::Ring`] (AES-GCM
+//! and GMAC) and [`Backend::RustCrypto`] (portable, the cross-check, and the only CCM), with
+//! [`Backend::Auto`] choosing per cipher the library measured fastest on the running CPU
+//! ([`select`]):
 //!
 //! - [`preauth::PreauthHash`]: the SHA-512 pre-authentication integrity chain (3.1.1).
 //! - [`kdf`]: SP800-108 counter-mode KDF with HMAC-SHA256 and the session keys of 3.0/3.0.2/3.1.1,
@@ -19,8 +21,8 @@
 //! What it must not do: parse network messages beyond the fixed header fields it signs or seals, keep
 //! protocol state, or log key material. Keys live in [`SecretKey`] (zeroized on drop) or in prepared
 //! key objects whose schedules are wiped when dropped (aws-lc cleanses its own allocations when it
-//! frees them; the RustCrypto crates are built with their `zeroize` features); intermediate copies
-//! are wiped as soon as they are used. Not wiped: the RustCrypto backend's per-call HMAC-SHA256 state
+//! frees them; ring's keys are overwritten before they are freed; the RustCrypto crates are built with
+//! their `zeroize` features); intermediate copies are wiped as soon as they are used. Not wiped: the RustCrypto backend's per-call HMAC-SHA256 state
 //! (hmac 0.12 / sha2 0.10 cannot), and copies the compiler leaves on the stack.
 //!
 //! ```
@@ -46,6 +48,7 @@ pub mod nonce;
 pub mod placed;
 pub mod preauth;
 pub mod secret;
+pub mod select;
 pub mod session_crypto;
 pub mod signing;
 pub mod transform;

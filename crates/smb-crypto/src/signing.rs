@@ -66,6 +66,7 @@ enum Imp {
     AwsCmac(awscmac::Key),
     RcCmac(Box<cmac::Cmac<aes::Aes128>>),
     AwsGmac(aws::LessSafeKey),
+    RingGmac(Box<ring::aead::LessSafeKey>),
     RcGmac(Box<aes_gcm::Aes128Gcm>),
 }
 
@@ -79,7 +80,8 @@ const FLAG_SIGNED: u32 = 0x8;
 const CMD_CANCEL: u16 = 0x0C;
 
 /// A prepared signing key, wiped when dropped: the HMAC key is a [`SecretKey`]; aws-lc-rs's CMAC and
-/// GMAC contexts are cleansed by aws-lc when freed; RustCrypto's CMAC state wipes itself (`cmac`
+/// GMAC contexts are cleansed by aws-lc when freed; ring's GMAC key is overwritten like an
+/// [`crate::AeadKey`]'s; RustCrypto's CMAC state wipes itself (`cmac`
 /// feature `zeroize`) and its GMAC is overwritten like an [`crate::AeadKey`]'s GCM state.
 ///
 /// Per-message HMAC-SHA256 state on the RustCrypto backend is not wiped (hmac 0.12 and sha2 0.10 have
@@ -99,32 +101,35 @@ impl SigningKey {
                 Err(CryptoError::KeyLength { what: alg.name(), expected: 16, got: key.len() })
             }
         };
-        let imp = match (alg, backend) {
-            (SigningAlgorithm::HmacSha256, _) => Imp::Hmac(SecretKey::new(key)),
-            (SigningAlgorithm::AesCmac, Backend::AwsLc) => {
+        let imp = match alg {
+            SigningAlgorithm::HmacSha256 => Imp::Hmac(SecretKey::new(key)),
+            SigningAlgorithm::AesCmac => {
                 need16()?;
-                Imp::AwsCmac(
-                    awscmac::Key::new(awscmac::AES_128, key).map_err(|_| CryptoError::Backend("cmac"))?,
-                )
+                match backend.general_impl() {
+                    Backend::RustCrypto => Imp::RcCmac(Box::new(
+                        <cmac::Cmac<aes::Aes128> as KeyInit>::new_from_slice(key)
+                            .map_err(|_| CryptoError::Backend("cmac"))?,
+                    )),
+                    _ => Imp::AwsCmac(
+                        awscmac::Key::new(awscmac::AES_128, key).map_err(|_| CryptoError::Backend("cmac"))?,
+                    ),
+                }
             }
-            (SigningAlgorithm::AesCmac, Backend::RustCrypto) => {
+            SigningAlgorithm::AesGmac => {
                 need16()?;
-                Imp::RcCmac(Box::new(
-                    <cmac::Cmac<aes::Aes128> as KeyInit>::new_from_slice(key)
-                        .map_err(|_| CryptoError::Backend("cmac"))?,
-                ))
-            }
-            (SigningAlgorithm::AesGmac, Backend::AwsLc) => {
-                need16()?;
-                let k =
-                    aws::UnboundKey::new(&aws::AES_128_GCM, key).map_err(|_| CryptoError::Backend("gmac"))?;
-                Imp::AwsGmac(aws::LessSafeKey::new(k))
-            }
-            (SigningAlgorithm::AesGmac, Backend::RustCrypto) => {
-                need16()?;
-                Imp::RcGmac(Box::new(
-                    aes_gcm::Aes128Gcm::new_from_slice(key).map_err(|_| CryptoError::Backend("gmac"))?,
-                ))
+                match backend.gmac_impl() {
+                    Backend::RustCrypto => Imp::RcGmac(Box::new(
+                        aes_gcm::Aes128Gcm::new_from_slice(key).map_err(|_| CryptoError::Backend("gmac"))?,
+                    )),
+                    Backend::Ring => {
+                        Imp::RingGmac(Box::new(crate::cipher::ring_key(&ring::aead::AES_128_GCM, key)?))
+                    }
+                    _ => {
+                        let k = aws::UnboundKey::new(&aws::AES_128_GCM, key)
+                            .map_err(|_| CryptoError::Backend("gmac"))?;
+                        Imp::AwsGmac(aws::LessSafeKey::new(k))
+                    }
+                }
             }
         };
         Ok(Self { alg, backend, imp })
@@ -136,6 +141,16 @@ impl SigningKey {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The library that computes this key's MACs.
+    pub fn implementation(&self) -> Backend {
+        match self.imp {
+            Imp::Hmac(_) => self.backend.general_impl(),
+            Imp::AwsCmac(_) | Imp::AwsGmac(_) => Backend::AwsLc,
+            Imp::RingGmac(_) => Backend::Ring,
+            Imp::RcCmac(_) | Imp::RcGmac(_) => Backend::RustCrypto,
+        }
     }
 
     /// The MAC of `pdu` exactly as given (its Signature field must already be zero). GMAC's nonce is
@@ -191,6 +206,13 @@ impl SigningKey {
                 let n = aws::Nonce::assume_unique_for_key(*nonce);
                 let t = k
                     .seal_in_place_separate_tag(n, aws::Aad::from(data), &mut [])
+                    .map_err(|_| CryptoError::Backend("gmac"))?;
+                out.copy_from_slice(t.as_ref());
+            }
+            Imp::RingGmac(k) => {
+                let n = ring::aead::Nonce::assume_unique_for_key(*nonce);
+                let t = k
+                    .seal_in_place_separate_tag(n, ring::aead::Aad::from(data), &mut [])
                     .map_err(|_| CryptoError::Backend("gmac"))?;
                 out.copy_from_slice(t.as_ref());
             }
@@ -256,8 +278,10 @@ fn gmac_nonce(pdu: &[u8]) -> [u8; 12] {
 
 impl Drop for SigningKey {
     fn drop(&mut self) {
-        if let Imp::RcGmac(k) = &mut self.imp {
-            crate::cipher::overwrite_gcm(&mut **k);
+        match &mut self.imp {
+            Imp::RcGmac(k) => crate::cipher::overwrite_gcm(&mut **k),
+            Imp::RingGmac(k) => crate::cipher::overwrite_ring(k),
+            _ => {}
         }
     }
 }

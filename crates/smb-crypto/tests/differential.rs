@@ -1,4 +1,4 @@
-//! Differential tests: the aws-lc-rs and RustCrypto backends must agree on every output, for thousands
+//! Differential tests: aws-lc-rs and ring must each agree with RustCrypto on every output, for thousands
 //! of random keys, nonces, AADs and lengths from 0 to 1 MiB, and both must refuse tampering.
 
 use proptest::prelude::*;
@@ -50,61 +50,64 @@ proptest! {
         let key = &key[..cipher.key_len()];
         let nonce = Nonce(nonce);
         let plain = fill(seed, len);
-        let fast = AeadKey::new(Backend::AwsLc, cipher, key).unwrap();
-        let portable = AeadKey::new(Backend::RustCrypto, cipher, key).unwrap();
+        // Each fast library against the portable one (for CCM both are RustCrypto's).
+        for lib in [Backend::AwsLc, Backend::Ring] {
+            let fast = AeadKey::new(lib, cipher, key).unwrap();
+            let portable = AeadKey::new(Backend::RustCrypto, cipher, key).unwrap();
 
-        let mut a = plain.clone();
-        let tag_a = fast.seal_in_place(&nonce, &aad, &mut a).unwrap();
-        let mut b = plain.clone();
-        let tag_b = portable.seal_in_place(&nonce, &aad, &mut b).unwrap();
-        prop_assert_eq!(&a, &b);
-        prop_assert_eq!(tag_a, tag_b);
+            let mut a = plain.clone();
+            let tag_a = fast.seal_in_place(&nonce, &aad, &mut a).unwrap();
+            let mut b = plain.clone();
+            let tag_b = portable.seal_in_place(&nonce, &aad, &mut b).unwrap();
+            prop_assert_eq!(&a, &b);
+            prop_assert_eq!(tag_a, tag_b);
 
-        // Each opens the other's output.
-        let mut x = a.clone();
-        portable.open_in_place(&nonce, &aad, &mut x, &tag_a).unwrap();
-        prop_assert_eq!(&x, &plain);
-        let mut y = b.clone();
-        fast.open_in_place(&nonce, &aad, &mut y, &tag_b).unwrap();
-        prop_assert_eq!(&y, &plain);
+            // Each opens the other's output.
+            let mut x = a.clone();
+            portable.open_in_place(&nonce, &aad, &mut x, &tag_a).unwrap();
+            prop_assert_eq!(&x, &plain);
+            let mut y = b.clone();
+            fast.open_in_place(&nonce, &aad, &mut y, &tag_b).unwrap();
+            prop_assert_eq!(&y, &plain);
 
-        // Sealing a head in place and a tail from elsewhere is the same seal, split anywhere.
-        let head = flip.index(len + 1);
-        for k in [&fast, &portable] {
-            let mut msg = vec![0xEEu8; len + 16];
-            msg[..head].copy_from_slice(&plain[..head]);
-            let tag = k.seal_from(&nonce, &aad, &mut msg, head, &plain[head..]).unwrap();
-            prop_assert_eq!(&msg[..len], &a[..]);
-            prop_assert_eq!(tag, tag_a);
-            prop_assert!(k.seal_from(&nonce, &aad, &mut msg[1..], head, &plain[head..]).is_err());
+            // Sealing a head in place and a tail from elsewhere is the same seal, split anywhere.
+            let head = flip.index(len + 1);
+            for k in [&fast, &portable] {
+                let mut msg = vec![0xEEu8; len + 16];
+                msg[..head].copy_from_slice(&plain[..head]);
+                let tag = k.seal_from(&nonce, &aad, &mut msg, head, &plain[head..]).unwrap();
+                prop_assert_eq!(&msg[..len], &a[..]);
+                prop_assert_eq!(tag, tag_a);
+                prop_assert!(k.seal_from(&nonce, &aad, &mut msg[1..], head, &plain[head..]).is_err());
+            }
+
+            // Out-of-place opening agrees too.
+            for k in [&fast, &portable] {
+                let mut out = vec![0u8; a.len()];
+                k.open_to(&nonce, &aad, &a, &mut out, &tag_a).unwrap();
+                prop_assert_eq!(&out, &plain);
+            }
+
+            // One flipped bit anywhere (ciphertext or tag) is refused by both.
+            let mut bad_tag = tag_a;
+            let mut bad_ct = a.clone();
+            if bad_ct.is_empty() {
+                bad_tag[flip.index(16)] ^= 1;
+            } else {
+                let i = flip.index(bad_ct.len());
+                bad_ct[i] ^= 0x80;
+            }
+            for k in [&fast, &portable] {
+                let mut m = bad_ct.clone();
+                prop_assert!(k.open_in_place(&nonce, &aad, &mut m, &bad_tag).is_err());
+                prop_assert!(m.iter().all(|&v| v == 0), "plaintext left behind after a failed open");
+            }
+            // A different AAD is refused too.
+            let mut other_aad = aad.clone();
+            other_aad.push(1);
+            let mut m = a.clone();
+            prop_assert!(fast.open_in_place(&nonce, &other_aad, &mut m, &tag_a).is_err());
         }
-
-        // Out-of-place opening agrees too.
-        for k in [&fast, &portable] {
-            let mut out = vec![0u8; a.len()];
-            k.open_to(&nonce, &aad, &a, &mut out, &tag_a).unwrap();
-            prop_assert_eq!(&out, &plain);
-        }
-
-        // One flipped bit anywhere (ciphertext or tag) is refused by both.
-        let mut bad_tag = tag_a;
-        let mut bad_ct = a.clone();
-        if bad_ct.is_empty() {
-            bad_tag[flip.index(16)] ^= 1;
-        } else {
-            let i = flip.index(bad_ct.len());
-            bad_ct[i] ^= 0x80;
-        }
-        for k in [&fast, &portable] {
-            let mut m = bad_ct.clone();
-            prop_assert!(k.open_in_place(&nonce, &aad, &mut m, &bad_tag).is_err());
-            prop_assert!(m.iter().all(|&v| v == 0), "plaintext left behind after a failed open");
-        }
-        // A different AAD is refused too.
-        let mut other_aad = aad.clone();
-        other_aad.push(1);
-        let mut m = a.clone();
-        prop_assert!(fast.open_in_place(&nonce, &other_aad, &mut m, &tag_a).is_err());
     }
 
     #[test]
@@ -116,16 +119,20 @@ proptest! {
     ) {
         let mut pdu = fill(seed, len);
         pdu[48..64].fill(0);
-        let fast = SigningKey::new(Backend::AwsLc, alg, &key).unwrap();
-        let portable = SigningKey::new(Backend::RustCrypto, alg, &key).unwrap();
-        prop_assert_eq!(fast.mac(&pdu).unwrap(), portable.mac(&pdu).unwrap());
-        fast.sign_in_place(&mut pdu).unwrap();
-        portable.verify_in_place(&mut pdu).unwrap();
-        let i = (seed as usize) % len;
-        pdu[i] ^= 1;
-        // Any flipped bit, in the signature or the signed bytes, fails verification.
-        prop_assert!(portable.verify_in_place(&mut pdu).is_err());
-        prop_assert!(fast.verify_in_place(&mut pdu).is_err());
+        let signed = pdu.clone();
+        for lib in [Backend::AwsLc, Backend::Ring] {
+            let mut pdu = signed.clone();
+            let fast = SigningKey::new(lib, alg, &key).unwrap();
+            let portable = SigningKey::new(Backend::RustCrypto, alg, &key).unwrap();
+            prop_assert_eq!(fast.mac(&pdu).unwrap(), portable.mac(&pdu).unwrap());
+            fast.sign_in_place(&mut pdu).unwrap();
+            portable.verify_in_place(&mut pdu).unwrap();
+            let i = (seed as usize) % len;
+            pdu[i] ^= 1;
+            // Any flipped bit, in the signature or the signed bytes, fails verification.
+            prop_assert!(portable.verify_in_place(&mut pdu).is_err());
+            prop_assert!(fast.verify_in_place(&mut pdu).is_err());
+        }
     }
 
     #[test]

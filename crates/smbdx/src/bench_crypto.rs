@@ -1,5 +1,8 @@
 //! `smbdx bench crypto`: like `openssl speed`, one row per (operation, cipher, backend, size), each with
-//! its ratio to memcpy of the same size measured in the same run on the same pinned core.
+//! its ratio to memcpy of the same size measured in the same run on the same pinned core, plus two
+//! anchors from the same run: AES-CTR of the same key size (aws-lc-rs), the ceiling for AES-GCM on
+//! this CPU, and, per cipher, how the library `auto` chose compares with the fastest one measured
+//! (`vs_fastest`; issue 18's goal is >= 0.95).
 //!
 //! Method: every figure is the best of `windows` timing windows of `window_ms` each (the best window is
 //! the one least disturbed by other processes on a shared machine). Opening consumes its input, so the
@@ -19,6 +22,10 @@ struct Row {
     backend: String,
     size: usize,
     secs_per_op: f64,
+    /// The library `auto` runs for this cipher (seal/open rows only).
+    chosen: bool,
+    /// Chosen library's seal time over the fastest library's, per cipher (seal rows of the chosen).
+    vs_fastest: Option<f64>,
 }
 
 pub fn run(args: &CryptoBenchArgs) -> i32 {
@@ -38,11 +45,20 @@ pub fn run(args: &CryptoBenchArgs) -> i32 {
         Some(b) => match Backend::parse(b) {
             Some(b) => vec![b],
             None => {
-                eprintln!("smbdx bench crypto: unknown backend {b:?} (aws-lc-rs, rustcrypto)");
+                eprintln!("smbdx bench crypto: unknown backend {b:?} (auto, aws-lc-rs, ring, rustcrypto)");
                 return 2;
             }
         },
     };
+    if let Some(v) = smb_crypto::select::env_error() {
+        eprintln!(
+            "smbdx bench crypto: {}={v:?} names no backend (auto, aws-lc-rs, ring, rustcrypto)",
+            smb_crypto::select::ENV
+        );
+        return 2;
+    }
+    // Resolved before any timing: the start-up measurement must not run inside a timed window.
+    let selection = smb_crypto::select::selection();
     if args.sizes.iter().any(|&s| s == 0 || s > 1 << 30) {
         eprintln!("smbdx bench crypto: sizes must be between 1 byte and 1 GiB");
         return 2;
@@ -58,8 +74,8 @@ pub fn run(args: &CryptoBenchArgs) -> i32 {
             window.as_millis()
         );
         println!(
-            "{:<10} {:<12} {:<11} {:>8} {:>10} {:>9}",
-            "op", "cipher", "backend", "size", "GB/s", "x memcpy"
+            "{:<10} {:<12} {:<11} {:>8} {:>10} {:>9} {:>10}",
+            "op", "cipher", "backend", "size", "GB/s", "x memcpy", "auto"
         );
     }
     for &size in &args.sizes {
@@ -74,12 +90,24 @@ pub fn run(args: &CryptoBenchArgs) -> i32 {
             dst.copy_from_slice(black_box(src));
             black_box(&mut *dst);
         });
-        let mut rows =
-            vec![Row { op: "memcpy", cipher: "-".into(), backend: "-".into(), size, secs_per_op: memcpy }];
+        let row = |op, cipher: &str, backend: &str, secs_per_op| Row {
+            op,
+            cipher: cipher.into(),
+            backend: backend.into(),
+            size,
+            secs_per_op,
+            chosen: false,
+            vs_fastest: None,
+        };
+        let mut rows = vec![row("memcpy", "-", "-", memcpy)];
         let aad = [0u8; 32];
         for &cipher in &ciphers {
-            for &backend in &backends {
-                // aws-lc-rs has no CCM: never print RustCrypto's figure under aws-lc-rs's name.
+            let chosen = Backend::Auto.aead_impl(cipher);
+            let first = rows.len();
+            for &asked in &backends {
+                // `auto` is measured under the library it resolves to.
+                let backend = if asked == Backend::Auto { chosen } else { asked };
+                // aws-lc-rs and ring have no CCM: never print RustCrypto's figure under their names.
                 if backend.aead_impl(cipher) != backend {
                     continue;
                 }
@@ -110,59 +138,102 @@ pub fn run(args: &CryptoBenchArgs) -> i32 {
                 });
                 let open = (copy_open - memcpy).max(f64::MIN_POSITIVE);
                 for (op, t) in [("seal", seal), ("open", open)] {
-                    rows.push(Row {
-                        op,
-                        cipher: cipher.name().into(),
-                        backend: backend.name().into(),
-                        size,
-                        secs_per_op: t,
-                    });
+                    rows.push(Row { chosen: backend == chosen, ..row(op, cipher.name(), backend.name(), t) });
+                }
+            }
+            compare_to_fastest(&mut rows[first..], "seal");
+            if matches!(cipher, Cipher::Aes128Gcm | Cipher::Aes256Gcm) {
+                match ctr_ceiling(cipher.key_len(), src, window, windows) {
+                    Some(t) => {
+                        rows.push(row("ctr", &format!("aes-{}-ctr", cipher.key_bits()), "aws-lc-rs", t))
+                    }
+                    None => eprintln!("smbdx bench crypto: AES-CTR on aws-lc-rs refused a key"),
                 }
             }
         }
         for alg in SigningAlgorithm::ALL {
+            let first = rows.len();
+            let chosen =
+                SigningKey::new(Backend::Auto, alg, &[0x24u8; 16]).expect("16-byte key").implementation();
             for &backend in &backends {
                 let key = SigningKey::new(backend, alg, &[0x24u8; 16]).expect("16-byte key");
+                // ring has GMAC only: its CMAC and HMAC are aws-lc-rs's, already measured.
+                if backend != Backend::Auto && key.implementation() != backend {
+                    continue;
+                }
                 // A PDU needs its 64-byte header; smaller sizes sign a header-sized message.
                 let pdu = if size >= 64 { src } else { &[0u8; 64][..] };
                 let t = best(window, windows, || {
                     black_box(key.mac(black_box(pdu)).expect("mac"));
                 });
-                rows.push(Row {
-                    op: "sign",
-                    cipher: alg.name().into(),
-                    backend: backend.name().into(),
-                    size,
-                    secs_per_op: t,
-                });
+                let imp = key.implementation();
+                rows.push(Row { chosen: imp == chosen, ..row("sign", alg.name(), imp.name(), t) });
             }
+            compare_to_fastest(&mut rows[first..], "sign");
         }
         for r in &rows {
             let gbps = r.size as f64 / r.secs_per_op / 1e9;
             let ratio = memcpy / r.secs_per_op;
             if args.json {
-                println!(
-                    "{}",
-                    json!({"op": r.op, "cipher": r.cipher, "backend": r.backend, "size": r.size,
-                           "gbps": round3(gbps), "memcpy_ratio": round3(ratio)})
-                );
+                let mut o = json!({"op": r.op, "cipher": r.cipher, "backend": r.backend, "size": r.size,
+                       "gbps": round3(gbps), "memcpy_ratio": round3(ratio), "chosen": r.chosen});
+                if let Some(v) = r.vs_fastest {
+                    o["vs_fastest"] = json!(round3(v));
+                }
+                println!("{o}");
             } else {
+                let auto = match (r.chosen, r.vs_fastest) {
+                    (true, Some(v)) => format!("* {v:.2}x"),
+                    (true, None) => "*".into(),
+                    _ => String::new(),
+                };
                 println!(
-                    "{:<10} {:<12} {:<11} {:>8} {:>10.2} {:>9.3}",
+                    "{:<10} {:<12} {:<11} {:>8} {:>10.2} {:>9.3} {:>10}",
                     r.op,
                     r.cipher,
                     r.backend,
                     size_label(r.size),
                     gbps,
-                    ratio
+                    ratio,
+                    auto
                 );
             }
         }
     }
-    if !args.json {
-        println!("aes-*-ccm run on RustCrypto only: aws-lc-rs has no CCM. 'open' excludes the ciphertext restore (memcpy subtracted).");
+    if args.json {
+        println!("{}", json!({"op": "auto", "choice": selection.describe()}));
+    } else {
+        println!("auto: {}", selection.describe());
+        println!("'*' marks the library auto runs, with its speed over the fastest library's. ctr: AES-CTR alone (aws-lc-rs), the GCM ceiling unless a GCM row beats it (stitched GCM code can be wider than the library's CTR).");
+        println!("aes-*-ccm run on RustCrypto only: aws-lc-rs and ring have no CCM. 'open' excludes the ciphertext restore (memcpy subtracted).");
     }
     0
+}
+
+/// Sets `vs_fastest` on the chosen library's `op` row among `rows` (one cipher or algorithm): the
+/// fastest library's time over the chosen one's.
+fn compare_to_fastest(rows: &mut [Row], op: &str) {
+    let fastest = rows.iter().filter(|r| r.op == op).map(|r| r.secs_per_op).fold(f64::INFINITY, f64::min);
+    if let Some(r) = rows.iter_mut().find(|r| r.op == op && r.chosen) {
+        r.vs_fastest = Some(fastest / r.secs_per_op);
+    }
+}
+
+/// Seconds per AES-CTR encryption of `src` in place (a copy of it) with a `key_len`-byte key on
+/// aws-lc-rs: the keystream alone, what AES-GCM would cost without GHASH.
+fn ctr_ceiling(key_len: usize, src: &[u8], window: Duration, windows: u32) -> Option<f64> {
+    use aws_lc_rs::cipher::{EncryptingKey, EncryptionContext, UnboundCipherKey, AES_128, AES_256};
+    let alg = if key_len == 16 { &AES_128 } else { &AES_256 };
+    let key = EncryptingKey::ctr(UnboundCipherKey::new(alg, &[0x42u8; 32][..key_len]).ok()?).ok()?;
+    let mut buf_store = PageAligned::new(src.len());
+    let buf = buf_store.as_mut();
+    buf.copy_from_slice(src);
+    let mut failed = false;
+    let t = best(window, windows, || {
+        let iv = EncryptionContext::Iv128([7u8; 16].into());
+        failed |= key.less_safe_encrypt(black_box(&mut *buf), iv).is_err();
+    });
+    (!failed).then_some(t)
 }
 
 /// Seconds per call of `f`: the best of `windows` windows, each calling `f` until `window` elapses.

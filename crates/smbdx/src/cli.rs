@@ -118,6 +118,10 @@ pub struct ConnArgs {
     /// Ciphers to offer, best first (aes-128-gcm, aes-256-gcm, aes-128-ccm, aes-256-ccm), or none.
     #[arg(long, value_delimiter = ',')]
     pub ciphers: Vec<String>,
+    /// The library that runs the ciphers: auto (default: the fastest on this CPU, measured at start-up;
+    /// SMBDX_CRYPTO_BACKEND may force one), aws-lc-rs, ring or rustcrypto. `smbdx bench crypto` compares them.
+    #[arg(long)]
+    pub crypto_backend: Option<String>,
     /// Require signed answers on sessions that do not encrypt (on by default over TCP; over SMB
     /// Direct only when given, as signing then costs a MAC over every byte moved by RDMA).
     #[arg(long)]
@@ -304,7 +308,7 @@ pub struct CryptoBenchArgs {
     /// Only these ciphers (aes-128-gcm, aes-256-gcm, aes-128-ccm, aes-256-ccm).
     #[arg(long, value_delimiter = ',')]
     pub ciphers: Vec<String>,
-    /// Only this backend (aws-lc-rs or rustcrypto).
+    /// Only this backend (auto, aws-lc-rs, ring or rustcrypto).
     #[arg(long)]
     pub backend: Option<String>,
     /// Length of one timing window in milliseconds.
@@ -341,6 +345,10 @@ pub struct ServeArgs {
     /// Cipher preference, e.g. aes-256-gcm,aes-128-gcm.
     #[arg(long, value_delimiter = ',')]
     pub ciphers: Vec<String>,
+    /// The library that runs the ciphers: auto (default: the fastest on this CPU, measured at start-up;
+    /// SMBDX_CRYPTO_BACKEND may force one), aws-lc-rs, ring or rustcrypto. `smbdx bench crypto` compares them.
+    #[arg(long)]
+    pub crypto_backend: Option<String>,
     /// Require signing on sessions that do not encrypt.
     #[arg(long)]
     pub require_signing: bool,

@@ -36,6 +36,18 @@ pub fn options(args: &ConnArgs) -> Result<ClientOptions, Failure> {
     if let Some(c) = parse_ciphers(&args.ciphers)? {
         o.ciphers = c;
     }
+    o.crypto_backend = match (&args.crypto_backend, smb_crypto::select::env_error()) {
+        (Some(b), _) => smb_crypto::Backend::parse(b).ok_or_else(|| {
+            Failure::usage(format!("--crypto-backend {b:?}: auto, aws-lc-rs, ring or rustcrypto"))
+        })?,
+        (None, Some(v)) => {
+            return Err(Failure::usage(format!(
+                "{}={v:?} names no crypto backend (auto, aws-lc-rs, ring, rustcrypto)",
+                smb_crypto::select::ENV
+            )))
+        }
+        (None, None) => smb_crypto::Backend::Auto,
+    };
     if args.require_privacy && o.ciphers.is_empty() {
         return Err(Failure::usage("--require-privacy needs a cipher; --ciphers none cannot encrypt"));
     }

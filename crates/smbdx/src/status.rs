@@ -102,6 +102,11 @@ fn render(v: &Value) -> String {
     let st = &v["settings"];
     let _ = writeln!(o, "smbdx {} ({})", s(&v["server"]["version"]), s(&v["server"]["name"]));
     let _ = writeln!(o, "  dialects {}; ciphers {}", list(&st["dialects"]), list(&st["ciphers"]));
+    if let Some(m) = st["crypto"].as_object() {
+        let libs: Vec<String> =
+            m.iter().filter(|(k, _)| *k != "backend").map(|(k, v)| format!("{k} {}", s(v))).collect();
+        let _ = writeln!(o, "  crypto {}: {}", s(&st["crypto"]["backend"]), libs.join(", "));
+    }
     let _ = writeln!(
         o,
         "  EncryptData {}, RejectUnencryptedAccess {}, RequireSecuritySignature {}",
@@ -172,7 +177,8 @@ mod tests {
         let v = serde_json::json!({
             "server": {"version": "0.1.0", "name": "SMBDX"},
             "settings": {"dialects": ["3.1.1"], "ciphers": ["aes-128-gcm"], "encrypt_data": false,
-                         "reject_unencrypted_access": true, "require_signing": false},
+                         "reject_unencrypted_access": true, "require_signing": false,
+                         "crypto": {"backend": "auto", "aes-128-gcm": "ring", "aes-gmac": "aws-lc-rs"}},
             "shares": [{"name": "data", "encrypt_data": true, "read_only": false, "path": "/srv/data"},
                        {"name": "private", "encrypt_data": false, "read_only": true, "users": ["alice", "bob"],
                         "path": "/srv/p"}],
@@ -187,6 +193,7 @@ mod tests {
         assert!(t.contains("data             on           no        everyone"), "{t}");
         assert!(t.contains("private          off          yes       alice+bob"), "{t}");
         assert!(t.contains("1003"), "{t}");
+        assert!(t.contains("crypto auto: aes-128-gcm ring, aes-gmac aws-lc-rs"), "{t}");
         assert!(t.contains("1970-01-01 00:00:00Z") && t.contains("secret-share"), "{t}");
     }
 
