@@ -5,8 +5,9 @@
 //! - `Ring` (ring): AES-GCM and GMAC only. Its VAES/AVX2 GCM is the faster one on CPUs where aws-lc
 //!   has no wide path (measured on an AMD EPYC with AVX2 and VAES but no AVX-512: `smbdx bench crypto`,
 //!   the table in issue 18). Everything else asked of `Ring` runs on aws-lc-rs.
-//! - `RustCrypto` (aes-gcm, aes, ccm, cmac, hmac, sha2): portable, the cross-check, and the only AES-CCM
-//!   (neither aws-lc-rs nor ring has it).
+//! - `RustCrypto` (aes-gcm, aes, cmac, hmac, sha2): portable, the cross-check, and the only AES-CCM
+//!   (neither aws-lc-rs nor ring has it): smbdx's one-pass CCM ([`crate::ccm`]) over the `aes` crate's
+//!   AES-NI code.
 //! - `Auto`: the library [`crate::select`] found fastest on this CPU for each cipher (or the one
 //!   `SMBDX_CRYPTO_BACKEND` forces). Configurations default to it.
 //!

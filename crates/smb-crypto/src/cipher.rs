@@ -6,7 +6,7 @@ use crate::backend::Backend;
 use crate::error::{CryptoError, Result};
 use crate::nonce::Nonce;
 use aes_gcm::aead::generic_array::GenericArray;
-use aes_gcm::aead::{consts::U11, consts::U16, AeadInPlace, KeyInit};
+use aes_gcm::aead::{consts::U16, AeadInPlace, KeyInit};
 use aws_lc_rs::aead as aws;
 use ring::aead as rg;
 
@@ -81,8 +81,8 @@ impl core::fmt::Display for Cipher {
     }
 }
 
-type Ccm128 = ccm::Ccm<aes::Aes128, U16, U11>;
-type Ccm256 = ccm::Ccm<aes::Aes256, U16, U11>;
+type Ccm128 = crate::ccm::FusedCcm<aes::Aes128>;
+type Ccm256 = crate::ccm::FusedCcm<aes::Aes256>;
 
 enum Imp {
     Aws(aws::LessSafeKey),
@@ -134,10 +134,10 @@ impl AeadKey {
                 aes_gcm::Aes256Gcm::new_from_slice(key).map_err(|_| CryptoError::Backend("gcm"))?,
             )),
             (Backend::RustCrypto, Cipher::Aes128Ccm) => {
-                Imp::Ccm128(Box::new(Ccm128::new_from_slice(key).map_err(|_| CryptoError::Backend("ccm"))?))
+                Imp::Ccm128(Box::new(Ccm128::new_from_slice(key).ok_or(CryptoError::Backend("ccm"))?))
             }
             (Backend::RustCrypto, Cipher::Aes256Ccm) => {
-                Imp::Ccm256(Box::new(Ccm256::new_from_slice(key).map_err(|_| CryptoError::Backend("ccm"))?))
+                Imp::Ccm256(Box::new(Ccm256::new_from_slice(key).ok_or(CryptoError::Backend("ccm"))?))
             }
         };
         Ok(Self { cipher, imp })
@@ -175,8 +175,8 @@ impl AeadKey {
             }
             Imp::Gcm128(k) => tag = rc_seal(&**k, n, aad, buf)?,
             Imp::Gcm256(k) => tag = rc_seal(&**k, n, aad, buf)?,
-            Imp::Ccm128(k) => tag = rc_seal(&**k, n, aad, buf)?,
-            Imp::Ccm256(k) => tag = rc_seal(&**k, n, aad, buf)?,
+            Imp::Ccm128(k) => tag = k.seal(ccm_nonce(n)?, aad, buf).ok_or(CryptoError::Backend("seal"))?,
+            Imp::Ccm256(k) => tag = k.seal(ccm_nonce(n)?, aad, buf).ok_or(CryptoError::Backend("seal"))?,
         }
         Ok(tag)
     }
@@ -231,8 +231,8 @@ impl AeadKey {
             },
             Imp::Gcm128(k) => rc_open(&**k, n, aad, buf, tag),
             Imp::Gcm256(k) => rc_open(&**k, n, aad, buf, tag),
-            Imp::Ccm128(k) => rc_open(&**k, n, aad, buf, tag),
-            Imp::Ccm256(k) => rc_open(&**k, n, aad, buf, tag),
+            Imp::Ccm128(k) => ccm_nonce(n).is_ok_and(|n| k.open(n, aad, buf, tag)),
+            Imp::Ccm256(k) => ccm_nonce(n).is_ok_and(|n| k.open(n, aad, buf, tag)),
         };
         if ok {
             Ok(())
@@ -243,7 +243,12 @@ impl AeadKey {
     }
 }
 
-/// RustCrypto seal: the four AES modes differ only in type. `n` has the cipher's nonce length by
+/// The 11 bytes CCM takes ([`Nonce::cipher_bytes`] gives exactly that many for a CCM cipher).
+fn ccm_nonce(n: &[u8]) -> Result<&[u8; crate::ccm::NONCE_LEN]> {
+    n.try_into().map_err(|_| CryptoError::BadInput { what: "CCM nonce", detail: "not 11 bytes" })
+}
+
+/// RustCrypto seal: the GCM modes differ only in type. `n` has the cipher's nonce length by
 /// construction ([`Nonce::cipher_bytes`]).
 fn rc_seal<A: AeadInPlace<TagSize = U16>>(k: &A, n: &[u8], aad: &[u8], buf: &mut [u8]) -> Result<[u8; 16]> {
     let t = k

@@ -40,6 +40,7 @@
 #![forbid(unsafe_code)]
 
 pub mod backend;
+pub mod ccm;
 pub mod cipher;
 pub mod error;
 pub mod hash;

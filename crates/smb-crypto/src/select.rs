@@ -12,8 +12,8 @@
 //! process; servers and clients resolve it at start-up, before any reactor runs.
 //!
 //! `SMBDX_CRYPTO_BACKEND=aws-lc-rs|ring|rustcrypto` forces a library instead (`auto` or unset measures);
-//! a configuration that names a library does not come here at all. AES-CCM is always RustCrypto's,
-//! the only one there is.
+//! a configuration that names a library does not come here at all. AES-CCM always runs on the
+//! `aes` crate ([`crate::ccm`]), the only CCM there is.
 
 use crate::backend::Backend;
 use crate::cipher::{AeadKey, Cipher};
@@ -96,7 +96,7 @@ impl Selection {
             };
             parts.push(format!("{}: {} ({why})", p.name(), self.chosen[i]));
         }
-        parts.push("aes-*-ccm: rustcrypto (the only CCM)".into());
+        parts.push("aes-*-ccm: rustcrypto (one-pass CCM on the aes crate, the only CCM)".into());
         parts.join("; ")
     }
 }

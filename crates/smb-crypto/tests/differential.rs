@@ -151,4 +151,32 @@ proptest! {
         let b = PreauthHash::new(Backend::RustCrypto).updated(&msg).updated(&label);
         prop_assert_eq!(a.value(), b.value());
     }
+
+    /// smbdx's one-pass CCM (the only CCM the backends run) against the `ccm` crate's two-pass one.
+    #[test]
+    fn fused_ccm_matches_the_ccm_crate(
+        wide in any::<bool>(),
+        key in prop::array::uniform32(any::<u8>()),
+        nonce in prop::array::uniform11(any::<u8>()),
+        aad in prop::collection::vec(any::<u8>(), 0..80),
+        len in length(),
+        seed in any::<u64>(),
+    ) {
+        use aes_gcm::aead::{consts::{U11, U16}, generic_array::GenericArray, AeadInPlace, KeyInit};
+        let plain = fill(seed, len);
+        let mut ours = plain.clone();
+        let mut theirs = plain.clone();
+        let n = GenericArray::from_slice(&nonce);
+        let (tag, want) = if wide {
+            let k = smb_crypto::ccm::FusedCcm::<aes::Aes256>::new_from_slice(&key).unwrap();
+            let r = ccm::Ccm::<aes::Aes256, U16, U11>::new_from_slice(&key).unwrap();
+            (k.seal(&nonce, &aad, &mut ours).unwrap(), r.encrypt_in_place_detached(n, &aad, &mut theirs).unwrap())
+        } else {
+            let k = smb_crypto::ccm::FusedCcm::<aes::Aes128>::new_from_slice(&key[..16]).unwrap();
+            let r = ccm::Ccm::<aes::Aes128, U16, U11>::new_from_slice(&key[..16]).unwrap();
+            (k.seal(&nonce, &aad, &mut ours).unwrap(), r.encrypt_in_place_detached(n, &aad, &mut theirs).unwrap())
+        };
+        prop_assert_eq!(&ours, &theirs);
+        prop_assert_eq!(&tag[..], &want[..]);
+    }
 }

@@ -205,7 +205,7 @@ pub fn run(args: &CryptoBenchArgs) -> i32 {
     } else {
         println!("auto: {}", selection.describe());
         println!("'*' marks the library auto runs, with its speed over the fastest library's. ctr: AES-CTR alone (aws-lc-rs), the GCM ceiling unless a GCM row beats it (stitched GCM code can be wider than the library's CTR).");
-        println!("aes-*-ccm run on RustCrypto only: aws-lc-rs and ring have no CCM. 'open' excludes the ciphertext restore (memcpy subtracted).");
+        println!("aes-*-ccm: smbdx's one-pass CCM over RustCrypto's aes crate (aws-lc-rs and ring have no CCM). 'open' excludes the ciphertext restore (memcpy subtracted).");
     }
     0
 }
