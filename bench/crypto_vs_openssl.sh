@@ -7,12 +7,17 @@
 # `openssl speed -evp` form, so its rows compare the linked libraries only.
 #
 #   bench/crypto_vs_openssl.sh            # ROUNDS=5 SIZES="65536 1048576" CORE=1
+#   NO_AVX512=1 bench/crypto_vs_openssl.sh  # aws-lc and OpenSSL as on a CPU without AVX-512
+# NO_AVX512=1 sets OPENSSL_ia32cap=":~0x10000" (CPUID.7 EBX bit 16, AVX512F, masked), which aws-lc
+# and OpenSSL honour and ring does not: on an AVX-512 machine it shows the choice a CPU with VAES and
+# AVX2 but no AVX-512 (AMD Zen 3, say) gets.
 # Rows (medians; the library as the transport, cipher, op=seal, size) are left in
 # target/bench/crypto_vs_openssl.json ($BENCH_OUT).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-5} SIZES=${SIZES:-"65536 1048576"} CORE=${CORE:-1}
 BIN=${SMBDX:-target/release/smbdx}
+[ "${NO_AVX512:-0}" = 1 ] && export OPENSSL_ia32cap=":~0x10000"
 [ -x "$BIN" ] || cargo build --release -q -p smbdx
 command -v openssl >/dev/null || { echo "openssl is needed for the outside reference (apt-get install openssl)"; exit 2; }
 . bench/scripts/plot-rows.sh
@@ -58,4 +63,5 @@ for (op, cipher, size), libs in sorted(groups.items()):
         print(json.dumps({"transport": b, "cipher": cipher, "op": op, "size": size, "gbps": med[b]}), file=json_rows)
 PY
 plot_rows crypto_vs_openssl "$out.rows" "$BIN"
+echo "# OPENSSL_ia32cap=${OPENSSL_ia32cap:-unset}"
 echo "# CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1); flags: $(grep -o -w 'avx512f\|vaes\|vpclmulqdq\|avx2' /proc/cpuinfo | sort -u | tr '\n' ' ')"
