@@ -117,9 +117,23 @@ pub fn env_error() -> Option<String> {
     }
 }
 
+/// How much of the data [`measure`] times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Round {
+    /// One 64 KiB message: enough to drop a library far behind before the real rounds.
+    Screen,
+    /// [`ROUND_BYTES`].
+    Full,
+}
+
+/// A library whose screening time is more than this many times the best one's is not timed further
+/// (RustCrypto's GCM, 15x behind here: and in a debug build, whose generic code is not optimised,
+/// its rounds took two seconds of every start).
+const SCREEN_FACTOR: f64 = 3.0;
+
 /// The choice, given the environment variable's value and a way to time a library's primitive
-/// (seconds for one round of `measure(backend, primitive)`, `None` when the library lacks it).
-fn choose(env: Option<&str>, mut measure: impl FnMut(Backend, Primitive) -> Option<f64>) -> Selection {
+/// (seconds for `measure(backend, primitive, round)`, `None` when the library lacks it).
+fn choose(env: Option<&str>, mut measure: impl FnMut(Backend, Primitive, Round) -> Option<f64>) -> Selection {
     let parsed = env.map(|v| (v, Backend::parse(v)));
     let forced = match parsed {
         Some((_, Some(b))) if b != Backend::Auto => Some(b),
@@ -136,18 +150,29 @@ fn choose(env: Option<&str>, mut measure: impl FnMut(Backend, Primitive) -> Opti
     let mut measured = Vec::new();
     let mut chosen = [Backend::AwsLc; 3];
     for (i, &primitive) in Primitive::CHOSEN.iter().enumerate() {
-        // Interleaved: each round times every library once, so a burst of load hits them alike.
+        let screen: Vec<Option<f64>> =
+            Backend::ALL.iter().map(|&b| measure(b, primitive, Round::Screen)).collect();
+        let fastest = screen.iter().flatten().copied().fold(f64::INFINITY, f64::min);
+        // Interleaved: each round times every contender once, so a burst of load hits them alike.
         let mut times: Vec<Vec<f64>> = vec![Vec::new(); Backend::ALL.len()];
         for _ in 0..ROUNDS {
             for (j, &b) in Backend::ALL.iter().enumerate() {
-                if let Some(t) = measure(b, primitive) {
-                    times[j].push(t);
+                if screen[j].is_some_and(|t| t <= fastest * SCREEN_FACTOR) {
+                    if let Some(t) = measure(b, primitive, Round::Full) {
+                        times[j].push(t);
+                    }
                 }
             }
         }
         let mut best: Option<(Backend, f64)> = None;
         for (j, &b) in Backend::ALL.iter().enumerate() {
-            let Some(t) = median(&mut times[j]) else { continue };
+            let Some(t) = median(&mut times[j]) else {
+                // Out after screening: its screening figure, never chosen.
+                if let Some(t) = screen[j] {
+                    measured.push(Measurement { primitive, backend: b, gbps: SMALL as f64 / t / 1e9 });
+                }
+                continue;
+            };
             measured.push(Measurement { primitive, backend: b, gbps: ROUND_BYTES as f64 / t / 1e9 });
             best = match best {
                 Some((_, bt)) if t < bt * (1.0 - MARGIN) => Some((b, t)),
@@ -176,8 +201,8 @@ const SMALL_PER_ROUND: usize = 8;
 /// Bytes sealed per round: the record sizes SMB moves most (64 KiB) and the largest (1 MiB).
 const ROUND_BYTES: usize = SMALL * SMALL_PER_ROUND + LARGE;
 
-/// Seconds for one round of `backend` running `primitive`; `None` when the library cannot.
-fn measure(backend: Backend, primitive: Primitive) -> Option<f64> {
+/// Seconds for `backend` running `primitive` over a `round`; `None` when the library cannot.
+fn measure(backend: Backend, primitive: Primitive, round: Round) -> Option<f64> {
     thread_local! {
         static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0x5a; LARGE]);
     }
@@ -204,6 +229,10 @@ fn measure(backend: Backend, primitive: Primitive) -> Option<f64> {
         // Warm the key and the library's CPU dispatch outside the timing.
         once(SMALL)?;
         let start = Instant::now();
+        if round == Round::Screen {
+            once(SMALL)?;
+            return Some(start.elapsed().as_secs_f64());
+        }
         for _ in 0..SMALL_PER_ROUND {
             once(SMALL)?;
         }
@@ -216,8 +245,8 @@ fn measure(backend: Backend, primitive: Primitive) -> Option<f64> {
 mod tests {
     use super::*;
 
-    fn fake(speeds: &'static [(Backend, f64)]) -> impl FnMut(Backend, Primitive) -> Option<f64> {
-        move |b, _| speeds.iter().find(|(x, _)| *x == b).map(|(_, t)| *t)
+    fn fake(speeds: &'static [(Backend, f64)]) -> impl FnMut(Backend, Primitive, Round) -> Option<f64> {
+        move |b, _, _| speeds.iter().find(|(x, _)| *x == b).map(|(_, t)| *t)
     }
 
     #[test]
@@ -233,6 +262,21 @@ mod tests {
     }
 
     #[test]
+    fn a_library_far_behind_at_screening_is_not_timed_further() {
+        let mut full_rounds = Vec::new();
+        let s = choose(None, |b, _, round| {
+            if round == Round::Full {
+                full_rounds.push(b);
+            }
+            Some(if b == Backend::RustCrypto { 10.0 } else { 1.0 })
+        });
+        assert!(!full_rounds.contains(&Backend::RustCrypto), "{full_rounds:?}");
+        assert_eq!(full_rounds.len(), 2 * ROUNDS * 3);
+        assert_eq!(s.measured.len(), 9, "the screened-out library still has its figure");
+        assert_eq!(s.aead(Cipher::Aes128Gcm), Backend::AwsLc);
+    }
+
+    #[test]
     fn a_near_tie_keeps_the_incumbent() {
         let s =
             choose(None, fake(&[(Backend::AwsLc, 1.0), (Backend::Ring, 0.99), (Backend::RustCrypto, 3.0)]));
@@ -241,11 +285,11 @@ mod tests {
 
     #[test]
     fn the_environment_forces_a_library_without_measuring() {
-        let s = choose(Some("ring"), |_, _| panic!("a forced choice measures nothing"));
+        let s = choose(Some("ring"), |_, _, _| panic!("a forced choice measures nothing"));
         assert_eq!(s.forced, Some(Backend::Ring));
         assert_eq!(s.aead(Cipher::Aes256Gcm), Backend::Ring);
         assert_eq!(s.gmac(), Backend::Ring);
-        let s = choose(Some("rustcrypto"), |_, _| panic!("a forced choice measures nothing"));
+        let s = choose(Some("rustcrypto"), |_, _, _| panic!("a forced choice measures nothing"));
         assert_eq!(s.aead(Cipher::Aes128Gcm), Backend::RustCrypto);
     }
 

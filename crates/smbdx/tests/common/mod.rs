@@ -108,6 +108,15 @@ impl Serve {
     }
 }
 
+impl Serve {
+    /// SIGKILL, as a crash would: no shutdown work runs.
+    pub fn kill9(mut self) {
+        self.child.kill().expect("SIGKILL smbdx serve");
+        let status = self.child.wait().unwrap();
+        assert!(!status.success(), "smbdx serve exited on its own before the kill: {status}");
+    }
+}
+
 impl Drop for Serve {
     fn drop(&mut self) {
         let _ = self.child.kill();
