@@ -109,6 +109,11 @@ impl Serve {
 }
 
 impl Serve {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGKILL, as a crash would: no shutdown work runs.
     pub fn kill9(mut self) {
         self.child.kill().expect("SIGKILL smbdx serve");
