@@ -36,6 +36,8 @@ pub enum ConfigError {
     Cipher(String),
     #[error("unknown crypto backend {0:?} (auto, aws-lc-rs, ring, rustcrypto)")]
     CryptoBackend(String),
+    #[error("unknown read path {0:?} (map, copy)")]
+    ReadPath(String),
     #[error("unknown poll mode {0:?} (busy, adaptive, interrupt)")]
     Poll(String),
     #[error("listen address {0:?} is not HOST:PORT")]
@@ -128,6 +130,9 @@ pub struct ServeConfig {
     /// The library that runs the ciphers: auto (default: the fastest on this CPU, measured at
     /// start-up, or the one SMBDX_CRYPTO_BACKEND names), aws-lc-rs, ring or rustcrypto.
     pub crypto_backend: Option<String>,
+    /// How an encrypted READ gets its data: `map` (default: sealed straight from the file's page
+    /// cache, one pass) or `copy` (read into the response, then sealed there: two).
+    pub read_path: Option<String>,
     pub reactors: Option<usize>,
     pub poll: Option<String>,
     /// Adaptive polling's spin window after activity, in microseconds.
@@ -231,6 +236,15 @@ impl ServeConfig {
         }
     }
 
+    /// Whether encrypted READs seal from the page cache (`read_path = "map"`, the default).
+    pub fn map_reads(&self) -> Result<bool, ConfigError> {
+        match self.read_path.as_deref() {
+            None | Some("map") => Ok(true),
+            Some("copy") => Ok(false),
+            Some(other) => Err(ConfigError::ReadPath(other.into())),
+        }
+    }
+
     pub fn listen_addrs(&self) -> Result<Vec<std::net::SocketAddr>, ConfigError> {
         let list = if self.listen.is_empty() { vec!["0.0.0.0:445".to_string()] } else { self.listen.clone() };
         list.iter().map(|l| l.parse().map_err(|_| ConfigError::Listen(l.clone()))).collect()
@@ -274,6 +288,7 @@ impl ServeConfig {
         }
         self.cipher_order()?;
         self.crypto_backend()?;
+        self.map_reads()?;
         self.listen_addrs()?;
         self.rdma_addrs()?;
         self.admin_addr()?;

@@ -42,6 +42,8 @@ pub struct ServerFiles {
     live: Option<Arc<crate::live::Live>>,
     /// Where the count of open files is shown to the operator.
     open_files: Option<Arc<std::sync::atomic::AtomicU64>>,
+    /// Map files so that encrypted READs seal from the page cache ([`Opens::map_reads`]).
+    map_reads: bool,
 }
 
 impl ServerFiles {
@@ -49,7 +51,21 @@ impl ServerFiles {
         shares: Arc<Vec<Share>>,
         interfaces: Arc<dyn Fn() -> Vec<NetworkInterfaceInfo> + Send + Sync>,
     ) -> Self {
-        Self { shares, opens: HashMap::new(), interfaces, io: None, live: None, open_files: None }
+        Self {
+            shares,
+            opens: HashMap::new(),
+            interfaces,
+            io: None,
+            live: None,
+            open_files: None,
+            map_reads: false,
+        }
+    }
+
+    /// Lets encrypted READs seal their data straight from the page cache (see `io_offload`).
+    pub fn with_map_reads(mut self, on: bool) -> Self {
+        self.map_reads = on;
+        self
     }
 
     /// Keeps `count` at the number of files open on this connection (for the admin view).
@@ -116,7 +132,12 @@ impl ServerFiles {
     }
 
     fn opens(&mut self, session_id: u64) -> &mut Opens {
-        self.opens.entry(session_id).or_insert_with(|| Opens::new(MAX_OPENS_PER_SESSION))
+        let map_reads = self.map_reads;
+        self.opens.entry(session_id).or_insert_with(|| {
+            let mut o = Opens::new(MAX_OPENS_PER_SESSION);
+            o.map_reads = map_reads;
+            o
+        })
     }
 }
 

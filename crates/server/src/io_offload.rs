@@ -14,7 +14,7 @@
 
 use engine::{ConnectionHandle, Offload};
 use smb_fs::{PreparedRead, PreparedWrite};
-use smb_session::{IoBuffer, IoDone, PlacedOutcome};
+use smb_session::{IoBuffer, IoDone, LentBytes, PlacedOutcome};
 use smb_wire::status::NtStatus;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -42,6 +42,24 @@ pub fn helper_first_for(cpus: usize) -> usize {
         0
     } else {
         HELPER_FIRST
+    }
+}
+
+/// smb-fs's lent READ data, as the session layer takes it.
+#[derive(Debug)]
+struct Lent(smb_fs::LentRead);
+
+impl LentBytes for Lent {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn with_bytes(&self, f: &mut dyn FnMut(&[u8])) -> bool {
+        self.0.with_bytes(f)
+    }
+
+    fn read_into(&self, out: &mut [u8]) -> Result<usize, NtStatus> {
+        self.0.read_into(out).map_err(|e| e.status())
     }
 }
 
@@ -118,10 +136,31 @@ impl IoOffload {
             _ => None,
         };
         if let Some(Planned::Read(r)) = planned.as_ref().filter(|_| self.in_flight >= self.helper_first) {
+            // Done here, not on a helper. A READ the connection will seal, whose data the page cache
+            // holds, is lent where it lies: the seal reads it once, where a copy into the response
+            // and a seal there were two passes on this thread.
+            if let Some(lent) = r.lend().filter(|_| io.lend) {
+                let n = lent.len() as u32;
+                let lent: Box<dyn LentBytes> = Box::new(Lent(lent));
+                self.ready.push_back(IoDone {
+                    message_id,
+                    result: Ok(n),
+                    buf: io.buf,
+                    crypto: None,
+                    lent: Some(lent),
+                });
+                return;
+            }
             let cached = io.buf.get_mut(io.range.clone()).and_then(|area| r.read_cached(area));
             if let Some(n) = cached {
                 let crypto = io.run_crypto(n);
-                self.ready.push_back(IoDone { message_id, result: Ok(n as u32), buf: io.buf, crypto });
+                self.ready.push_back(IoDone {
+                    message_id,
+                    result: Ok(n as u32),
+                    buf: io.buf,
+                    crypto,
+                    lent: None,
+                });
                 return;
             }
         }
@@ -135,7 +174,8 @@ impl IoOffload {
             let (result, crypto) = run(planned.as_ref(), &mut io);
             let buf = io.buf;
             // Never full: at most `max_in_flight` are in flight (see above).
-            let _ = done.try_send(Finished { done: IoDone { message_id, result, buf, crypto }, write });
+            let _ = done
+                .try_send(Finished { done: IoDone { message_id, result, buf, crypto, lent: None }, write });
             if let Some(h) = handle {
                 let _ = h.wake();
             }

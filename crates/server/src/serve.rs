@@ -39,6 +39,8 @@ struct Factory {
     throttle: Arc<crate::throttle::LogonThrottle>,
     delayer: crate::delay::Delayer,
     logon_timeout: Option<std::time::Duration>,
+    /// Encrypted READs seal from the page cache (`read_path`).
+    map_reads: bool,
 }
 
 /// Requests one connection has in flight on the helpers at most (the session layer bounds their
@@ -50,7 +52,8 @@ const HELPER_QUEUE: usize = 64;
 
 impl ConnectionFactory for Factory {
     fn accept(&self, peer: &engine::PeerInfo, reactor: usize) -> Box<dyn Connection> {
-        let mut files = ServerFiles::new(Arc::clone(&self.shares), Arc::new(crate::netif::interfaces));
+        let mut files = ServerFiles::new(Arc::clone(&self.shares), Arc::new(crate::netif::interfaces))
+            .with_map_reads(self.map_reads);
         if let Some(h) = self.helpers.get(reactor) {
             files = files.with_io_offload(IoOffload::new(
                 Arc::clone(h),
@@ -202,6 +205,7 @@ impl Server {
             throttle: Arc::new(crate::throttle::LogonThrottle::new(cfg.throttle()?)),
             delayer: crate::delay::Delayer::start().map_err(ServeError::Engine)?,
             logon_timeout: cfg.logon_timeout(),
+            map_reads: cfg.map_reads()?,
         };
         let engine = Engine::start(listeners, Arc::new(factory), engine_cfg).map_err(ServeError::Engine)?;
         for a in engine.local_addrs() {

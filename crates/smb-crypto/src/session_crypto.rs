@@ -168,6 +168,11 @@ pub struct SessionCrypto {
 }
 
 impl SessionCrypto {
+    /// The library that runs this end's sealing, when it can seal.
+    pub fn sealing_backend(&self) -> Option<Backend> {
+        self.sealing.as_ref().map(|s| s.key.implementation())
+    }
+
     /// Derives and prepares the keys of `role`'s end of a session.
     ///
     /// - `session_key`: the GSS session key as authentication produced it (Session.FullSessionKey).

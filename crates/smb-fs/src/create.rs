@@ -202,6 +202,7 @@ impl Opens {
             path_only,
             is_directory,
             in_memory,
+            map: None,
             key: meta.key(),
             granted,
             mode: opts & MODE_OPTIONS,

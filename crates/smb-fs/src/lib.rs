@@ -66,7 +66,7 @@ mod write;
 pub use error::FsError;
 pub use opens::{direct_aligned, CreateOutcome, Limits, Opens, DIRECT_ALIGN};
 pub use query_info::FILE_SYSTEM_NAME;
-pub use read::PreparedRead;
+pub use read::{lent_reads, LentRead, PreparedRead};
 pub use share::Share;
 pub use smb_wire::status::NtStatus;
 pub use write::PreparedWrite;

@@ -64,6 +64,9 @@ pub(crate) struct Open {
     pub is_directory: bool,
     /// The file is on tmpfs or ramfs (`read::in_memory`).
     pub in_memory: bool,
+    /// The file's page cache mapped for lending READ data ([`Opens::map_reads`]), made on the
+    /// first READ that could use it and replaced when the file outgrows it or it is poisoned.
+    pub map: Option<Arc<filemap::FileMap>>,
     pub key: FileKey,
     /// Open.GrantedAccess.
     pub granted: u32,
@@ -184,6 +187,8 @@ pub struct Opens {
     /// Bytes held by directory enumerations.
     pub(crate) listing_bytes: usize,
     last_error: Option<FsError>,
+    /// Map files so that READs can lend their data from the page cache ([`PreparedRead::lend`]).
+    pub map_reads: bool,
 }
 
 impl Opens {
@@ -199,6 +204,7 @@ impl Opens {
             delete_pending: HashSet::new(),
             listing_bytes: 0,
             last_error: None,
+            map_reads: false,
         }
     }
 
@@ -364,7 +370,8 @@ impl Opens {
     }
 
     fn prepare_read_inner(&mut self, id: FileId, offset: u64, len: usize) -> Result<PreparedRead> {
-        let open = self.get(id)?;
+        let map_reads = self.map_reads;
+        let open = self.get_mut(id)?;
         if open.is_directory {
             return Err(FsError::InvalidDeviceRequest { op: "READ", path: open.display() });
         }
@@ -372,12 +379,15 @@ impl Opens {
         if offset > i64::MAX as u64 {
             return Err(FsError::InvalidParameter { op: "READ", what: "Offset beyond 2^63" });
         }
+        let mapped =
+            if map_reads && !open.path_only { crate::read::map_for(open, offset, len) } else { None };
         Ok(PreparedRead {
             file: open.file.clone(),
             offset,
             len,
             path: open.display(),
             in_memory: open.in_memory,
+            mapped,
         })
     }
 

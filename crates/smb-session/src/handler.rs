@@ -90,6 +90,24 @@ pub struct IoBuffer {
     /// [`FileHandler::runs_placed_crypto`]): run it with [`IoBuffer::run_crypto`], for a WRITE
     /// before anything is written, for a READ once the data is read.
     pub crypto: Option<PlacedJob>,
+    /// A READ whose response the connection will seal: the handler may lend the data where it lies
+    /// instead of copying it into `buf` ([`IoDone::lent`]).
+    pub lend: bool,
+}
+
+/// READ data a handler lends from where it lies (the page cache) instead of copying it into the
+/// response: the connection seals it from there into the response, one pass over the data where a
+/// copy and a seal in place were two (issue 18; `bench/read_passes.sh`).
+pub trait LentBytes: Send + std::fmt::Debug {
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Runs `f` over the bytes; `false` when they could not be read as they lay (the file shrank
+    /// beneath them), and whatever `f` made must be thrown away.
+    fn with_bytes(&self, f: &mut dyn FnMut(&[u8])) -> bool;
+    /// Reads the bytes the ordinary way into `out`, after [`LentBytes::with_bytes`] failed.
+    fn read_into(&self, out: &mut [u8]) -> Result<usize, NtStatus>;
 }
 
 /// What the crypto of an [`IoBuffer`] came to: nothing to run (`None`), a seal or MAC to send with a
@@ -99,7 +117,7 @@ pub type PlacedOutcome = Option<Result<Option<PlacedSeal>, CryptoError>>;
 impl IoBuffer {
     /// A buffer whose data needs no crypto.
     pub fn plain(buf: IoBuf, range: Range<usize>) -> IoBuffer {
-        IoBuffer { buf, range, crypto: None }
+        IoBuffer { buf, range, crypto: None, lend: false }
     }
 
     /// Runs the buffer's crypto step over the first `len` bytes of its range (where the caller is:
@@ -123,6 +141,9 @@ pub struct IoDone {
     pub buf: IoBuf,
     /// What [`IoBuffer::run_crypto`] came to.
     pub crypto: PlacedOutcome,
+    /// A READ's data lent instead of read into `buf` (only when [`IoBuffer::lend`] allowed it):
+    /// `result` counts its bytes.
+    pub lent: Option<Box<dyn LentBytes>>,
 }
 
 /// What a WRITE asks, whatever carries its payload (inline in the message, or RDMA-read from the

@@ -41,6 +41,6 @@ pub use connection::{put_body, Flow, RdmaTransmit, ServerConnection, Transmit};
 pub use events::Event;
 pub use handler::{
     AuthFactory, AuthFailure, AuthStep, Authenticator, FileContext, FileHandler, FileResult, IoBuf, IoBuffer,
-    IoDone, IoStart, PlacedOutcome, TreeGrant, WriteArgs,
+    IoDone, IoStart, LentBytes, PlacedOutcome, TreeGrant, WriteArgs,
 };
 pub use stats::CommandCounters;

@@ -40,6 +40,11 @@ impl SessionSecurity {
         self.keys.as_ref().and_then(SessionCrypto::opening_key)
     }
 
+    /// The library that seals for this session, when it can.
+    pub fn sealing_backend(&self) -> Option<smb_crypto::Backend> {
+        self.keys.as_ref().and_then(SessionCrypto::sealing_backend)
+    }
+
     pub fn can_encrypt(&self) -> bool {
         self.keys.as_ref().is_some_and(SessionCrypto::can_encrypt)
     }

@@ -374,6 +374,73 @@ fn deferred_reads_are_sealed_and_sent_once_the_handler_has_filled_them() {
     assert_eq!(c.conn.deferred_in_flight(), 0);
 }
 
+/// Deferred READs whose responses are sealed by aws-lc-rs may be lent by the handler instead of
+/// read into the response (issue 18): sealed from the lent bytes in one pass, they reach the client
+/// as the file holds them; lent bytes that fail (a file truncated beneath its mapping) are read the
+/// ordinary way instead, and the response carries what that read found (END_OF_FILE for nothing).
+#[test]
+fn lent_reads_are_sealed_from_where_they_lie_and_fall_back_when_the_file_shrinks() {
+    for mode in [testkit::Lending::Readable, testkit::Lending::Shrinks, testkit::Lending::Gone] {
+        let mut c =
+            client(ServerConfig { crypto_backend: smb_crypto::Backend::AwsLc, ..ServerConfig::default() });
+        c.conn.files_mut().defer = true;
+        c.conn.files_mut().lend = Some(mode);
+        c.negotiate(&[CipherId::AES_128_GCM]);
+        c.logon(Cipher::Aes128Gcm);
+        c.tree_connect("secret", false, true);
+        let file_id = c.create(FILE, false, true);
+        let mut tx = Recorder::tcp();
+        let mut ids = Vec::new();
+        for (len, offset) in [(131_072u32, 0u64), (65_536, 4096), (4096, 0)] {
+            let h = c.io_header(Command::READ, len as usize);
+            ids.push(h.message_id);
+            let req = ReadRequest { length: len, offset, file_id, ..Default::default() };
+            assert_eq!(c.send(h, &req, false, true, &mut tx), Flow::Continue);
+        }
+        // The 4 KiB READ is below the size worth lending: read into its response as before.
+        assert_eq!(c.conn.files_mut().lent, 2, "{mode:?}");
+        c.conn.files_mut().release(3);
+        assert_eq!(c.conn.answer_deferred(false, &mut tx), Flow::Continue);
+        let replies: Vec<Vec<u8>> = tx.take().into_iter().map(|m| c.open_reply(m)).collect();
+        assert_eq!(replies.len(), 3);
+        for rsp in &replies {
+            let h = Header::parse(rsp).unwrap();
+            let i = ids.iter().position(|id| *id == h.message_id).unwrap();
+            if mode == testkit::Lending::Gone && i < 2 {
+                // Nothing left at the offset: the error a READ at the end of file gets.
+                assert_eq!(h.nt_status(), NtStatus::END_OF_FILE, "READ {i}");
+                continue;
+            }
+            assert_eq!(h.nt_status(), NtStatus::SUCCESS);
+            let (len, offset) = [(131_072usize, 0usize), (65_536, 4096), (4096, 0)][i];
+            let want = if mode == testkit::Lending::Shrinks && i < 2 { len / 2 } else { len };
+            let data = ReadResponse::parse(rsp).unwrap().data;
+            assert_eq!(data.len(), want, "{mode:?} READ {i}");
+            assert!(
+                data.iter().enumerate().all(|(k, b)| *b == file_byte(offset + k)),
+                "{mode:?} READ {i} data"
+            );
+        }
+    }
+}
+
+#[test]
+fn signed_reads_are_never_lent() {
+    let mut c =
+        client(ServerConfig { crypto_backend: smb_crypto::Backend::AwsLc, ..ServerConfig::default() });
+    c.conn.files_mut().defer = true;
+    c.conn.files_mut().lend = Some(testkit::Lending::Readable);
+    c.negotiate(&[CipherId::AES_128_GCM]);
+    c.logon(Cipher::Aes128Gcm);
+    c.tree_connect("plain", true, false);
+    let file_id = c.create(FILE, true, false);
+    let mut tx = Recorder::tcp();
+    let h = c.io_header(Command::READ, 131_072);
+    let req = ReadRequest { length: 131_072, offset: 0, file_id, ..Default::default() };
+    assert_eq!(c.send(h, &req, true, false, &mut tx), Flow::Continue);
+    assert_eq!(c.conn.files_mut().lent, 0, "a signed response gains nothing from lending");
+}
+
 // ------------------------------------------------------------------------------------------------
 // SMB2 READ and WRITE with RDMA channels (MS-SMB2 3.3.5.12 / 3.3.5.13) over an SMB Direct transport
 // (the kit's `Recorder::smb_direct`: it records what the session asks of it, in order).

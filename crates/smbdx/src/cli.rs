@@ -345,6 +345,10 @@ pub struct ServeArgs {
     /// Cipher preference, e.g. aes-256-gcm,aes-128-gcm.
     #[arg(long, value_delimiter = ',')]
     pub ciphers: Vec<String>,
+    /// How encrypted READs get their data: map (default: sealed straight from the file's page cache,
+    /// one pass over the data) or copy (read into the response, then sealed there).
+    #[arg(long)]
+    pub read_path: Option<String>,
     /// The library that runs the ciphers: auto (default: the fastest on this CPU, measured at start-up;
     /// SMBDX_CRYPTO_BACKEND may force one), aws-lc-rs, ring or rustcrypto. `smbdx bench crypto` compares them.
     #[arg(long)]

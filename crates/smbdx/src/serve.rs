@@ -104,6 +104,9 @@ fn merge(args: &ServeArgs) -> Result<ServeConfig, server::config::ConfigError> {
     if !args.ciphers.is_empty() {
         cfg.ciphers = args.ciphers.clone();
     }
+    if args.read_path.is_some() {
+        cfg.read_path = args.read_path.clone();
+    }
     if args.crypto_backend.is_some() {
         cfg.crypto_backend = args.crypto_backend.clone();
     }

@@ -59,6 +59,8 @@ pub struct Deferred {
     pub done: Result<u32, NtStatus>,
     /// What its RDMA transform crypto came to (run at submission, like the I/O).
     pub crypto: smb_session::PlacedOutcome,
+    /// A READ's data lent rather than read into `buffer` ([`MemFiles::lend`]).
+    pub lent: Option<Box<dyn smb_session::LentBytes>>,
 }
 
 /// Which file an open names.
@@ -103,6 +105,56 @@ pub struct MemFiles {
     pub offered: usize,
     /// Every WRITE payload that reached the handler, in order.
     pub writes: Vec<WriteSeen>,
+    /// Lend deferred READs' data when the connection allows it ([`IoBuffer::lend`]) instead of
+    /// filling their buffers: `Some(Lending::Readable)`, or `Some(Lending::Shrinks)` to act as a file
+    /// truncated beneath its mapping (the lent bytes fail; the ordinary read finds half of them).
+    pub lend: Option<Lending>,
+    /// READs lent so far.
+    pub lent: usize,
+}
+
+/// How [`MemFiles`] lends READ data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lending {
+    Readable,
+    /// Truncated beneath the mapping to half the READ.
+    Shrinks,
+    /// Truncated below the READ's offset: nothing left.
+    Gone,
+}
+
+/// Lent READ data: a copy of the file's bytes standing in for its page cache.
+#[derive(Debug)]
+struct FakeLent {
+    bytes: Vec<u8>,
+    mode: Lending,
+}
+
+impl smb_session::LentBytes for FakeLent {
+    fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    fn with_bytes(&self, f: &mut dyn FnMut(&[u8])) -> bool {
+        if self.mode != Lending::Readable {
+            // What a truncation beneath a mapping leaves the reader: zeros, and a failure.
+            f(&vec![0u8; self.bytes.len()]);
+            return false;
+        }
+        f(&self.bytes);
+        true
+    }
+
+    fn read_into(&self, out: &mut [u8]) -> Result<usize, NtStatus> {
+        let n = match self.mode {
+            Lending::Readable => self.bytes.len(),
+            Lending::Shrinks => self.bytes.len() / 2,
+            Lending::Gone => 0,
+        }
+        .min(out.len());
+        out[..n].copy_from_slice(&self.bytes[..n]);
+        Ok(n)
+    }
 }
 
 impl Default for MemFiles {
@@ -127,6 +179,8 @@ impl MemFiles {
             offering: None,
             offered: 0,
             writes: Vec::new(),
+            lend: None,
+            lent: 0,
         }
     }
 
@@ -369,7 +423,7 @@ impl FileHandler for MemFiles {
             Some(Err(_)) => Err(NtStatus::ACCESS_DENIED),
             _ => self.write_at(&file, offset, data),
         };
-        self.deferred.push_back(Deferred { message_id, buffer: payload, done, crypto });
+        self.deferred.push_back(Deferred { message_id, buffer: payload, done, crypto, lent: None });
     }
 
     fn begin_read(&mut self, ctx: FileContext, _h: &Header, r: &ReadRequest<'_>) -> IoStart {
@@ -396,13 +450,30 @@ impl FileHandler for MemFiles {
         let range = area.range.clone();
         let data = &mut area.buf[range];
         assert_eq!(data.as_ptr() as usize % PAGE, 0, "READ data must land page-aligned");
+        if let (Some(mode), true) = (self.lend, area.lend) {
+            let mut bytes = vec![0u8; data.len()];
+            let done = self.read_at(&file, offset, &mut bytes).map(|n| n as u32);
+            if let Ok(n) = done {
+                bytes.truncate(n as usize);
+                self.lent += 1;
+                let lent: Box<dyn smb_session::LentBytes> = Box::new(FakeLent { bytes, mode });
+                self.deferred.push_back(Deferred {
+                    message_id,
+                    buffer: area,
+                    done,
+                    crypto: None,
+                    lent: Some(lent),
+                });
+                return;
+            }
+        }
         // Filled now (and sealed, with a transform); the test decides when the READ counts as finished.
         let done = self.read_at(&file, offset, data).map(|n| n as u32);
         let crypto = match done {
             Ok(n) => area.run_crypto(n as usize),
             Err(_) => None,
         };
-        self.deferred.push_back(Deferred { message_id, buffer: area, done, crypto });
+        self.deferred.push_back(Deferred { message_id, buffer: area, done, crypto, lent: None });
     }
 
     /// The oldest deferred request, once the test released it; with `wait` (the server draining),
@@ -427,7 +498,7 @@ impl FileHandler for MemFiles {
             Some(status) => Err(status),
         };
         let buf: IoBuf = d.buffer.buf;
-        Some(IoDone { message_id: d.message_id, result, buf, crypto: d.crypto })
+        Some(IoDone { message_id: d.message_id, result, buf, crypto: d.crypto, lent: d.lent })
     }
 
     fn logoff(&mut self, session_id: u64) {

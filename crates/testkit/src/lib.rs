@@ -58,7 +58,7 @@ pub mod transmit;
 
 pub use auth::{Ntlm, TwoLegAuth, PASSWORD, USER};
 pub use clock::Clock;
-pub use files::{MemFiles, WriteSeen};
+pub use files::{Lending, MemFiles, WriteSeen};
 pub use pair::{Pair, Side, Transport};
 pub use raw_client::{Offer, RawClient};
 pub use rdma_memory::{Access, Memory};

@@ -209,11 +209,10 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
                 IoStart::Deferred => {
                     let reply = Reply::for_read(self.new_read_buf(), len);
                     let range = reply.data_range();
+                    let lend = self.seals_from_lent(header, encrypted, len);
                     self.defer(header, encrypted, len, Some(r.minimum_count), None);
-                    self.files.submit_read(
-                        header.message_id,
-                        IoBuffer::plain(IoBuf::Heap(reply.into_buf()), range),
-                    );
+                    let area = IoBuffer { lend, ..IoBuffer::plain(IoBuf::Heap(reply.into_buf()), range) };
+                    self.files.submit_read(header.message_id, area);
                     return Err(Fail::Deferred);
                 }
                 IoStart::Done(Err(status)) => return Err(status.into()),

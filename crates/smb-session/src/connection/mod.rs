@@ -242,6 +242,18 @@ fn seal_failure(e: smb_crypto::CryptoError) -> &'static str {
     }
 }
 
+/// Takes lent READ data into `reply` ([`Reply::take_in_lent`]). When none of it is left (the file
+/// shrank below the READ's offset while it was answered), the reply becomes the END_OF_FILE error a
+/// READ at the end of file gets, with the same header.
+fn take_in_lent(reply: &mut Reply) {
+    if reply.take_in_lent() == Some(0) {
+        let mut p = reply.pdu()[..HEADER_LEN].to_vec();
+        let status = dispatch::error_body(NtStatus::END_OF_FILE, &mut p);
+        p[8..12].copy_from_slice(&status.0.to_le_bytes());
+        *reply = Reply::from_vec(p);
+    }
+}
+
 /// Keeps `buf` in `pool` for reuse if the pool has room for it (in count and in bytes).
 fn keep(pool: &mut Vec<Vec<u8>>, buf: Vec<u8>, max_count: usize) {
     let held: usize = pool.iter().map(Vec::capacity).sum();
@@ -430,6 +442,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
                 match done.result {
                     Ok(n) if n > 0 && n >= minimum => {
                         reply.finish_read(n as usize);
+                        reply.lent = done.lent;
                         (NtStatus::SUCCESS, reply, None)
                     }
                     result => {
@@ -694,6 +707,11 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
                 }
             }
         }
+        // Lent READ data is sealed from where it lies only by `transmit_reply`; anything else takes
+        // it into the reply first.
+        if replies.len() > 1 || encrypt.is_none() {
+            replies.iter_mut().for_each(|r| take_in_lent(&mut r.bytes));
+        }
         if replies.len() == 1 {
             // The common case: one PDU, signed or sealed where it lies (no joining copy).
             let mut r = replies.pop().ok_or("no reply")?;
@@ -748,16 +766,50 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         tx: &mut dyn Transmit,
     ) -> Result<(), &'static str> {
         if reply.len() < SEND_OWNED_MIN || reply.headroom() < HEADROOM {
+            take_in_lent(&mut reply);
             let sent = self.transmit(reply.pdu_mut(), encrypt, tx);
             self.recycle(reply);
             return sent;
         }
         let Some(id) = encrypt else {
+            take_in_lent(&mut reply);
             let (buf, range) = reply.into_parts(0);
             tx.send_owned(buf, range);
             return Ok(());
         };
         let mut hdr = [0u8; TRANSFORM_HEADER_LEN];
+        if let Some(lent) = reply.lent.take() {
+            // One pass: the data is encrypted from where the handler lent it (the page cache) into
+            // the response, where a copy into it and a seal in place were two.
+            let key = self.sealing_key(id)?;
+            let (front, msg, head) = reply.seal_layout();
+            // The head is sealed in place: kept, for the ordinary seal if the lent bytes fail.
+            let mut plain_head = [0u8; reply::READ_DATA_OFFSET];
+            plain_head.copy_from_slice(&msg[..head]);
+            let mut sealed = Ok(());
+            let read = lent.with_bytes(&mut |data| {
+                sealed = key.seal_message_from(id, &mut hdr, msg, head, data);
+            });
+            if read {
+                sealed.map_err(seal_failure)?;
+                let at = front.len() - TRANSFORM_HEADER_LEN;
+                front[at..].copy_from_slice(&hdr);
+                let (buf, range) = reply.into_parts(TRANSFORM_HEADER_LEN);
+                tx.send_owned(buf, range);
+                return Ok(());
+            }
+            // The file shrank beneath the mapping while it was sealed: that seal is thrown away (its
+            // nonce is spent, never reused) and the data read the ordinary way, as much as is left.
+            msg[..head].copy_from_slice(&plain_head);
+            reply.lent = Some(lent);
+            take_in_lent(&mut reply);
+            if reply.len() < SEND_OWNED_MIN || reply.headroom() < HEADROOM {
+                // Cut short (or to an error): sent like any small reply.
+                let sent = self.transmit(reply.pdu_mut(), encrypt, tx);
+                self.recycle(reply);
+                return sent;
+            }
+        }
         let (front, pdu) = reply.split_front();
         self.sealing_key(id)?.seal_message(id, &mut hdr, pdu).map_err(seal_failure)?;
         let at = front.len() - TRANSFORM_HEADER_LEN;
@@ -794,6 +846,24 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
     }
 
     /// The session's server-to-client sealing key with its nonces.
+    /// Whether a deferred READ of `len` bytes would be answered sealed, by a library that seals
+    /// data lying elsewhere in the same pass (aws-lc-rs's scatter seal; the others copy it first, so
+    /// lending would gain nothing): then the handler may lend the data instead of reading it.
+    pub(super) fn seals_from_lent(&self, header: &Header, encrypted: bool, len: usize) -> bool {
+        if len < SEND_OWNED_MIN {
+            return false;
+        }
+        let session_id = header.session_id;
+        let (_, encrypt) =
+            self.reply_protection(header, NtStatus::SUCCESS, session_id, encrypted, &Related::default());
+        encrypt
+            && self
+                .sessions
+                .get(&session_id)
+                .and_then(|s| s.valid())
+                .is_some_and(|v| v.sealing_backend() == Some(smb_crypto::Backend::AwsLc))
+    }
+
     fn sealing_key(&mut self, id: u64) -> Result<&mut SealingKey, &'static str> {
         let sec = self.sessions.get_mut(&id).and_then(|s| match &mut s.state {
             SessionState::Valid(v) => Some(v),

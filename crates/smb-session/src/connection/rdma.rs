@@ -301,7 +301,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
                         false => None,
                     };
                     self.defer(header, req.encrypted, len, Some(r.minimum_count), Some(req));
-                    let area = IoBuffer { buf: IoBuf::Lease(lease), range: 0..len, crypto };
+                    let area = IoBuffer { buf: IoBuf::Lease(lease), range: 0..len, crypto, lend: false };
                     self.files.submit_read(header.message_id, area);
                     return Err(Fail::Deferred);
                 }
@@ -509,7 +509,8 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
         let outcome = match self.files.begin_write(p.ctx, &p.header, &p.args) {
             IoStart::Deferred => {
                 self.defer(&p.header, encrypted, len, None, Some(p.rdma));
-                let payload = IoBuffer { buf: IoBuf::Lease(lease), range: 0..len, crypto: check };
+                let payload =
+                    IoBuffer { buf: IoBuf::Lease(lease), range: 0..len, crypto: check, lend: false };
                 self.files.submit_write(p.header.message_id, payload);
                 None
             }

@@ -17,18 +17,24 @@ pub(super) const DATA_ALIGN: usize = 4096;
 /// Room kept in front of the PDU for the transform header.
 pub(super) const HEADROOM: usize = TRANSFORM_HEADER_LEN;
 
+/// Room kept after a READ's data: `AeadKey::seal_from` needs 16 bytes of scratch there.
+pub(super) const TAILROOM: usize = 16;
+
 /// A response PDU: `buf[start..end]`. Replies built in a plain `Vec` have `start == 0` and no
 /// headroom; READ replies are laid out by [`Reply::for_read`].
 pub(super) struct Reply {
     buf: Vec<u8>,
     start: usize,
     end: usize,
+    /// READ data the handler lent instead of filling the data area: sealed from where it lies
+    /// ([`super::Connection`]'s `transmit_reply`), or copied in first ([`Reply::take_in_lent`]).
+    pub(super) lent: Option<Box<dyn crate::handler::LentBytes>>,
 }
 
 impl Reply {
     pub(super) fn from_vec(buf: Vec<u8>) -> Reply {
         let end = buf.len();
-        Reply { buf, start: 0, end }
+        Reply { buf, start: 0, end, lent: None }
     }
 
     /// A READ response of up to `len` data bytes in `buf` (a recycled buffer keeps its old length, so
@@ -37,7 +43,7 @@ impl Reply {
     /// until [`Reply::finish_read`] says how many were read; until then the data area holds whatever
     /// the buffer held before, which the caller overwrites or cuts off.
     pub(super) fn for_read(mut buf: Vec<u8>, len: usize) -> Reply {
-        let need = DATA_ALIGN + HEADROOM + READ_DATA_OFFSET + len;
+        let need = DATA_ALIGN + HEADROOM + READ_DATA_OFFSET + len + TAILROOM;
         if buf.len() < need {
             buf.resize(need, 0);
         }
@@ -47,7 +53,32 @@ impl Reply {
         let data_at =
             if first >= min { first } else { first + DATA_ALIGN * (min - first).div_ceil(DATA_ALIGN) };
         let start = data_at - READ_DATA_OFFSET;
-        Reply { buf, start, end: data_at + len }
+        Reply { buf, start, end: data_at + len, lent: None }
+    }
+
+    /// Copies lent READ data into the data area (for a response that is signed, plain, or part of a
+    /// compound: nothing gained by sealing from where it lies). When the lent bytes could not be read
+    /// as they lay, reads them the ordinary way and cuts the data to what that read. Returns the
+    /// data's length when there was lent data (zero: none of it is left).
+    pub(super) fn take_in_lent(&mut self) -> Option<usize> {
+        let lent = self.lent.take()?;
+        let area = self.read_data();
+        let n = lent.len().min(area.len());
+        let ok = lent.with_bytes(&mut |b| area[..n].copy_from_slice(&b[..n]));
+        if ok {
+            return Some(n);
+        }
+        let got = lent.read_into(&mut area[..n]).unwrap_or(0);
+        self.finish_read(got);
+        Some(got)
+    }
+
+    /// The buffer for sealing a READ response from lent data: the PDU's head (header and fixed part)
+    /// in place, the data area and the [`TAILROOM`] after it for the ciphertext.
+    pub(super) fn seal_layout(&mut self) -> (&mut [u8], &mut [u8], usize) {
+        let (front, rest) = self.buf.split_at_mut(self.start);
+        let msg = &mut rest[..self.end - self.start + TAILROOM];
+        (front, msg, READ_DATA_OFFSET)
     }
 
     /// The READ data area (`len` bytes as given to [`Reply::for_read`]).
