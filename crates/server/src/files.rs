@@ -27,9 +27,6 @@ use std::sync::Arc;
 /// READs at least this long are done on a helper thread.
 const DEFER_READ_MIN: usize = 64 * 1024;
 
-/// Opens per session at most: a client cannot exhaust the server's file descriptors.
-const MAX_OPENS_PER_SESSION: usize = 4096;
-
 /// The shares of a server and the open files of one connection's sessions.
 pub struct ServerFiles {
     shares: Arc<Vec<Share>>,
@@ -42,6 +39,8 @@ pub struct ServerFiles {
     live: Option<Arc<crate::live::Live>>,
     /// Where the count of open files is shown to the operator.
     open_files: Option<Arc<std::sync::atomic::AtomicU64>>,
+    /// Opens one session may hold; CREATE beyond answers STATUS_INSUFFICIENT_RESOURCES.
+    max_opens: usize,
 }
 
 impl ServerFiles {
@@ -49,7 +48,21 @@ impl ServerFiles {
         shares: Arc<Vec<Share>>,
         interfaces: Arc<dyn Fn() -> Vec<NetworkInterfaceInfo> + Send + Sync>,
     ) -> Self {
-        Self { shares, opens: HashMap::new(), interfaces, io: None, live: None, open_files: None }
+        Self {
+            shares,
+            opens: HashMap::new(),
+            interfaces,
+            io: None,
+            live: None,
+            open_files: None,
+            max_opens: crate::config::DEFAULT_MAX_OPENS_PER_SESSION,
+        }
+    }
+
+    /// Opens one session may hold at once (`max_opens_per_session`).
+    pub fn with_max_opens(mut self, max: usize) -> Self {
+        self.max_opens = max;
+        self
     }
 
     /// Keeps `count` at the number of files open on this connection (for the admin view).
@@ -116,7 +129,8 @@ impl ServerFiles {
     }
 
     fn opens(&mut self, session_id: u64) -> &mut Opens {
-        self.opens.entry(session_id).or_insert_with(|| Opens::new(MAX_OPENS_PER_SESSION))
+        let max = self.max_opens;
+        self.opens.entry(session_id).or_insert_with(|| Opens::new(max))
     }
 }
 

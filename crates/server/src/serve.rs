@@ -39,6 +39,8 @@ struct Factory {
     throttle: Arc<crate::throttle::LogonThrottle>,
     delayer: crate::delay::Delayer,
     logon_timeout: Option<std::time::Duration>,
+    /// Opens one session may hold (`max_opens_per_session`).
+    max_opens: usize,
 }
 
 /// Requests one connection has in flight on the helpers at most (the session layer bounds their
@@ -50,7 +52,8 @@ const HELPER_QUEUE: usize = 64;
 
 impl ConnectionFactory for Factory {
     fn accept(&self, peer: &engine::PeerInfo, reactor: usize) -> Box<dyn Connection> {
-        let mut files = ServerFiles::new(Arc::clone(&self.shares), Arc::new(crate::netif::interfaces));
+        let mut files = ServerFiles::new(Arc::clone(&self.shares), Arc::new(crate::netif::interfaces))
+            .with_max_opens(self.max_opens);
         if let Some(h) = self.helpers.get(reactor) {
             files = files.with_io_offload(IoOffload::new(
                 Arc::clone(h),
@@ -68,6 +71,12 @@ impl ConnectionFactory for Factory {
             logon_timeout: self.logon_timeout,
         };
         Box::new(SmbConnection::new(peer, Arc::clone(&self.cfg), files, auth, live, guard))
+    }
+
+    /// Closed at accept over a connection limit: counted for /metrics, and the first refusal of
+    /// each episode logged as an event for the operator (a flood adds to the count, not the ring).
+    fn refused(&self, r: &engine::Refused) {
+        self.live.connection_refused(r);
     }
 }
 
@@ -145,6 +154,7 @@ impl Server {
             require_signing: cfg.require_signing,
             rdma_transform: cfg.rdma_transform != crate::config::RdmaTransformSetting::Off,
             require_rdma_transform: cfg.rdma_transform == crate::config::RdmaTransformSetting::Required,
+            max_sessions: cfg.max_sessions_per_connection(),
             ..ServerConfig::default()
         };
         let mut listeners = Vec::new();
@@ -169,6 +179,8 @@ impl Server {
             max_message: (8 << 20) + (64 << 10),
             max_outbox_bytes: 32 << 20,
             max_connections_per_reactor: 4096,
+            max_connections: cfg.max_connections(),
+            max_connections_per_source: cfg.max_connections_per_source(),
             shutdown_grace: std::time::Duration::from_secs(5),
             rdma,
             ..EngineConfig::default()
@@ -202,6 +214,7 @@ impl Server {
             throttle: Arc::new(crate::throttle::LogonThrottle::new(cfg.throttle()?)),
             delayer: crate::delay::Delayer::start().map_err(ServeError::Engine)?,
             logon_timeout: cfg.logon_timeout(),
+            max_opens: cfg.max_opens_per_session(),
         };
         let engine = Engine::start(listeners, Arc::new(factory), engine_cfg).map_err(ServeError::Engine)?;
         for a in engine.local_addrs() {
@@ -211,6 +224,16 @@ impl Server {
             tracing::info!(rdma = %a, shares = cfg.shares.len(), encrypt_data = cfg.encrypt_data, "smbdx serving SMB Direct");
         }
         Ok(Server { engine, helpers, live })
+    }
+
+    /// Connections closed at accept so far, over the server's or a source's limit.
+    pub fn refused_connections(&self) -> engine::RefusedCounts {
+        self.engine.refused()
+    }
+
+    /// Accepted connections open now, as the connection limits count them.
+    pub fn accepted_open(&self) -> usize {
+        self.engine.accepted_open()
     }
 
     /// READs and WRITEs the helper threads have done so far (0 with `--write-threads 0`).
