@@ -1,7 +1,9 @@
 //! Limits that hold under abuse (issue 15), each set small here so a test can cross it:
 //! connections per source address and per server (closed at accept, counted, freed on close),
 //! sessions per connection (STATUS_REQUEST_NOT_ACCEPTED), opens per session
-//! (STATUS_INSUFFICIENT_RESOURCES, nothing created, nothing left open).
+//! (STATUS_INSUFFICIENT_RESOURCES, nothing created, nothing left open), and a client that sends
+//! READs without reading the answers (the server stops reading it: its memory stays bounded and
+//! other clients are served).
 //!
 //! Waits poll a condition until a deadline; no sleep stands for a timing assertion.
 
@@ -13,7 +15,7 @@ use server::config::{ServeConfig, ShareConfig};
 use server::live::EVENT_CONNECTIONS_REFUSED;
 use smb_wire::create::CreateDisposition;
 use smb_wire::status::NtStatus;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -237,4 +239,100 @@ fn opens_over_the_session_limit_fail_and_leave_nothing_behind() {
         std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
     assert_eq!(names, ["f0", "f1", "f2", "f3", "g0"]);
+}
+
+/// This process's resident size, in bytes.
+fn rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
+/// A client that keeps sending 1 MiB READs and never reads an answer: the server answers into the
+/// connection's outbox until it holds `max_outbox_bytes` (32 MiB), then stops reading that
+/// connection, so the requests back up in the kernel's socket buffers, and the client's writes
+/// block. The server's memory grows by a bounded amount however much the client asked for; the
+/// reactor it shares with a good client keeps serving that one.
+#[test]
+fn a_client_that_never_reads_costs_bounded_memory_and_others_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let data: Vec<u8> = (0..4u32 << 20).map(|i| (i * 7 + i / 4096) as u8).collect();
+    std::fs::write(dir.path().join("big"), &data).unwrap();
+    let srv = common::InProcess::start(&config(dir.path()));
+    let v4 = addr(&srv, false);
+
+    let mut greedy = Raw::connect(v4);
+    greedy.negotiate();
+    assert_eq!(greedy.logon("alice", PASS), NtStatus::SUCCESS);
+    assert_eq!(greedy.tree_connect("data"), NtStatus::SUCCESS);
+    greedy.ask = 512;
+    let fid = greedy.create("big", CreateDisposition::OPEN).expect("open big");
+    greedy.ask = 1;
+    // Warm the server's buffers with one READ read back, so the baseline includes what any
+    // client's READs cost.
+    let one = greedy.read_frame(fid, 1 << 20);
+    greedy.s.write_all(&one).unwrap();
+    let rsp = greedy.recv().unwrap();
+    assert_eq!(smb_wire::Header::parse(&rsp).unwrap().nt_status(), NtStatus::SUCCESS);
+    let before = rss();
+
+    // Each READ charges 16 credits and asks 16 back; the server grants them as it answers, in
+    // order, so the MessageIds stay valid without reading a single grant.
+    // The bound: the outbox (32 MiB) plus one message's answer, the receive buffer (8 MiB and a
+    // little), the deferred READs' buffers (32 MiB at most), spare buffers kept for reuse (24
+    // MiB), and the allocator's slack: far below the GiBs asked for. Checked as the client sends,
+    // so a server that does buffer without bound fails here instead of filling the machine.
+    const BOUND: u64 = 160 << 20;
+    greedy.s.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut sent = 0u64;
+    let started = Instant::now();
+    let stalled = loop {
+        let grown = rss().saturating_sub(before);
+        assert!(
+            grown < BOUND,
+            "RSS grew {} MiB after {sent} READs from a client that reads nothing",
+            grown >> 20
+        );
+        let batch: Vec<u8> = (0..64).flat_map(|_| greedy.read_frame(fid, 1 << 20)).collect();
+        match greedy.s.write_all(&batch) {
+            Ok(()) => sent += 64,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                break true
+            }
+            Err(e) => panic!("the greedy connection was closed after {sent} READs: {e}"),
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            break false;
+        }
+    };
+    let grown = rss().saturating_sub(before);
+    eprintln!(
+        "greedy client: {sent} READs of 1 MiB sent before its writes blocked; RSS grew {} MiB",
+        grown >> 20
+    );
+    assert!(stalled, "the server kept reading a client that reads nothing ({sent} READs)");
+    assert!(sent >= 1024, "only {sent} READs were sent: the test did not ask for more than the bound");
+    assert!(grown < BOUND, "RSS grew {} MiB for a client that reads nothing", grown >> 20);
+
+    // The same reactor serves a good client meanwhile.
+    let good = logon(v4).expect("a good client logs on while the greedy one is stalled");
+    let f = good.tree("data").unwrap().open("big", client::OpenMode::Read).unwrap();
+    let mut back = vec![0u8; data.len()];
+    let mut at = 0;
+    while at < back.len() {
+        at += f.read_at(at as u64, &mut back[at..]).unwrap();
+    }
+    assert!(back == data, "the good client's data came back intact");
+    // The greedy connection is stalled, not closed: an answer is there to read.
+    greedy.s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let rsp = greedy.recv().expect("the stalled connection still answers");
+    assert_eq!(smb_wire::Header::parse(&rsp).unwrap().nt_status(), NtStatus::SUCCESS);
+    // Gone, it frees its place.
+    drop(greedy);
+    assert!(eventually(Duration::from_secs(20), || srv.server().live().connections().len() == 1));
 }
