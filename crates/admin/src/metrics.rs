@@ -82,11 +82,19 @@ pub fn render(obs: &Observer) -> String {
     let accepted = Counter::<u64>::default();
     accepted.inc_by(obs.live.connections_total());
     reg.register("smbdx_connections_accepted", "Connections accepted since start", accepted);
+    let refused = counters(
+        &mut reg,
+        "smbdx_connections_refused",
+        "Connections closed at accept over a limit (server_limit: --max-connections, source_limit: --max-connections-per-source)",
+    );
+    for (reason, n) in obs.live.refused_connections() {
+        refused.get_or_create(&vec![("reason", reason.into())]).inc_by(n);
+    }
 
     let events = counters(
         &mut reg,
         "smbdx_security_events",
-        "Security events by kind and event id (Windows ids; 9001 and 9002 are smbdx logon throttling)",
+        "Security events by kind and event id (Windows ids; 9001 and 9002 are smbdx logon throttling, 9003 connection limits)",
     );
     let ids = obs.live.event_ids();
     for (kind, n) in obs.live.event_counts() {

@@ -13,7 +13,8 @@ use crossbeam_channel::{Sender, TrySendError};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use crate::connection::Connection;
+use crate::admission::{Admission, Permit};
+use crate::connection::{Connection, ConnectionFactory};
 use crate::error::EngineError;
 use crate::handle::{WakeLink, WakeState};
 use crate::rdma::DynListener;
@@ -53,8 +54,9 @@ impl Dispatcher {
         socket: TcpStream,
         peer: SocketAddr,
         handler: Option<(Box<dyn Connection>, Arc<WakeState>)>,
+        permit: Option<Permit>,
     ) -> Result<usize, EngineError> {
-        self.hand_over(Command::Adopt { socket, peer, handler })
+        self.hand_over(Command::Adopt { socket, peer, handler, permit })
     }
 
     /// Hands `cmd` (a new connection of either transport) to the least-loaded reactor; returns its
@@ -65,7 +67,7 @@ impl Dispatcher {
         let load = |i: usize| self.links[i].counters.connections.load(Relaxed);
         let pick = (0..n).map(|k| (first + k) % n).min_by_key(|&i| load(i));
         let Some(pick) = pick.filter(|&p| load(p) < self.max_per_reactor as u64) else {
-            if let Command::AdoptRdma { req } = cmd {
+            if let Command::AdoptRdma { req, .. } = cmd {
                 req.reject();
             }
             return Err(EngineError::AtCapacity { reactors: n, max: self.max_per_reactor });
@@ -76,7 +78,7 @@ impl Dispatcher {
             Ok(()) => {}
             Err(TrySendError::Full(cmd) | TrySendError::Disconnected(cmd)) => {
                 link.counters.connections.fetch_sub(1, Relaxed);
-                if let Command::AdoptRdma { req } = cmd {
+                if let Command::AdoptRdma { req, .. } = cmd {
                     req.reject();
                 }
                 return Err(EngineError::AtCapacity { reactors: n, max: self.max_per_reactor });
@@ -97,6 +99,10 @@ pub(crate) struct Acceptor {
     pub(crate) rdma: Vec<Box<dyn DynListener>>,
     pub(crate) dispatcher: Arc<Dispatcher>,
     pub(crate) shutdown: ShutdownHandle,
+    /// The connection limits, checked before a connection is handed to a reactor.
+    pub(crate) admission: Arc<Admission>,
+    /// Told of each connection closed at accept.
+    pub(crate) factory: Arc<dyn ConnectionFactory>,
 }
 
 impl Acceptor {
@@ -107,6 +113,7 @@ impl Acceptor {
         rdma: Vec<Box<dyn DynListener>>,
         dispatcher: Arc<Dispatcher>,
         shutdown: ShutdownHandle,
+        (admission, factory): (Arc<Admission>, Arc<dyn ConnectionFactory>),
     ) -> io::Result<Acceptor> {
         for (i, l) in listeners.iter_mut().enumerate() {
             poll.registry().register(l, Token(i), Interest::READABLE)?;
@@ -115,7 +122,7 @@ impl Acceptor {
             let token = Token(listeners.len() + k);
             poll.registry().register(&mut mio::unix::SourceFd(&l.fd()), token, Interest::READABLE)?;
         }
-        Ok(Acceptor { poll, listeners, rdma, dispatcher, shutdown })
+        Ok(Acceptor { poll, listeners, rdma, dispatcher, shutdown, admission, factory })
     }
 
     pub(crate) fn run(mut self) {
@@ -152,7 +159,20 @@ impl Acceptor {
             match listener.try_accept() {
                 Ok(Some(req)) => {
                     let peer = req.peer_addr();
-                    if let Err(e) = self.dispatcher.hand_over(Command::AdoptRdma { req }) {
+                    let permit = match peer {
+                        Some(p) => self.admission.admit(p).map_err(|r| Self::refuse(&*self.factory, r)),
+                        // No address to count it under: the server's limit only.
+                        None => self.admission.admit_ip(None).map_err(|(why, _)| {
+                            tracing::debug!(error = %why, "refusing RDMA connection from an unknown address")
+                        }),
+                    };
+                    let Ok(permit) = permit else {
+                        req.reject();
+                        continue;
+                    };
+                    if let Err(e) =
+                        self.dispatcher.hand_over(Command::AdoptRdma { req, permit: Some(permit) })
+                    {
                         tracing::warn!(?peer, error = %e, "refusing RDMA connection");
                     }
                 }
@@ -163,6 +183,12 @@ impl Acceptor {
                 }
             }
         }
+    }
+
+    /// A connection over a limit: told to the factory (which logs its episode's first refusal).
+    fn refuse(factory: &dyn ConnectionFactory, r: crate::admission::Refused) {
+        tracing::debug!(peer = %r.peer, reason = r.why.name(), "connection refused at accept: {}", r.why);
+        factory.refused(&r);
     }
 
     /// Accepts until the backlog is empty; true when stopped by a resource error instead.
@@ -178,7 +204,15 @@ impl Acceptor {
                     if let Err(e) = socket.set_nodelay(true) {
                         tracing::warn!(%peer, error = %e, "TCP_NODELAY failed");
                     }
-                    if let Err(e) = self.dispatcher.dispatch(socket, peer, None) {
+                    // Over a limit: closed here (dropped), before a reactor or a handler sees it.
+                    let permit = match self.admission.admit(peer) {
+                        Ok(p) => p,
+                        Err(r) => {
+                            Self::refuse(&*self.factory, r);
+                            continue;
+                        }
+                    };
+                    if let Err(e) = self.dispatcher.dispatch(socket, peer, None, Some(permit)) {
                         tracing::warn!(%peer, error = %e, "refusing connection");
                     }
                 }

@@ -41,6 +41,12 @@ pub struct EngineConfig {
     pub max_outbox_bytes: usize,
     /// Connections one reactor owns at most; new ones beyond that (on every reactor) are refused.
     pub max_connections_per_reactor: usize,
+    /// Accepted connections (TCP and SMB Direct) the server holds at once; one more is closed at
+    /// accept, before any reactor sees it. Outgoing connections (`Engine::connect`) are not counted.
+    pub max_connections: usize,
+    /// Accepted connections one source address holds at once; one more from it is closed at
+    /// accept. An IPv4 peer on a dual-stack listener counts as its IPv4 address.
+    pub max_connections_per_source: usize,
     /// How long [`crate::Engine::shutdown`] lets outboxes drain before closing regardless.
     pub shutdown_grace: Duration,
     /// SO_SNDBUF for every connection (the kernel doubles it); `None` leaves the kernel's autotuning
@@ -59,6 +65,18 @@ pub struct EngineConfig {
 /// response (a larger one measured no better).
 pub const DEFAULT_SEND_BUFFER: usize = 4 * 1024 * 1024;
 
+/// The default [`EngineConfig::max_connections`]. Each connection costs a descriptor for its socket
+/// and some for its open files, plus its buffers (up to `max_outbox_bytes` when its peer stops
+/// reading): 4096 fits the 65536 descriptors `deploy/smbdx.service` allows and the memory of a
+/// small node, and is far more than the cluster peers of a storage node open (a few per peer, per
+/// interface with multichannel).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+
+/// The default [`EngineConfig::max_connections_per_source`]: one address cannot take more than a
+/// sixteenth of [`DEFAULT_MAX_CONNECTIONS`], while a busy client host (many users' sessions, one
+/// connection each, several channels) or a NAT gateway stays well below it.
+pub const DEFAULT_MAX_CONNECTIONS_PER_SOURCE: usize = 256;
+
 /// 8 MiB of READ/WRITE payload plus headroom for headers, transforms and compounding.
 pub const DEFAULT_MAX_MESSAGE: usize = 8 * 1024 * 1024 + 64 * 1024;
 
@@ -71,6 +89,8 @@ impl Default for EngineConfig {
             max_message: DEFAULT_MAX_MESSAGE,
             max_outbox_bytes: 4 * 1024 * 1024,
             max_connections_per_reactor: 4096,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_source: DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
             shutdown_grace: Duration::from_secs(2),
             send_buffer: Some(DEFAULT_SEND_BUFFER),
             rdma: None,

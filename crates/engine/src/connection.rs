@@ -138,6 +138,16 @@ impl PeerInfo {
 /// handler's memory is first touched on that core.
 pub trait ConnectionFactory: Send + Sync + 'static {
     fn accept(&self, peer: &PeerInfo, reactor: usize) -> Box<dyn Connection>;
+
+    /// A connection was closed at accept, over `EngineConfig::max_connections` or
+    /// `max_connections_per_source` (no handler was made for it). Called on the acceptor thread,
+    /// once per refused connection: it must be quick (count it; log or record `first` ones only).
+    /// The default logs the first refusal of each episode, so a flood does not flood the log.
+    fn refused(&self, r: &crate::admission::Refused) {
+        if r.first {
+            tracing::warn!(peer = %r.peer, reason = r.why.name(), "connections refused at accept: {}", r.why);
+        }
+    }
 }
 
 impl<F> ConnectionFactory for F

@@ -9,6 +9,7 @@ use std::thread::JoinHandle;
 use mio::{Poll, Waker};
 
 use crate::acceptor::{Acceptor, Dispatcher, ReactorLink};
+use crate::admission::Admission;
 use crate::config::EngineConfig;
 use crate::connection::{Connection, ConnectionFactory};
 use crate::error::EngineError;
@@ -28,6 +29,8 @@ pub struct Engine {
     shutdown: ShutdownHandle,
     dispatcher: Arc<Dispatcher>,
     counters: Vec<Arc<ReactorCounters>>,
+    /// The connection limits (`EngineConfig::max_connections`, `max_connections_per_source`).
+    admission: Arc<Admission>,
     /// Whether the engine was started with RDMA (EngineConfig::rdma).
     rdma: bool,
     /// Each reactor's registered-memory pool (with RDMA).
@@ -109,6 +112,7 @@ impl Engine {
             shutdown: shutdown.clone(),
             dispatcher: dispatcher.clone(),
             counters,
+            admission: Admission::new(cfg.max_connections, cfg.max_connections_per_source),
             rdma: cfg.rdma.is_some(),
             pools: Vec::new(),
             threads: Vec::new(),
@@ -135,8 +139,10 @@ impl Engine {
             engine.threads.push((Some(i), t));
         }
         if let Some((poll, _waker)) = acceptor_poll {
-            let acceptor = Acceptor::new(poll, mio_listeners, rdma_listeners, dispatcher, shutdown)
-                .map_err(|e| EngineError::io("epoll register listener", None, e))?;
+            let admission = (Arc::clone(&engine.admission), factory);
+            let acceptor =
+                Acceptor::new(poll, mio_listeners, rdma_listeners, dispatcher, shutdown, admission)
+                    .map_err(|e| EngineError::io("epoll register listener", None, e))?;
             let t = std::thread::Builder::new()
                 .name("smbdx-acceptor".into())
                 .spawn(move || acceptor.run())
@@ -198,6 +204,7 @@ impl Engine {
             mio::net::TcpStream::from_std(socket),
             addr,
             Some((conn, state.clone())),
+            None,
         )?;
         let link = self.dispatcher.links[reactor].wakes.clone();
         Ok(ConnectionHandle::new(state, link, reactor))
@@ -218,6 +225,16 @@ impl Engine {
     /// A cloneable handle that can request shutdown from another thread (e.g. a signal handler).
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         self.shutdown.clone()
+    }
+
+    /// Connections closed at accept so far, over the server's or a source's limit.
+    pub fn refused(&self) -> crate::admission::RefusedCounts {
+        self.admission.refused()
+    }
+
+    /// Accepted connections open now (admitted and not yet closed).
+    pub fn accepted_open(&self) -> usize {
+        self.admission.open()
     }
 
     /// Per reactor: polls, messages, bytes in/out, connections.

@@ -6,6 +6,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
+use crate::admission::Permit;
 use crate::connection::{Connection, Flow, PeerInfo};
 use crate::error::EngineError;
 use crate::handle::{ConnectionHandle, WakeState};
@@ -31,11 +32,22 @@ pub(crate) struct HandlerCore {
     pub(crate) queued: bool,
     /// Shared with the connection's `ConnectionHandle`s.
     pub(crate) wake: Arc<WakeState>,
+    /// An accepted connection's place under the connection limits, given back when the channel
+    /// is dropped; `None` for outgoing connections.
+    pub(crate) permit: Option<Permit>,
 }
 
 impl HandlerCore {
     pub(crate) fn new(peer: PeerInfo, handler: Box<dyn Connection>, wake: Arc<WakeState>) -> HandlerCore {
-        HandlerCore { peer, handler, outbox: Outbox::new(), state: State::Open, queued: false, wake }
+        HandlerCore {
+            peer,
+            handler,
+            outbox: Outbox::new(),
+            state: State::Open,
+            queued: false,
+            wake,
+            permit: None,
+        }
     }
 
     fn panicked(&self, during: &'static str) -> EngineError {

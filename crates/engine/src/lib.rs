@@ -66,6 +66,7 @@
 #![forbid(unsafe_code)]
 
 mod acceptor;
+mod admission;
 mod channel;
 mod config;
 mod connection;
@@ -83,7 +84,10 @@ mod spin;
 mod stats;
 mod tcp_channel;
 
-pub use config::{EngineConfig, PollMode, DEFAULT_MAX_MESSAGE};
+pub use admission::{Refusal, Refused, RefusedCounts};
+pub use config::{
+    EngineConfig, PollMode, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_SOURCE, DEFAULT_MAX_MESSAGE,
+};
 pub use connection::{Connection, ConnectionFactory, Flow, PeerInfo, RdmaLimits, Transport};
 pub use engine::Engine;
 pub use error::EngineError;

@@ -22,6 +22,7 @@ use crossbeam_channel::Receiver;
 use mio::net::TcpStream;
 use mio::{Events, Poll, Token};
 
+use crate::admission::Permit;
 use crate::channel::{Channel, Limits, Progress};
 use crate::config::{EngineConfig, PollMode};
 use crate::connection::{Connection, ConnectionFactory, PeerInfo};
@@ -48,9 +49,16 @@ pub(crate) enum Command {
     /// Own this connected, non-blocking socket. `handler` is `None` for accepted sockets (the reactor
     /// asks the factory) and `Some` for outgoing ones (`Engine::connect`), with the state their
     /// `ConnectionHandle`s share with this reactor.
-    Adopt { socket: TcpStream, peer: SocketAddr, handler: Option<(Box<dyn Connection>, Arc<WakeState>)> },
+    /// `permit` is an accepted connection's place under the connection limits (kept until it
+    /// closes).
+    Adopt {
+        socket: TcpStream,
+        peer: SocketAddr,
+        handler: Option<(Box<dyn Connection>, Arc<WakeState>)>,
+        permit: Option<Permit>,
+    },
     /// Accept this RDMA connection request on the reactor's domain; the factory makes its handler.
-    AdoptRdma { req: Box<dyn DynRequest> },
+    AdoptRdma { req: Box<dyn DynRequest>, permit: Option<Permit> },
     /// Connect over RDMA to `addr`, driven by `handler` (`Engine::connect_rdma`).
     ConnectRdma { addr: SocketAddr, handler: Box<dyn Connection>, wake: Arc<WakeState> },
 }
@@ -247,8 +255,8 @@ impl Reactor {
     fn take_commands(&mut self) {
         while let Ok(cmd) = self.commands.try_recv() {
             match cmd {
-                Command::Adopt { socket, peer, handler } => self.adopt(socket, peer, handler),
-                Command::AdoptRdma { req } => self.adopt_rdma(req),
+                Command::Adopt { socket, peer, handler, permit } => self.adopt(socket, peer, handler, permit),
+                Command::AdoptRdma { req, permit } => self.adopt_rdma(req, permit),
                 Command::ConnectRdma { addr, handler, wake } => self.connect_rdma(addr, handler, wake),
             }
         }
@@ -291,6 +299,7 @@ impl Reactor {
         socket: TcpStream,
         peer: SocketAddr,
         handler: Option<(Box<dyn Connection>, Arc<WakeState>)>,
+        permit: Option<Permit>,
     ) {
         if self.draining {
             self.refuse(peer, handler, EngineError::ShuttingDown);
@@ -310,7 +319,8 @@ impl Reactor {
                 }
             },
         };
-        let core = HandlerCore::new(info, handler, wake);
+        let mut core = HandlerCore::new(info, handler, wake);
+        core.permit = permit;
         let ch = Channel::Tcp(Box::new(TcpChannel::new(core, socket, self.cfg.max_message)));
         self.install(ch);
     }
@@ -342,7 +352,7 @@ impl Reactor {
     }
 
     /// An RDMA connection request the acceptor handed over: accept it on this reactor's domain.
-    fn adopt_rdma(&mut self, req: Box<dyn DynRequest>) {
+    fn adopt_rdma(&mut self, req: Box<dyn DynRequest>, permit: Option<Permit>) {
         let peer = req.peer_addr().unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
         if self.draining {
             req.reject();
@@ -380,7 +390,8 @@ impl Reactor {
                 return;
             }
         };
-        let core = HandlerCore::new(info, handler, WakeState::new());
+        let mut core = HandlerCore::new(info, handler, WakeState::new());
+        core.permit = permit;
         let smbd =
             smbdirect::SmbdConnection::new(smbdirect::Role::Server, settings.smbd.clone(), Instant::now());
         match RdmaChannel::new(core, qp, smbd, &settings.smbd, &rdma.pool, false) {

@@ -11,6 +11,10 @@
 //! poll_spin_us = 50
 //! write_threads = 4
 //! rdma_transform = "on"
+//! max_connections = 4096
+//! max_connections_per_source = 256
+//! max_sessions_per_connection = 64
+//! max_opens_per_session = 4096
 //! users = ["alice:nthash:0cb6948805f797bf2a82807973b89537"]
 //! [[share]]
 //! name = "data"
@@ -50,6 +54,8 @@ pub enum ConfigError {
     User(String),
     #[error("{0}")]
     Setting(String),
+    #[error("{name} must be at least 1")]
+    Limit { name: &'static str },
     #[error("admin address {0:?} is not HOST:PORT")]
     Admin(String),
     #[error("admin address {0} is not loopback: give --admin-token-file, whose token other hosts must send")]
@@ -162,7 +168,32 @@ pub struct ServeConfig {
     /// Seconds a connection may go without establishing a session before it is closed
     /// (`--logon-timeout`; 0: never; unset: [`DEFAULT_LOGON_TIMEOUT_SECS`]).
     pub logon_timeout_secs: Option<u64>,
+    /// Connections (TCP and SMB Direct) the server holds at once; one more is closed at accept
+    /// (`--max-connections`; unset: [`engine::DEFAULT_MAX_CONNECTIONS`]).
+    pub max_connections: Option<usize>,
+    /// Connections one client address holds at once; one more from it is closed at accept
+    /// (`--max-connections-per-source`; unset: [`engine::DEFAULT_MAX_CONNECTIONS_PER_SOURCE`]).
+    pub max_connections_per_source: Option<usize>,
+    /// Sessions (established or logging on) one connection holds at once; one more SESSION_SETUP
+    /// is answered STATUS_REQUEST_NOT_ACCEPTED (`--max-sessions-per-connection`; unset:
+    /// [`DEFAULT_MAX_SESSIONS_PER_CONNECTION`]).
+    pub max_sessions_per_connection: Option<usize>,
+    /// Files and directories one session holds open at once; one more CREATE is answered
+    /// STATUS_INSUFFICIENT_RESOURCES and touches nothing on disk (`--max-opens-per-session`; unset:
+    /// [`DEFAULT_MAX_OPENS_PER_SESSION`]).
+    pub max_opens_per_session: Option<usize>,
 }
+
+/// Sessions per connection by default: clients open one per user on a connection (a multi-user
+/// host, a cluster node's service accounts), so 64 is ample, and it bounds what one connection's
+/// half-finished logons hold (each keeps an authentication exchange).
+pub const DEFAULT_MAX_SESSIONS_PER_CONNECTION: usize = 64;
+
+/// Opens per session by default. Each open holds one or two descriptors (the O_DIRECT companion of
+/// a written file), and `deploy/smbdx.service` allows the process 65536: 4096 lets a busy session
+/// (a VM host with many disks and their metadata files open) work, while a few runaway sessions
+/// cannot take every descriptor.
+pub const DEFAULT_MAX_OPENS_PER_SESSION: usize = 4096;
 
 /// How long a connection may take to establish a session, by default: NTLM logs on in two round
 /// trips (clients ask for passwords before they connect), so this is ample, and short enough that
@@ -204,6 +235,42 @@ impl ServeConfig {
             0 => None,
             s => Some(std::time::Duration::from_secs(s)),
         }
+    }
+
+    /// Connections the server holds at once.
+    pub fn max_connections(&self) -> usize {
+        self.max_connections.unwrap_or(engine::DEFAULT_MAX_CONNECTIONS)
+    }
+
+    /// Connections one client address holds at once.
+    pub fn max_connections_per_source(&self) -> usize {
+        self.max_connections_per_source.unwrap_or(engine::DEFAULT_MAX_CONNECTIONS_PER_SOURCE)
+    }
+
+    /// Sessions one connection holds at once.
+    pub fn max_sessions_per_connection(&self) -> usize {
+        self.max_sessions_per_connection.unwrap_or(DEFAULT_MAX_SESSIONS_PER_CONNECTION)
+    }
+
+    /// Opens one session holds at once.
+    pub fn max_opens_per_session(&self) -> usize {
+        self.max_opens_per_session.unwrap_or(DEFAULT_MAX_OPENS_PER_SESSION)
+    }
+
+    /// Each limit is at least 1 (0 would refuse every client: a mistake, not a policy).
+    fn check_limits(&self) -> Result<(), ConfigError> {
+        let limits = [
+            ("max_connections", self.max_connections),
+            ("max_connections_per_source", self.max_connections_per_source),
+            ("max_sessions_per_connection", self.max_sessions_per_connection),
+            ("max_opens_per_session", self.max_opens_per_session),
+        ];
+        for (name, v) in limits {
+            if v == Some(0) {
+                return Err(ConfigError::Limit { name });
+            }
+        }
+        Ok(())
     }
 
     /// The logon throttling policy (default [`crate::throttle::ThrottleConfig::default`]).
@@ -293,6 +360,7 @@ impl ServeConfig {
         self.rdma_addrs()?;
         self.admin_addr()?;
         self.throttle()?;
+        self.check_limits()?;
         if let Some(p) = &self.poll {
             if !matches!(p.as_str(), "busy" | "adaptive" | "interrupt") {
                 return Err(ConfigError::Poll(p.clone()));
@@ -339,6 +407,32 @@ mod tests {
         assert_eq!(backend("ring").unwrap(), Backend::Ring);
         assert_eq!(backend("rustcrypto").unwrap(), Backend::RustCrypto);
         assert!(matches!(backend("openssl"), Err(ConfigError::CryptoBackend(_))));
+    }
+
+    #[test]
+    fn limits_default_parse_and_refuse_zero() {
+        let d = ServeConfig::default();
+        assert_eq!(
+            (d.max_connections(), d.max_connections_per_source()),
+            (engine::DEFAULT_MAX_CONNECTIONS, engine::DEFAULT_MAX_CONNECTIONS_PER_SOURCE)
+        );
+        assert_eq!(d.max_sessions_per_connection(), DEFAULT_MAX_SESSIONS_PER_CONNECTION);
+        assert_eq!(d.max_opens_per_session(), DEFAULT_MAX_OPENS_PER_SESSION);
+        let c: ServeConfig = toml::from_str(
+            "max_connections = 10\nmax_connections_per_source = 3\nmax_sessions_per_connection = 2\nmax_opens_per_session = 5\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                c.max_connections(),
+                c.max_connections_per_source(),
+                c.max_sessions_per_connection(),
+                c.max_opens_per_session()
+            ),
+            (10, 3, 2, 5)
+        );
+        let zero = ServeConfig { max_opens_per_session: Some(0), ..Default::default() };
+        assert!(matches!(zero.check_limits(), Err(ConfigError::Limit { name: "max_opens_per_session" })));
     }
 
     #[test]

@@ -27,9 +27,6 @@ use std::sync::Arc;
 /// READs at least this long are done on a helper thread.
 const DEFER_READ_MIN: usize = 64 * 1024;
 
-/// Opens per session at most: a client cannot exhaust the server's file descriptors.
-const MAX_OPENS_PER_SESSION: usize = 4096;
-
 /// The shares of a server and the open files of one connection's sessions.
 pub struct ServerFiles {
     shares: Arc<Vec<Share>>,
@@ -44,6 +41,8 @@ pub struct ServerFiles {
     open_files: Option<Arc<std::sync::atomic::AtomicU64>>,
     /// Map files so that encrypted READs seal from the page cache ([`Opens::map_reads`]).
     map_reads: bool,
+    /// Opens one session may hold; CREATE beyond answers STATUS_INSUFFICIENT_RESOURCES.
+    max_opens: usize,
 }
 
 impl ServerFiles {
@@ -59,12 +58,19 @@ impl ServerFiles {
             live: None,
             open_files: None,
             map_reads: false,
+            max_opens: crate::config::DEFAULT_MAX_OPENS_PER_SESSION,
         }
     }
 
     /// Lets encrypted READs seal their data straight from the page cache (see `io_offload`).
     pub fn with_map_reads(mut self, on: bool) -> Self {
         self.map_reads = on;
+        self
+    }
+
+    /// Opens one session may hold at once (`max_opens_per_session`).
+    pub fn with_max_opens(mut self, max: usize) -> Self {
+        self.max_opens = max;
         self
     }
 
@@ -132,9 +138,9 @@ impl ServerFiles {
     }
 
     fn opens(&mut self, session_id: u64) -> &mut Opens {
-        let map_reads = self.map_reads;
+        let (map_reads, max) = (self.map_reads, self.max_opens);
         self.opens.entry(session_id).or_insert_with(|| {
-            let mut o = Opens::new(MAX_OPENS_PER_SESSION);
+            let mut o = Opens::new(max);
             o.map_reads = map_reads;
             o
         })

@@ -22,6 +22,12 @@ pub const RECENT_EVENTS: usize = 256;
 /// Characters of an event's user, share or detail kept at most.
 pub const MAX_EVENT_TEXT: usize = 256;
 
+/// Event id (smbdx's own, beside the logon throttling's 9001 and 9002): connections were closed
+/// at accept over the server's or a source's connection limit. Recorded once per episode (until
+/// the source, or the server, is under its limit again); every refusal is counted in
+/// [`Live::refused_connections`].
+pub const EVENT_CONNECTIONS_REFUSED: u32 = 9003;
+
 /// What a connection runs over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TransportKind {
@@ -225,6 +231,8 @@ pub struct Live {
     conns: Mutex<Conns>,
     events: Mutex<Events>,
     next_id: AtomicU64,
+    /// Connections closed at accept: over the server's limit, over a source's.
+    refused: [AtomicU64; 2],
 }
 
 /// A poisoned lock still holds consistent counts (nothing here panics half-way through a change).
@@ -263,6 +271,7 @@ impl Live {
             conns: Mutex::default(),
             events: Mutex::default(),
             next_id: AtomicU64::new(1),
+            refused: Default::default(),
         }
     }
 
@@ -361,6 +370,34 @@ impl Live {
         }
         tracing::info!(session_id = format_args!("{id:#x}"), peer = %e.peer, "session closed by the operator");
         Ok(e.peer)
+    }
+
+    /// A connection was closed at accept over a connection limit: counted; the first of an
+    /// episode is also logged as event [`EVENT_CONNECTIONS_REFUSED`].
+    pub fn connection_refused(&self, r: &engine::Refused) {
+        let i = match r.why {
+            engine::Refusal::ServerFull { .. } => 0,
+            engine::Refusal::SourceFull { .. } => 1,
+        };
+        self.refused[i].fetch_add(1, Relaxed);
+        if r.first {
+            tracing::warn!(event_id = EVENT_CONNECTIONS_REFUSED, peer = %r.peer, reason = r.why.name(),
+                "connections refused at accept: {}", r.why);
+            self.record(EventRecord {
+                time_ms: unix_ms(SystemTime::now()),
+                id: Some(EVENT_CONNECTIONS_REFUSED),
+                kind: "connections_refused",
+                client: r.peer,
+                user: None,
+                share: None,
+                detail: format!("{}: {}", r.why.name(), r.why),
+            });
+        }
+    }
+
+    /// Connections closed at accept so far, by reason (`server_limit`, `source_limit`).
+    pub fn refused_connections(&self) -> [(&'static str, u64); 2] {
+        [("server_limit", self.refused[0].load(Relaxed)), ("source_limit", self.refused[1].load(Relaxed))]
     }
 
     /// Records a security event (names a client sent are cut to [`MAX_EVENT_TEXT`] characters:

@@ -41,6 +41,8 @@ struct Factory {
     logon_timeout: Option<std::time::Duration>,
     /// Encrypted READs seal from the page cache (`read_path`).
     map_reads: bool,
+    /// Opens one session may hold (`max_opens_per_session`).
+    max_opens: usize,
 }
 
 /// Requests one connection has in flight on the helpers at most (the session layer bounds their
@@ -53,7 +55,8 @@ const HELPER_QUEUE: usize = 64;
 impl ConnectionFactory for Factory {
     fn accept(&self, peer: &engine::PeerInfo, reactor: usize) -> Box<dyn Connection> {
         let mut files = ServerFiles::new(Arc::clone(&self.shares), Arc::new(crate::netif::interfaces))
-            .with_map_reads(self.map_reads);
+            .with_map_reads(self.map_reads)
+            .with_max_opens(self.max_opens);
         if let Some(h) = self.helpers.get(reactor) {
             files = files.with_io_offload(IoOffload::new(
                 Arc::clone(h),
@@ -71,6 +74,12 @@ impl ConnectionFactory for Factory {
             logon_timeout: self.logon_timeout,
         };
         Box::new(SmbConnection::new(peer, Arc::clone(&self.cfg), files, auth, live, guard))
+    }
+
+    /// Closed at accept over a connection limit: counted for /metrics, and the first refusal of
+    /// each episode logged as an event for the operator (a flood adds to the count, not the ring).
+    fn refused(&self, r: &engine::Refused) {
+        self.live.connection_refused(r);
     }
 }
 
@@ -148,6 +157,7 @@ impl Server {
             require_signing: cfg.require_signing,
             rdma_transform: cfg.rdma_transform != crate::config::RdmaTransformSetting::Off,
             require_rdma_transform: cfg.rdma_transform == crate::config::RdmaTransformSetting::Required,
+            max_sessions: cfg.max_sessions_per_connection(),
             ..ServerConfig::default()
         };
         let mut listeners = Vec::new();
@@ -172,6 +182,8 @@ impl Server {
             max_message: (8 << 20) + (64 << 10),
             max_outbox_bytes: 32 << 20,
             max_connections_per_reactor: 4096,
+            max_connections: cfg.max_connections(),
+            max_connections_per_source: cfg.max_connections_per_source(),
             shutdown_grace: std::time::Duration::from_secs(5),
             rdma,
             ..EngineConfig::default()
@@ -206,6 +218,7 @@ impl Server {
             delayer: crate::delay::Delayer::start().map_err(ServeError::Engine)?,
             logon_timeout: cfg.logon_timeout(),
             map_reads: cfg.map_reads()?,
+            max_opens: cfg.max_opens_per_session(),
         };
         let engine = Engine::start(listeners, Arc::new(factory), engine_cfg).map_err(ServeError::Engine)?;
         for a in engine.local_addrs() {
@@ -215,6 +228,16 @@ impl Server {
             tracing::info!(rdma = %a, shares = cfg.shares.len(), encrypt_data = cfg.encrypt_data, "smbdx serving SMB Direct");
         }
         Ok(Server { engine, helpers, live })
+    }
+
+    /// Connections closed at accept so far, over the server's or a source's limit.
+    pub fn refused_connections(&self) -> engine::RefusedCounts {
+        self.engine.refused()
+    }
+
+    /// Accepted connections open now, as the connection limits count them.
+    pub fn accepted_open(&self) -> usize {
+        self.engine.accepted_open()
     }
 
     /// READs and WRITEs the helper threads have done so far (0 with `--write-threads 0`).

@@ -391,6 +391,22 @@ pub struct ServeArgs {
     /// trickles bytes meanwhile (default 30; 0: no limit).
     #[arg(long, value_name = "SECS")]
     pub logon_timeout: Option<u64>,
+    /// Connections the server holds at once (TCP and SMB Direct); one more is closed at accept
+    /// (default 4096).
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Connections one client address holds at once; one more from it is closed at accept
+    /// (default 256).
+    #[arg(long, value_name = "N")]
+    pub max_connections_per_source: Option<usize>,
+    /// Sessions one connection holds at once; one more SESSION_SETUP is answered
+    /// STATUS_REQUEST_NOT_ACCEPTED (default 64).
+    #[arg(long, value_name = "N")]
+    pub max_sessions_per_connection: Option<usize>,
+    /// Files one session holds open at once; one more CREATE is answered
+    /// STATUS_INSUFFICIENT_RESOURCES (default 4096).
+    #[arg(long, value_name = "N")]
+    pub max_opens_per_session: Option<usize>,
     /// Helper threads per reactor that do large READs and WRITEs while the reactor goes on (default
     /// 4: a disk takes several writes at a time faster than one; 0: the reactor does them itself).
     #[arg(long, value_name = "N")]

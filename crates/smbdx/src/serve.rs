@@ -136,6 +136,18 @@ fn merge(args: &ServeArgs) -> Result<ServeConfig, server::config::ConfigError> {
     if args.logon_timeout.is_some() {
         cfg.logon_timeout_secs = args.logon_timeout;
     }
+    if args.max_connections.is_some() {
+        cfg.max_connections = args.max_connections;
+    }
+    if args.max_connections_per_source.is_some() {
+        cfg.max_connections_per_source = args.max_connections_per_source;
+    }
+    if args.max_sessions_per_connection.is_some() {
+        cfg.max_sessions_per_connection = args.max_sessions_per_connection;
+    }
+    if args.max_opens_per_session.is_some() {
+        cfg.max_opens_per_session = args.max_opens_per_session;
+    }
     if args.admin.is_some() {
         cfg.admin = args.admin.clone();
     }

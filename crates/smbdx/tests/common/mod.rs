@@ -168,6 +168,7 @@ pub fn shares() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
 }
 
 pub mod proxy;
+pub mod raw;
 pub mod samba;
 
 /// A server started in this test's process (`server::serve::Server`), shut down when dropped.
