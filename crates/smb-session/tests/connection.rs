@@ -261,6 +261,42 @@ fn write_request(c: &mut RawClient, file_id: FileId, payload: &[u8], seal: bool)
     (h.message_id, c.request(h, &req, !seal, seal))
 }
 
+/// Found by the `server_session` fuzz target: an empty WRITE to a handler that defers writes
+/// lay nowhere in the message, and finding its place underflowed (a panic in debug builds, a wild
+/// range in release ones). It is written at once, like any WRITE the handler does not take over.
+#[test]
+fn an_empty_write_to_a_deferring_handler_is_answered_at_once() {
+    let (mut c, _tx, file_id) = deferring_client();
+    let h = c.io_header(Command::WRITE, 0);
+    let req = WriteRequest { offset: 10, data: &[], file_id, ..Default::default() };
+    let rsp = c.call(h, &req, false, true).1.expect("answered at once");
+    assert_eq!(Header::parse(&rsp).unwrap().nt_status(), NtStatus::SUCCESS);
+    assert_eq!(WriteResponse::parse(&rsp).unwrap().count, 0);
+    assert_eq!(c.conn.deferred_in_flight(), 0);
+}
+
+/// Also found by `server_session`: a signed WRITE whose DataOffset is not the usual 0x70 put its
+/// payload off a page boundary, and the session handed it over for deferral anyway, breaking the
+/// alignment handlers are promised. It is written at once instead.
+#[test]
+fn a_write_payload_off_a_page_boundary_is_written_at_once() {
+    let (mut c, _tx, file_id) = deferring_client();
+    let h = c.io_header(Command::WRITE, 65536);
+    let payload = vec![0x5Au8; 65536];
+    let req = WriteRequest { offset: 0, data: &payload, file_id, ..Default::default() };
+    let mut pdu = pdu_to_vec(&h, &req);
+    // DataOffset 0x70 -> 0x78: eight bytes of padding before the payload.
+    pdu[66..68].copy_from_slice(&0x78u16.to_le_bytes());
+    pdu.splice(0x70..0x70, [0u8; 8]);
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    let mut msg = c.seal_pdu(pdu);
+    assert_eq!(c.conn.on_message(&mut msg, 0, &mut out), Flow::Continue);
+    assert_eq!(c.conn.deferred_in_flight(), 0, "not deferred");
+    let rsp = c.open_reply(out.pop().expect("answered at once"));
+    assert_eq!(Header::parse(&rsp).unwrap().nt_status(), NtStatus::SUCCESS);
+    assert_eq!(WriteResponse::parse(&rsp).unwrap().count, 65536);
+}
+
 #[test]
 fn deferred_writes_are_answered_once_the_handler_has_finished_them() {
     let (mut c, mut tx, file_id) = deferring_client();

@@ -109,7 +109,8 @@ fn two_hundred_fifty_six_clients_mixed_io_no_error_every_byte_checked_rss_bounde
     let secs: u64 = std::env::var("SMBDX_LOAD_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
     let dir = tempfile::tempdir().unwrap();
     let share = format!("d={}", dir.path().display());
-    let server = common::Serve::start(&["--share", &share]);
+    // 256 clients from one address: the per-source default (256) would admit exactly them.
+    let server = common::Serve::start(&["--share", &share, "--max-connections-per-source", "1024"]);
     let pid = server.pid();
     let before = vm_hwm_kib(pid);
     let start = Arc::new(Barrier::new(CLIENTS + 1));

@@ -62,7 +62,22 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             }
         }
         let pdu_at = pdu.as_ptr() as usize;
+        let pdu_len = pdu.len();
         let parsed = parse_request(pdu).map_err(|_| NtStatus::INVALID_PARAMETER)?.1;
+        // Where a WRITE's payload lies in the PDU, for handing it over in place: only a payload that
+        // is there (an empty one need not be) and starts on a page, as handlers are promised (the
+        // receive path places DataOffset 0x70 so; a client's other offset lands anywhere). Any other
+        // WRITE is done at once.
+        let payload_at = match &parsed {
+            Request::Write(w)
+                if !w.data.is_empty() && (w.data.as_ptr() as usize).is_multiple_of(super::PAGE) =>
+            {
+                (w.data.as_ptr() as usize)
+                    .checked_sub(pdu_at)
+                    .filter(|at| at.checked_add(w.data.len()).is_some_and(|end| end <= pdu_len))
+            }
+            _ => None,
+        };
         let mut p = self.new_pdu();
         match &parsed {
             Request::Echo(_) => {
@@ -144,7 +159,9 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
                     };
                     return self.on_rdma_write(ctx, header, &w, req, tx);
                 }
-                Request::Write(w) if self.defer_ok && self.may_defer(w.data.len()) => {
+                Request::Write(w)
+                    if self.defer_ok && payload_at.is_some() && self.may_defer(w.data.len()) =>
+                {
                     match self.files.begin_write(ctx, header, &WriteArgs::of(&w)) {
                         IoStart::Execute => {
                             let status = self.files.execute(ctx, header, &Request::Write(w), &mut p)?;
@@ -152,8 +169,8 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
                         }
                         IoStart::Done(result) => (write_response(result?, &mut p), p),
                         IoStart::Deferred => {
-                            // The payload's place in the message (it lies inside the PDU).
-                            let at = w.data.as_ptr() as usize - pdu_at;
+                            // The payload's place in the message (checked above to lie in the PDU).
+                            let at = payload_at.unwrap_or_default();
                             self.deferring = Some((header.message_id, at..at + w.data.len()));
                             self.recycle(Reply::from_vec(p));
                             self.defer(header, encrypted, w.data.len(), None, None);
