@@ -136,7 +136,6 @@ fn a_file_truncated_beneath_the_mapping_costs_no_crash() {
     }
     stop.store(true, Ordering::Relaxed);
     let rounds = churn.join().unwrap();
-    assert!(rounds > 10, "the file was hardly churned ({rounds} rounds)");
     assert!(
         filemap::truncations_caught() > caught_before,
         "no lent READ met a truncation in {outcomes:?} reads"
