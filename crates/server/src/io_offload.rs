@@ -139,7 +139,7 @@ impl IoOffload {
             // Done here, not on a helper. A READ the connection will seal, whose data the page cache
             // holds, is lent where it lies: the seal reads it once, where a copy into the response
             // and a seal there were two passes on this thread.
-            if let Some(lent) = r.lend().filter(|_| io.lend) {
+            if let Some(lent) = io.lend.then(|| r.lend()).flatten() {
                 let n = lent.len() as u32;
                 let lent: Box<dyn LentBytes> = Box::new(Lent(lent));
                 self.ready.push_back(IoDone {

@@ -13,15 +13,8 @@ const PASS: &str = "Crypt0-Libs";
 
 /// Pseudo-random bytes, so a keystream or block mix-up cannot pass.
 fn data(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    let mut r = common::Rng(seed | 1);
+    (0..len).map(|_| r.next() as u8).collect()
 }
 
 /// Writes and reads back, through share `share`, pieces of 4 KiB to 1 MiB; checks what is on disk.

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::Rng;
+
 use client::{Client, ClientOptions, OpenMode};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -12,17 +14,6 @@ use std::time::Duration;
 
 const RUNS: u64 = 20;
 const CLIENTS: usize = 3;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 /// The bytes of record `n` of client `c` in run `run`: a slice of a random pool chosen by the
 /// record, stamped with (run, client, record) every 4 KiB, so a record landing at another's place, or

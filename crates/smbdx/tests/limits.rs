@@ -15,7 +15,7 @@ use server::config::{ServeConfig, ShareConfig};
 use server::live::EVENT_CONNECTIONS_REFUSED;
 use smb_wire::create::CreateDisposition;
 use smb_wire::status::NtStatus;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -54,23 +54,6 @@ fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
 }
 
-/// Whether the server closes `s` within `limit` (EOF or a reset; a read that times out means the
-/// connection is still open).
-fn closed_within(s: &mut TcpStream, limit: Duration) -> bool {
-    s.set_read_timeout(Some(limit)).unwrap();
-    let mut buf = [0u8; 512];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => continue,
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
-                return false
-            }
-            Err(_) => return true,
-        }
-    }
-}
-
 /// Whether `s` is still served: an SMB2 NEGOTIATE gets its answer.
 fn served(s: TcpStream) -> bool {
     let mut r = Raw { s, mid: 0, session: 0, tree: 0, ask: 1 };
@@ -105,7 +88,10 @@ fn a_source_over_its_connection_limit_is_closed_at_accept_and_others_are_not() {
     assert!(eventually(Duration::from_secs(10), || srv.server().accepted_open() == 3));
     // The fourth is closed before anything is read from it, a logon through it fails too.
     let mut s4 = TcpStream::connect(v4).unwrap();
-    assert!(closed_within(&mut s4, Duration::from_secs(10)), "a 4th connection from 127.0.0.1 stayed open");
+    assert!(
+        common::closed_within(&mut s4, Duration::from_secs(10)),
+        "a 4th connection from 127.0.0.1 stayed open"
+    );
     assert!(logon(v4).is_err(), "a 4th connection from 127.0.0.1 logged on");
     assert_eq!(srv.server().refused_connections().source_limit, 2);
     // Another address is untouched, and so are the three admitted connections.
@@ -141,7 +127,10 @@ fn the_server_limit_counts_every_source() {
     let _b = TcpStream::connect(addr(&srv, true)).unwrap();
     assert!(eventually(Duration::from_secs(10), || srv.server().accepted_open() == 2));
     let mut c = TcpStream::connect(addr(&srv, true)).unwrap();
-    assert!(closed_within(&mut c, Duration::from_secs(10)), "a 3rd connection to a server of 2 stayed open");
+    assert!(
+        common::closed_within(&mut c, Duration::from_secs(10)),
+        "a 3rd connection to a server of 2 stayed open"
+    );
     assert_eq!(srv.server().refused_connections().server_limit, 1);
     assert!(metric(&srv, "smbdx_connections_refused_total{reason=\"server_limit\"} 1").is_some());
     drop(a);

@@ -9,6 +9,8 @@
 
 mod common;
 
+use common::Rng;
+
 use client::{Client, ClientOptions, OpenMode};
 use engine::PollMode;
 use smb_crypto::{Cipher, SigningAlgorithm};
@@ -23,17 +25,6 @@ const BIG_EVERY: usize = 16;
 /// for reuse (up to 8 of each, smb-session's SPARE_*), 1 MiB each for the big clients; plus the
 /// process's fixed part. Measured: 346 MiB at 15 s (the test prints its peak).
 const RSS_BOUND_MIB: u64 = 512;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 fn vm_hwm_kib(pid: u32) -> u64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();

@@ -6,7 +6,7 @@ mod common;
 
 use client::{Client, ClientOptions};
 use server::config::{ServeConfig, ShareConfig};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -23,29 +23,15 @@ fn start(dir: &std::path::Path) -> common::InProcess {
     })
 }
 
-/// Whether the server closes `s` within `limit` (reads until EOF or a reset; a read that times
-/// out means the connection is still open).
-fn closed_within(s: &mut TcpStream, limit: Duration) -> bool {
-    s.set_read_timeout(Some(limit)).unwrap();
-    let mut buf = [0u8; 512];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => continue,
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
-                return false
-            }
-            Err(_) => return true,
-        }
-    }
-}
-
 #[test]
 fn a_silent_connection_is_closed() {
     let dir = tempfile::tempdir().unwrap();
     let srv = start(dir.path());
     let mut s = TcpStream::connect(srv.server().local_addrs()[0]).unwrap();
-    assert!(closed_within(&mut s, Duration::from_secs(20)), "a silent connection outlived its logon timeout");
+    assert!(
+        common::closed_within(&mut s, Duration::from_secs(20)),
+        "a silent connection outlived its logon timeout"
+    );
 }
 
 #[test]
@@ -69,7 +55,7 @@ fn a_trickling_connection_is_closed() {
     });
     let mut r = s;
     assert!(
-        closed_within(&mut r, Duration::from_secs(20)),
+        common::closed_within(&mut r, Duration::from_secs(20)),
         "a trickling connection outlived its logon timeout"
     );
     let sent = trickle.join().unwrap();
