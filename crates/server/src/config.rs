@@ -56,6 +56,8 @@ pub enum ConfigError {
     Setting(String),
     #[error("{name} must be at least 1")]
     Limit { name: &'static str },
+    #[error("max_credits must be at least {MIN_CREDITS} (one READ or WRITE of the largest size negotiated, 8 MiB, costs that many); {0} is less")]
+    Credits(u16),
     #[error("admin address {0:?} is not HOST:PORT")]
     Admin(String),
     #[error("admin address {0} is not loopback: give --admin-token-file, whose token other hosts must send")]
@@ -182,6 +184,13 @@ pub struct ServeConfig {
     /// STATUS_INSUFFICIENT_RESOURCES and touches nothing on disk (`--max-opens-per-session`; unset:
     /// [`DEFAULT_MAX_OPENS_PER_SESSION`]).
     pub max_opens_per_session: Option<usize>,
+    /// Seconds a connection may go without a request while it holds no open file before it is
+    /// closed, its sessions with it (`--idle-timeout`; 0: never; unset:
+    /// [`DEFAULT_IDLE_TIMEOUT_SECS`]).
+    pub idle_timeout_secs: Option<u64>,
+    /// Credits one connection may hold at once: the requests (and 64 KiB units of a large READ or
+    /// WRITE) it may have outstanding (`--max-credits`; unset: [`DEFAULT_MAX_CREDITS`]).
+    pub max_credits: Option<u16>,
 }
 
 /// Sessions per connection by default: clients open one per user on a connection (a multi-user
@@ -199,6 +208,23 @@ pub const DEFAULT_MAX_OPENS_PER_SESSION: usize = 4096;
 /// trips (clients ask for passwords before they connect), so this is ample, and short enough that
 /// silent or trickling connections do not pile up.
 pub const DEFAULT_LOGON_TIMEOUT_SECS: u64 = 30;
+
+/// How long a connection may sit idle, by default: Windows' AutoDisconnect default (15 minutes).
+/// Like it (and Samba's `deadtime`), a connection with a file open is never idle: a client keeping
+/// a handle expects it to last, and closing the connection would close the handle under it. Clients
+/// that keep idle connections alive send ECHOs (the Linux client every 60 s), which count as requests.
+pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 900;
+
+/// Credits per connection by default: Windows Server's own range runs from Smb2CreditsMin (512) to
+/// Smb2CreditsMax (8192). At 64 KiB a credit, 512 lets one connection have 32 MiB of
+/// READs or WRITEs in flight, which fills a 100 Gb/s link at a millisecond's round trip, and no more
+/// than the outbox that answers them holds.
+pub const DEFAULT_MAX_CREDITS: u16 = 512;
+
+/// The least `max_credits` may be: a request costs a credit per 64 KiB, and the server negotiates
+/// READs and WRITEs of up to 8 MiB; a window smaller than one of those would leave a client that
+/// sizes its requests by MaxReadSize waiting for credits that never come.
+pub const MIN_CREDITS: u16 = 128;
 
 /// How `smbdx serve` and the client treat the SMB 3.1.1 RDMA transform.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -237,6 +263,19 @@ impl ServeConfig {
         }
     }
 
+    /// How long a connection without open files may go without a request (`None`: no limit).
+    pub fn idle_timeout(&self) -> Option<std::time::Duration> {
+        match self.idle_timeout_secs.unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS) {
+            0 => None,
+            s => Some(std::time::Duration::from_secs(s)),
+        }
+    }
+
+    /// Credits one connection may hold.
+    pub fn max_credits(&self) -> u16 {
+        self.max_credits.unwrap_or(DEFAULT_MAX_CREDITS)
+    }
+
     /// Connections the server holds at once.
     pub fn max_connections(&self) -> usize {
         self.max_connections.unwrap_or(engine::DEFAULT_MAX_CONNECTIONS)
@@ -269,6 +308,9 @@ impl ServeConfig {
             if v == Some(0) {
                 return Err(ConfigError::Limit { name });
             }
+        }
+        if let Some(c) = self.max_credits.filter(|&c| c < MIN_CREDITS) {
+            return Err(ConfigError::Credits(c));
         }
         Ok(())
     }
@@ -433,6 +475,10 @@ mod tests {
         );
         let zero = ServeConfig { max_opens_per_session: Some(0), ..Default::default() };
         assert!(matches!(zero.check_limits(), Err(ConfigError::Limit { name: "max_opens_per_session" })));
+        let few = ServeConfig { max_credits: Some(MIN_CREDITS - 1), ..Default::default() };
+        assert!(matches!(few.check_limits(), Err(ConfigError::Credits(127))));
+        let enough = ServeConfig { max_credits: Some(MIN_CREDITS), ..Default::default() };
+        assert!(enough.check_limits().is_ok());
     }
 
     #[test]

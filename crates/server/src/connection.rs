@@ -22,6 +22,18 @@ pub struct LogonGuard {
     pub table: Arc<LogonThrottle>,
     pub delayer: Delayer,
     pub logon_timeout: Option<std::time::Duration>,
+    /// How long the connection may go without a request while it holds no open file (`None`: for
+    /// ever; see `config::DEFAULT_IDLE_TIMEOUT_SECS`).
+    pub idle_timeout: Option<std::time::Duration>,
+}
+
+/// Idle expiry: when the last request came, and when the one wake this connection has pending for
+/// it is due (one at a time, so the delayer's heap holds one entry per connection however often
+/// the connection is woken for other reasons).
+struct Idle {
+    after: std::time::Duration,
+    last_request: Instant,
+    wake: Option<Instant>,
 }
 
 /// Answers held back (a throttled source's SESSION_SETUP, and everything after it, in order).
@@ -37,6 +49,7 @@ pub struct SmbConnection {
     handle: Option<ConnectionHandle>,
     /// When the connection is closed unless a session was established by then.
     logon_deadline: Option<Instant>,
+    idle: Option<Idle>,
     /// What SMB Direct settled (MaxReadWriteSize, the largest message); `None` over TCP.
     rdma: Option<engine::RdmaLimits>,
     inner: ServerConnection<ServerFiles, NtlmAuth>,
@@ -168,8 +181,33 @@ impl SmbConnection {
         if let Some((_, e)) = &live {
             inner = inner.with_counters(Arc::clone(&e.counters));
         }
-        let logon_deadline = guard.logon_timeout.map(|d| Instant::now() + d);
-        Self { peer: peer.addr, guard, held: None, handle: None, logon_deadline, rdma, inner, live }
+        let now = Instant::now();
+        let logon_deadline = guard.logon_timeout.map(|d| now + d);
+        let idle = guard.idle_timeout.map(|after| Idle { after, last_request: now, wake: None });
+        Self { peer: peer.addr, guard, held: None, handle: None, logon_deadline, idle, rdma, inner, live }
+    }
+
+    /// Whether the connection has been idle too long: no request for the idle timeout, no open
+    /// file, nothing in flight on the helpers. Otherwise the next check is asked for (when the
+    /// timeout would run out, or a timeout from now if files are open).
+    fn idle_expired(&mut self, now: Instant) -> bool {
+        let Some(idle) = &mut self.idle else { return false };
+        if idle.wake.is_some_and(|at| now >= at) {
+            idle.wake = None;
+        }
+        let due = idle.last_request + idle.after;
+        let busy = self.inner.files_mut().open_count() > 0 || self.inner.deferred_in_flight() > 0;
+        if now >= due && !busy {
+            return true;
+        }
+        let next = if now >= due { now + idle.after } else { due };
+        if idle.wake.is_none() {
+            if let Some(h) = &self.handle {
+                idle.wake = Some(next);
+                self.guard.delayer.wake_at(next, h.clone());
+            }
+        }
+        false
     }
 
     /// A security event of this connection's client, for the operator's view.
@@ -396,6 +434,9 @@ impl Connection for SmbConnection {
             let h = smb_wire::Header::parse(msg).ok();
             tracing::debug!(peer = %self.peer, len = msg.len(), command = ?h.map(|h| h.command), mid = h.map(|h| h.message_id), "message");
         }
+        if let Some(idle) = &mut self.idle {
+            idle.last_request = Instant::now();
+        }
         if is_session_setup(msg) && matches!(self.throttle_logon(), EngineFlow::Close) {
             return EngineFlow::Close;
         }
@@ -443,6 +484,7 @@ impl Connection for SmbConnection {
             self.guard.delayer.wake_at(at, handle.clone());
         }
         self.inner.files_mut().attach(handle);
+        self.idle_expired(Instant::now());
     }
 
     /// The helper thread finished WRITEs: answer them. Or a throttled logon's delay has passed:
@@ -453,6 +495,10 @@ impl Connection for SmbConnection {
         }
         if self.logon_deadline.is_some_and(|at| Instant::now() >= at) {
             tracing::info!(peer = %self.peer, "closing a connection that established no session in time");
+            return EngineFlow::Close;
+        }
+        if self.idle_expired(Instant::now()) {
+            tracing::info!(peer = %self.peer, "closing an idle connection (no request and no open file for the idle timeout)");
             return EngineFlow::Close;
         }
         self.release_held(out, false);

@@ -80,11 +80,16 @@ impl ServerFiles {
         self
     }
 
+    /// Files and directories open on this connection, all sessions together.
+    pub fn open_count(&self) -> usize {
+        self.opens.values().map(Opens::len).sum()
+    }
+
     /// Stores the open-file count after a command that may change it (the reactor is its only
     /// writer: a relaxed store).
     fn publish_open_files(&self) {
         if let Some(c) = &self.open_files {
-            let n: usize = self.opens.values().map(Opens::len).sum();
+            let n = self.open_count();
             c.store(n as u64, std::sync::atomic::Ordering::Relaxed);
         }
     }

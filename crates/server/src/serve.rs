@@ -39,6 +39,7 @@ struct Factory {
     throttle: Arc<crate::throttle::LogonThrottle>,
     delayer: crate::delay::Delayer,
     logon_timeout: Option<std::time::Duration>,
+    idle_timeout: Option<std::time::Duration>,
     /// Encrypted READs seal from the page cache (`read_path`).
     map_reads: bool,
     /// Opens one session may hold (`max_opens_per_session`).
@@ -72,6 +73,7 @@ impl ConnectionFactory for Factory {
             table: Arc::clone(&self.throttle),
             delayer: self.delayer.clone(),
             logon_timeout: self.logon_timeout,
+            idle_timeout: self.idle_timeout,
         };
         Box::new(SmbConnection::new(peer, Arc::clone(&self.cfg), files, auth, live, guard))
     }
@@ -158,6 +160,7 @@ impl Server {
             rdma_transform: cfg.rdma_transform != crate::config::RdmaTransformSetting::Off,
             require_rdma_transform: cfg.rdma_transform == crate::config::RdmaTransformSetting::Required,
             max_sessions: cfg.max_sessions_per_connection(),
+            max_credits: cfg.max_credits(),
             ..ServerConfig::default()
         };
         let mut listeners = Vec::new();
@@ -217,6 +220,7 @@ impl Server {
             throttle: Arc::new(crate::throttle::LogonThrottle::new(cfg.throttle()?)),
             delayer: crate::delay::Delayer::start().map_err(ServeError::Engine)?,
             logon_timeout: cfg.logon_timeout(),
+            idle_timeout: cfg.idle_timeout(),
             map_reads: cfg.map_reads()?,
             max_opens: cfg.max_opens_per_session(),
         };

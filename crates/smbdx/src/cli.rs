@@ -407,6 +407,14 @@ pub struct ServeArgs {
     /// STATUS_INSUFFICIENT_RESOURCES (default 4096).
     #[arg(long, value_name = "N")]
     pub max_opens_per_session: Option<usize>,
+    /// Seconds a connection with no open file may go without a request before it is closed, its
+    /// sessions with it (default 900, Windows' AutoDisconnect; 0: never).
+    #[arg(long, value_name = "SECS")]
+    pub idle_timeout: Option<u64>,
+    /// Credits one connection may hold: the requests (64 KiB units of large ones) it may have
+    /// outstanding (default 512).
+    #[arg(long, value_name = "N")]
+    pub max_credits: Option<u16>,
     /// Helper threads per reactor that do large READs and WRITEs while the reactor goes on (default
     /// 4: a disk takes several writes at a time faster than one; 0: the reactor does them itself).
     #[arg(long, value_name = "N")]

@@ -148,6 +148,12 @@ fn merge(args: &ServeArgs) -> Result<ServeConfig, server::config::ConfigError> {
     if args.max_opens_per_session.is_some() {
         cfg.max_opens_per_session = args.max_opens_per_session;
     }
+    if args.idle_timeout.is_some() {
+        cfg.idle_timeout_secs = args.idle_timeout;
+    }
+    if args.max_credits.is_some() {
+        cfg.max_credits = args.max_credits;
+    }
     if args.admin.is_some() {
         cfg.admin = args.admin.clone();
     }
