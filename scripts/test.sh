@@ -29,6 +29,8 @@ python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_pkgs+=(python3-venv)
 command -v systemd-analyze >/dev/null 2>&1 || need_pkgs+=(systemd)  # checks deploy/smbdx.service
 command -v tcpdump >/dev/null 2>&1 || need_pkgs+=(tcpdump)          # the RoCE capture in the SMB Direct VM test
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)  # the admin page in a headless browser
+command -v mkfs.ext4 >/dev/null 2>&1 || need_pkgs+=(e2fsprogs)     # disk_errors: an ext4 share on a loop device
+command -v xfs_io >/dev/null 2>&1 || need_pkgs+=(xfsprogs)         # disk_errors: its shutdown ioctl (EIO)
 # rdma-core headers and libclang for the `rdma` feature (bindgen); the VM packages are rxe-vm.sh's.
 for p in libibverbs-dev librdmacm-dev libclang-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
