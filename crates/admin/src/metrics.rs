@@ -145,6 +145,27 @@ pub fn render(obs: &Observer) -> String {
             queue.get_or_create(&l).set(*d as i64);
         }
     }
+    let starved = counters(
+        &mut reg,
+        "smbdx_memory_starved",
+        "Times a connection waited because the memory budget was used up",
+    );
+    let stalled = counters(
+        &mut reg,
+        "smbdx_memory_stalled_closed",
+        "Connections closed for holding memory of a used-up budget without progress",
+    );
+    for r in obs.reactors.snapshot() {
+        let l: Labels = vec![("reactor", r.reactor.to_string())];
+        starved.get_or_create(&l).inc_by(r.starved);
+        stalled.get_or_create(&l).inc_by(r.stalled_closed);
+    }
+    let budget =
+        gauges(&mut reg, "smbdx_memory_budget_bytes", "The connections' memory budget: limit, used, peak");
+    for (what, v) in [("limit", obs.budget.limit()), ("used", obs.budget.used()), ("peak", obs.budget.peak())]
+    {
+        budget.get_or_create(&vec![("value", what.into())]).set(v as i64);
+    }
     let helper_jobs = Counter::<u64>::default();
     helper_jobs.inc_by(obs.helper_jobs_run());
     reg.register("smbdx_helper_jobs", "READs and WRITEs the helper threads ran", helper_jobs);

@@ -21,6 +21,9 @@ pub(crate) enum Progress {
     Idle,
     /// The read budget ran out with input possibly still waiting: drive again soon.
     MoreWork,
+    /// The memory budget is used up: drive again once it has room (no readiness event will come
+    /// for bytes already waiting).
+    Starved,
     /// Drained after Close or end of input: close it.
     Done,
     /// Close it for this reason.
@@ -115,6 +118,29 @@ impl Channel {
                 why: format!("no domain for the connection with {}", c.peer()),
             }),
         }
+    }
+
+    /// The budget is pressed: give back what is kept for reuse (a receive buffer left large).
+    pub(crate) fn trim(&mut self) {
+        if let Channel::Tcp(c) = self {
+            c.trim();
+        }
+    }
+
+    /// Whether the connection holds memory of the budget without moving: answers its peer takes
+    /// none of, or a message its peer stopped sending, for at least `timeout` (by `now`). A
+    /// connection the reactor itself starves is not stalled.
+    pub(crate) fn stalled(&self, now: std::time::Instant, timeout: std::time::Duration) -> Option<usize> {
+        let core = self.core();
+        if core.starved || now.saturating_duration_since(core.last_progress) < timeout {
+            return None;
+        }
+        let held = core.outbox_held()
+            + match self {
+                Channel::Tcp(c) => c.input_held(),
+                Channel::Rdma(_) => 0,
+            };
+        (held > 0).then_some(held)
     }
 
     pub(crate) fn as_rdma(&mut self) -> Option<&mut RdmaChannel> {

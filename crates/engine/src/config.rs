@@ -59,7 +59,20 @@ pub struct EngineConfig {
     pub send_buffer: Option<usize>,
     /// SMB Direct: the RDMA provider, listen addresses and MS-SMBD parameters; `None`: TCP only.
     pub rdma: Option<crate::rdma::RdmaSettings>,
+    /// The server-wide memory budget connections' buffers are charged to (`iobuf::budget`): receive
+    /// buffers past their first 64 KiB and queued answers here, the session layer's buffers by the
+    /// handlers. While it is used up no connection starts a new message; `None`: no budget.
+    pub memory_budget: Option<std::sync::Arc<iobuf::budget::MemoryBudget>>,
+    /// While the budget is used up, a connection that holds part of it and has moved no byte for
+    /// this long (its peer reads none of its answers, or sends none of the rest of its message) is
+    /// closed ([`crate::EngineError::Stalled`]).
+    pub stall_timeout: Duration,
 }
+
+/// The default [`EngineConfig::stall_timeout`]: far longer than any live peer goes without taking
+/// a byte (a 8 MiB answer at 10 Mb/s takes 7 s), short enough that a server starved of memory by
+/// peers that stopped reading recovers in well under a minute.
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The default [`EngineConfig::send_buffer`]: 8 MiB of buffer once doubled, one largest READ
 /// response (a larger one measured no better).
@@ -94,6 +107,8 @@ impl Default for EngineConfig {
             shutdown_grace: Duration::from_secs(2),
             send_buffer: Some(DEFAULT_SEND_BUFFER),
             rdma: None,
+            memory_budget: None,
+            stall_timeout: DEFAULT_STALL_TIMEOUT,
         }
     }
 }

@@ -12,6 +12,12 @@ pub enum EngineError {
     #[error("bad Direct TCP frame from {peer}: {source}")]
     Frame { peer: SocketAddr, source: smb_wire::WireError },
 
+    /// The server's memory budget is used up and this connection holds some of it without moving:
+    /// its peer has taken none of its answers, or sent none of the message it started, for
+    /// `EngineConfig::stall_timeout`. Closed so that the others can go on.
+    #[error("{peer} held {held} bytes of the used-up memory budget without progress for {secs} s")]
+    Stalled { peer: SocketAddr, held: usize, secs: u64 },
+
     /// A handler queued a message that a 24-bit Direct TCP length cannot carry.
     #[error("handler queued a {len}-byte message; Direct TCP carries at most {max} bytes", max = smb_wire::framing::MAX_FRAME_LEN)]
     OutgoingTooLarge { len: usize },
@@ -99,6 +105,7 @@ impl From<EngineError> for io::Error {
             EngineError::RdmaConnect { .. } => io::ErrorKind::ConnectionRefused,
             EngineError::RdmaUnavailable { .. } => io::ErrorKind::Unsupported,
             EngineError::AtCapacity { .. } => io::ErrorKind::WouldBlock,
+            EngineError::Stalled { .. } => io::ErrorKind::TimedOut,
             EngineError::ShuttingDown | EngineError::ConnectionClosed { .. } => io::ErrorKind::NotConnected,
             EngineError::HandlerPanicked { .. }
             | EngineError::ReactorPanicked { .. }

@@ -5,6 +5,9 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
+use std::time::Instant;
+
+use iobuf::budget::{Held, MemoryBudget};
 
 use crate::admission::Permit;
 use crate::connection::{Connection, Flow, PeerInfo};
@@ -35,6 +38,13 @@ pub(crate) struct HandlerCore {
     /// An accepted connection's place under the connection limits, given back when the channel
     /// is dropped; `None` for outgoing connections.
     pub(crate) permit: Option<Permit>,
+    /// The outbox's queued bytes, charged to the memory budget.
+    outbox_held: Held,
+    /// When the transport last moved a byte of this connection either way (or found nothing to
+    /// move): what `EngineError::Stalled` measures.
+    pub(crate) last_progress: Instant,
+    /// Already in the reactor's list of connections waiting for the memory budget.
+    pub(crate) starved: bool,
 }
 
 impl HandlerCore {
@@ -47,15 +57,40 @@ impl HandlerCore {
             queued: false,
             wake,
             permit: None,
+            outbox_held: Held::new(None),
+            last_progress: Instant::now(),
+            starved: false,
         }
+    }
+
+    /// Charges the outbox to `budget` from now on.
+    pub(crate) fn set_budget(&mut self, budget: Option<Arc<MemoryBudget>>) {
+        self.outbox_held = Held::new(budget);
+        self.account();
+    }
+
+    /// Brings the budget's count of the outbox up to date (after the handler queued answers, or the
+    /// transport sent some).
+    pub(crate) fn account(&mut self) {
+        let queued = self.outbox.queued_bytes();
+        if queued != self.outbox_held.bytes() {
+            self.outbox_held.set(queued);
+        }
+    }
+
+    /// What the outbox holds of the budget.
+    pub(crate) fn outbox_held(&self) -> usize {
+        self.outbox_held.bytes()
     }
 
     fn panicked(&self, during: &'static str) -> EngineError {
         EngineError::HandlerPanicked { peer: self.peer.addr, during }
     }
 
-    /// Takes the handler's misuse of its outbox (if any) as the connection's end.
+    /// Takes the handler's misuse of its outbox (if any) as the connection's end; run after every
+    /// call of the handler, it also charges what the handler queued.
     fn checked(&mut self) -> Result<(), EngineError> {
+        self.account();
         match self.outbox.take_error() {
             Some(e) => Err(e),
             None => Ok(()),

@@ -87,6 +87,7 @@ mod tcp_channel;
 pub use admission::{Refusal, Refused, RefusedCounts};
 pub use config::{
     EngineConfig, PollMode, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_SOURCE, DEFAULT_MAX_MESSAGE,
+    DEFAULT_STALL_TIMEOUT,
 };
 pub use connection::{Connection, ConnectionFactory, Flow, PeerInfo, RdmaLimits, Transport};
 pub use engine::Engine;

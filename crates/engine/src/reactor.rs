@@ -44,6 +44,12 @@ const DOMAIN_TOKENS: usize = usize::MAX - 8;
 /// Reads per channel per turn before other channels get their go.
 const READ_BUDGET: usize = 16;
 
+/// How often channels starved by the memory budget are driven again (another reactor's
+/// connections may free it; no event says when), and how often a pressed budget's sweep runs
+/// (trimming, closing stalled connections).
+const STARVED_RETRY: Duration = Duration::from_millis(5);
+const BUDGET_SWEEP: Duration = Duration::from_millis(100);
+
 /// What other threads ask of a reactor.
 pub(crate) enum Command {
     /// Own this connected, non-blocking socket. `handler` is `None` for accepted sockets (the reactor
@@ -89,6 +95,10 @@ pub(crate) struct Reactor {
     rdma: Option<ReactorRdma>,
     /// Channels an RDMA completion, event or timer touched this turn.
     touched: Vec<usize>,
+    /// Channels stopped by the memory budget, driven again every STARVED_RETRY.
+    starved: Vec<usize>,
+    next_starved_retry: Instant,
+    next_budget_sweep: Instant,
 }
 
 impl Reactor {
@@ -122,6 +132,9 @@ impl Reactor {
             draining: false,
             rdma: cfg.rdma.clone().map(|r| ReactorRdma::new(Arc::new(r))),
             touched: Vec::new(),
+            starved: Vec::new(),
+            next_starved_retry: Instant::now(),
+            next_budget_sweep: Instant::now(),
             cfg,
         }
     }
@@ -162,6 +175,12 @@ impl Reactor {
             let deadline = match (stop_at, rdma_deadline) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
+            };
+            // Starved channels are retried on a timer: no event says the budget has room.
+            let deadline = match (deadline, self.starved.is_empty()) {
+                (d, true) => d,
+                (Some(d), false) => Some(d.min(self.next_starved_retry)),
+                (None, false) => Some(self.next_starved_retry),
             };
             let timeout = if !self.ready.is_empty() {
                 Some(Duration::ZERO)
@@ -228,6 +247,7 @@ impl Reactor {
                 }
                 self.drive(i);
             }
+            active |= self.mind_budget();
             if active {
                 last_active = Instant::now();
                 bump(&self.counters.busy_ns, (last_active - work_start).as_nanos() as u64);
@@ -321,7 +341,12 @@ impl Reactor {
         };
         let mut core = HandlerCore::new(info, handler, wake);
         core.permit = permit;
-        let ch = Channel::Tcp(Box::new(TcpChannel::new(core, socket, self.cfg.max_message)));
+        let ch = Channel::Tcp(Box::new(TcpChannel::new(
+            core,
+            socket,
+            self.cfg.max_message,
+            self.cfg.memory_budget.clone(),
+        )));
         self.install(ch);
     }
 
@@ -616,9 +641,61 @@ impl Reactor {
                     self.ready.push_back(i);
                 }
             }
+            Progress::Starved => {
+                let core = ch.core_mut();
+                if !core.starved {
+                    core.starved = true;
+                    self.starved.push(i);
+                    bump(&self.counters.starved, 1);
+                    if let Some(b) = &self.cfg.memory_budget {
+                        b.wait();
+                    }
+                }
+            }
             Progress::Done => self.close(i, None),
             Progress::Failed(e) => self.close(i, Some(e)),
         }
+    }
+
+    /// The memory budget's upkeep, each turn: channels it starved are driven again every
+    /// STARVED_RETRY; while it is pressed, every BUDGET_SWEEP channels give back what they keep for
+    /// reuse, and while it is contended (used up, or pressed with connections waiting for room),
+    /// channels that hold some without moving are closed. Returns
+    /// whether anything was driven.
+    fn mind_budget(&mut self) -> bool {
+        let Some(budget) = self.cfg.memory_budget.clone() else { return false };
+        let now = Instant::now();
+        let mut drove = false;
+        if !self.starved.is_empty() && now >= self.next_starved_retry {
+            self.next_starved_retry = now + STARVED_RETRY;
+            if !budget.exhausted() {
+                for i in std::mem::take(&mut self.starved) {
+                    budget.unwait();
+                    if let Some(ch) = self.channels.get_mut(i).and_then(Option::as_mut) {
+                        ch.core_mut().starved = false;
+                        drove = true;
+                        self.drive(i);
+                    }
+                }
+            }
+        }
+        if budget.pressed() && now >= self.next_budget_sweep {
+            self.next_budget_sweep = now + BUDGET_SWEEP;
+            let timeout = self.cfg.stall_timeout;
+            for i in 0..self.channels.len() {
+                let Some(ch) = self.channels[i].as_mut() else { continue };
+                ch.trim();
+                if !budget.contended() {
+                    continue;
+                }
+                if let Some(held) = ch.stalled(now, timeout) {
+                    bump(&self.counters.stalled_closed, 1);
+                    let peer = ch.core().peer.addr;
+                    self.close(i, Some(EngineError::Stalled { peer, held, secs: timeout.as_secs() }));
+                }
+            }
+        }
+        drove
     }
 
     fn close(&mut self, i: usize, why: Option<EngineError>) {

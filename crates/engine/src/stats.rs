@@ -28,6 +28,10 @@ pub struct ReactorStats {
     /// Nanoseconds spent handling what a poll returned (the rest of the time it polled or slept):
     /// the reactor's load, as a rate.
     pub busy_ns: u64,
+    /// Times a connection was stopped because the memory budget was used up.
+    pub starved: u64,
+    /// Connections closed for holding memory of a used-up budget without progress.
+    pub stalled_closed: u64,
 }
 
 /// Cache-line aligned so two reactors' counters never share a line.
@@ -43,6 +47,8 @@ pub(crate) struct ReactorCounters {
     pub(crate) rdma_read_bytes: AtomicU64,
     pub(crate) rdma_access_errors: AtomicU64,
     pub(crate) busy_ns: AtomicU64,
+    pub(crate) starved: AtomicU64,
+    pub(crate) stalled_closed: AtomicU64,
     /// Incremented by whoever hands a connection over, decremented by the reactor on close; the
     /// acceptor balances on it.
     pub(crate) connections: AtomicU64,
@@ -71,6 +77,8 @@ impl ReactorCounters {
             rdma_read_bytes: self.rdma_read_bytes.load(Relaxed),
             rdma_access_errors: self.rdma_access_errors.load(Relaxed),
             busy_ns: self.busy_ns.load(Relaxed),
+            starved: self.starved.load(Relaxed),
+            stalled_closed: self.stalled_closed.load(Relaxed),
         }
     }
 }

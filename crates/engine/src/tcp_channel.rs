@@ -5,9 +5,15 @@
 //!
 //! Sockets are edge-triggered (mio), so `drive` returns [`Progress::Idle`] only in a state where a
 //! future readiness event is guaranteed to wake it: a read hit `WouldBlock`, or a write did while the
-//! outbox is paused or draining. Everything else is [`Progress::MoreWork`].
+//! outbox is paused or draining. Everything else is [`Progress::MoreWork`], or
+//! [`Progress::Starved`] when the memory budget stopped it (the reactor drives it again once the
+//! budget has room).
 
 use std::io;
+use std::sync::Arc;
+use std::time::Instant;
+
+use iobuf::budget::MemoryBudget;
 
 use mio::net::TcpStream;
 
@@ -28,8 +34,29 @@ pub(crate) struct TcpChannel {
 }
 
 impl TcpChannel {
-    pub(crate) fn new(core: HandlerCore, socket: TcpStream, max_message: usize) -> TcpChannel {
-        TcpChannel { core, socket, input: InputBuffer::new(max_message), eof: false, backlog: false }
+    pub(crate) fn new(
+        mut core: HandlerCore,
+        socket: TcpStream,
+        max_message: usize,
+        budget: Option<Arc<MemoryBudget>>,
+    ) -> TcpChannel {
+        let input = InputBuffer::new(max_message, budget.clone());
+        core.set_budget(budget);
+        TcpChannel { core, socket, input, eof: false, backlog: false }
+    }
+
+    /// Gives back a receive buffer left large by an earlier message, if it holds nothing now.
+    pub(crate) fn trim(&mut self) {
+        self.input.shrink_if_empty();
+    }
+
+    /// What the receive buffer holds of the budget while part of a message is in it.
+    pub(crate) fn input_held(&self) -> usize {
+        if self.input.buffered() > 0 {
+            self.input.held()
+        } else {
+            0
+        }
     }
 
     /// The handle was woken: let the handler queue what the application asked for.
@@ -45,17 +72,27 @@ impl TcpChannel {
     pub(crate) fn drive(&mut self, limits: &Limits, counters: &ReactorCounters, reading: bool) -> Progress {
         let mut reads = 0;
         loop {
+            let mut starved = false;
             if self.core.state == State::Open {
-                if let Err(e) = self.deliver(limits, counters) {
-                    return Progress::Failed(e);
+                match self.deliver(limits, counters) {
+                    Ok(s) => starved = s,
+                    Err(e) => return Progress::Failed(e),
                 }
             }
             if self.core.outbox.has_rdma_work() {
                 return Progress::Failed(EngineError::RdmaOnTcp { peer: self.core.peer.addr });
             }
             match self.core.outbox.write_to(&mut self.socket) {
-                Ok(n) => bump(&counters.bytes_out, n as u64),
+                Ok(0) => {}
+                Ok(n) => {
+                    bump(&counters.bytes_out, n as u64);
+                    self.core.last_progress = Instant::now();
+                    self.core.account();
+                }
                 Err(e) => return Progress::Failed(EngineError::io("write", Some(self.core.peer.addr), e)),
+            }
+            if starved {
+                return Progress::Starved;
             }
             if self.core.state == State::Draining {
                 if !self.core.outbox.is_empty() {
@@ -85,9 +122,11 @@ impl TcpChannel {
                 Ok(n) => {
                     reads += 1;
                     bump(&counters.bytes_in, n as u64);
+                    self.core.last_progress = Instant::now();
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Progress::Idle,
+                Err(e) if e.kind() == io::ErrorKind::OutOfMemory => return Progress::Starved,
                 Err(e) => return Progress::Failed(EngineError::io("read", Some(self.core.peer.addr), e)),
             }
         }
@@ -107,19 +146,26 @@ impl TcpChannel {
         }
     }
 
-    /// Hands whole buffered messages to the handler while the outbox is under its limit.
-    fn deliver(&mut self, limits: &Limits, counters: &ReactorCounters) -> Result<(), EngineError> {
+    /// Hands whole buffered messages to the handler while the outbox is under its limit and the
+    /// memory budget has room. Returns whether the budget stopped it.
+    fn deliver(&mut self, limits: &Limits, counters: &ReactorCounters) -> Result<bool, EngineError> {
         loop {
             if self.core.outbox.queued_bytes() > limits.max_outbox {
                 self.backlog = self.input.buffered() > 0;
-                return Ok(());
+                return Ok(false);
+            }
+            if self.input.budget_exhausted() {
+                // Not `backlog`: the drive loop would spin on it. The reactor drives a starved
+                // channel again when the budget has room.
+                self.backlog = false;
+                return Ok(true);
             }
             let peer = self.core.peer.addr;
             let next = self.input.next_message().map_err(|source| EngineError::Frame { peer, source });
             let (msg, consumed) = match next? {
                 Next::Incomplete => {
                     self.backlog = false;
-                    return Ok(());
+                    return Ok(false);
                 }
                 Next::Message { msg, consumed } => (msg, consumed),
             };
@@ -128,7 +174,7 @@ impl TcpChannel {
             self.input.consume(consumed);
             if closing {
                 self.backlog = false;
-                return Ok(());
+                return Ok(false);
             }
         }
     }

@@ -58,6 +58,8 @@ pub enum ConfigError {
     Limit { name: &'static str },
     #[error("max_credits must be at least {MIN_CREDITS} (one READ or WRITE of the largest size negotiated, 8 MiB, costs that many); {0} is less")]
     Credits(u16),
+    #[error("memory_budget must be at least {MIN_MEMORY_BUDGET_MIB} MiB (several of the largest messages at once); {0} MiB is less")]
+    MemoryBudget(u64),
     #[error("admin address {0:?} is not HOST:PORT")]
     Admin(String),
     #[error("admin address {0} is not loopback: give --admin-token-file, whose token other hosts must send")]
@@ -191,6 +193,12 @@ pub struct ServeConfig {
     /// Credits one connection may hold at once: the requests (and 64 KiB units of a large READ or
     /// WRITE) it may have outstanding (`--max-credits`; unset: [`DEFAULT_MAX_CREDITS`]).
     pub max_credits: Option<u16>,
+    /// MiB the connections' buffers may hold together, server-wide (`--memory-budget`; unset:
+    /// [`default_memory_budget`]); see [`iobuf::budget`].
+    pub memory_budget_mib: Option<u64>,
+    /// Seconds a connection may hold memory of a used-up budget without moving a byte before it is
+    /// closed (`--stall-timeout`; unset: 30).
+    pub stall_timeout_secs: Option<u64>,
 }
 
 /// Sessions per connection by default: clients open one per user on a connection (a multi-user
@@ -220,6 +228,26 @@ pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 900;
 /// READs or WRITEs in flight, which fills a 100 Gb/s link at a millisecond's round trip, and no more
 /// than the outbox that answers them holds.
 pub const DEFAULT_MAX_CREDITS: u16 = 512;
+
+/// The least `memory_budget_mib` may be: room for several of the largest messages (8 MiB) at once,
+/// so a server under pressure still moves large I/O.
+pub const MIN_MEMORY_BUDGET_MIB: u64 = 64;
+
+/// The memory budget by default: a quarter of the machine's memory (what `MemTotal` in
+/// `/proc/meminfo` says), at least 256 MiB and at most 16 GiB. A quarter leaves the rest to the
+/// page cache the server reads and writes through, and to everything else on a storage node; 16
+/// GiB is ~2,000 connections each with a whole 8 MiB message in flight both ways.
+pub fn default_memory_budget() -> u64 {
+    let total = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(4 << 30, |kib| kib << 10);
+    (total / 4).clamp(256 << 20, 16 << 30)
+}
 
 /// The least `max_credits` may be: a request costs a credit per 64 KiB, and the server negotiates
 /// READs and WRITEs of up to 8 MiB; a window smaller than one of those would leave a client that
@@ -276,6 +304,16 @@ impl ServeConfig {
         self.max_credits.unwrap_or(DEFAULT_MAX_CREDITS)
     }
 
+    /// The server-wide memory budget for connection buffers, in bytes.
+    pub fn memory_budget(&self) -> u64 {
+        self.memory_budget_mib.map_or_else(default_memory_budget, |m| m << 20)
+    }
+
+    /// How long a connection may hold memory of a used-up budget without progress.
+    pub fn stall_timeout(&self) -> std::time::Duration {
+        self.stall_timeout_secs.map_or(engine::DEFAULT_STALL_TIMEOUT, std::time::Duration::from_secs)
+    }
+
     /// Connections the server holds at once.
     pub fn max_connections(&self) -> usize {
         self.max_connections.unwrap_or(engine::DEFAULT_MAX_CONNECTIONS)
@@ -311,6 +349,12 @@ impl ServeConfig {
         }
         if let Some(c) = self.max_credits.filter(|&c| c < MIN_CREDITS) {
             return Err(ConfigError::Credits(c));
+        }
+        if let Some(m) = self.memory_budget_mib.filter(|&m| m < MIN_MEMORY_BUDGET_MIB) {
+            return Err(ConfigError::MemoryBudget(m));
+        }
+        if self.stall_timeout_secs == Some(0) {
+            return Err(ConfigError::Limit { name: "stall_timeout_secs" });
         }
         Ok(())
     }
@@ -479,6 +523,10 @@ mod tests {
         assert!(matches!(few.check_limits(), Err(ConfigError::Credits(127))));
         let enough = ServeConfig { max_credits: Some(MIN_CREDITS), ..Default::default() };
         assert!(enough.check_limits().is_ok());
+        let small = ServeConfig { memory_budget_mib: Some(MIN_MEMORY_BUDGET_MIB - 1), ..Default::default() };
+        assert!(matches!(small.check_limits(), Err(ConfigError::MemoryBudget(63))));
+        let d = default_memory_budget();
+        assert!((256 << 20..=16 << 30).contains(&d), "default budget {d}");
     }
 
     #[test]

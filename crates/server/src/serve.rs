@@ -99,6 +99,8 @@ pub struct Observer {
     pub reactors: engine::StatsReader,
     /// Weak: a view kept past the server's end must not keep its helper threads.
     helpers: Vec<std::sync::Weak<Offload>>,
+    /// The memory budget connections' buffers are charged to.
+    pub budget: Arc<iobuf::budget::MemoryBudget>,
 }
 
 impl Observer {
@@ -118,6 +120,7 @@ pub struct Server {
     engine: Engine,
     helpers: Vec<Arc<Offload>>,
     live: Arc<Live>,
+    budget: Arc<iobuf::budget::MemoryBudget>,
 }
 
 impl Server {
@@ -149,6 +152,7 @@ impl Server {
         }
         users.allow_anonymous(cfg.allow_anonymous);
         let server_name = cfg.server_name.clone().unwrap_or_else(|| "SMBDX".into());
+        let budget = iobuf::budget::MemoryBudget::new(cfg.memory_budget() as usize);
         let session_cfg = ServerConfig {
             server_name: server_name.clone(),
             server_guid: server_guid(&server_name),
@@ -161,6 +165,7 @@ impl Server {
             require_rdma_transform: cfg.rdma_transform == crate::config::RdmaTransformSetting::Required,
             max_sessions: cfg.max_sessions_per_connection(),
             max_credits: cfg.max_credits(),
+            memory_budget: Some(Arc::clone(&budget)),
             ..ServerConfig::default()
         };
         let mut listeners = Vec::new();
@@ -189,6 +194,8 @@ impl Server {
             max_connections_per_source: cfg.max_connections_per_source(),
             shutdown_grace: std::time::Duration::from_secs(5),
             rdma,
+            memory_budget: Some(Arc::clone(&budget)),
+            stall_timeout: cfg.stall_timeout(),
             ..EngineConfig::default()
         };
         // Several writers per reactor: one 1 MiB O_DIRECT write at a time reached 3.1 GB/s on the
@@ -231,7 +238,7 @@ impl Server {
         for a in engine.local_rdma_addrs() {
             tracing::info!(rdma = %a, shares = cfg.shares.len(), encrypt_data = cfg.encrypt_data, "smbdx serving SMB Direct");
         }
-        Ok(Server { engine, helpers, live })
+        Ok(Server { engine, helpers, live, budget })
     }
 
     /// Connections closed at accept so far, over the server's or a source's limit.
@@ -261,6 +268,7 @@ impl Server {
             live: Arc::clone(&self.live),
             reactors: self.engine.stats_reader(),
             helpers: self.helpers.iter().map(Arc::downgrade).collect(),
+            budget: Arc::clone(&self.budget),
         }
     }
 

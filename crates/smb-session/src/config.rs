@@ -39,6 +39,9 @@ pub struct ServerConfig {
     /// Refuse SMB Direct connections whose client does not negotiate both transforms (ENCRYPTION
     /// and SIGNING): NEGOTIATE fails with STATUS_NOT_SUPPORTED.
     pub require_rdma_transform: bool,
+    /// The server-wide budget connections' buffers are charged to (`iobuf::budget`; the engine
+    /// charges its receive buffers and outboxes to the same one); `None`: no budget.
+    pub memory_budget: Option<std::sync::Arc<iobuf::budget::MemoryBudget>>,
 }
 
 impl Default for ServerConfig {
@@ -67,6 +70,7 @@ impl Default for ServerConfig {
             max_trees: 64,
             rdma_transform: true,
             require_rdma_transform: false,
+            memory_budget: None,
         }
     }
 }

@@ -415,6 +415,15 @@ pub struct ServeArgs {
     /// outstanding (default 512).
     #[arg(long, value_name = "N")]
     pub max_credits: Option<u16>,
+    /// MiB all connections' buffers may hold together (receive buffers, queued answers, payloads
+    /// on their way to disk, buffers kept for reuse); while it is used up no connection starts a
+    /// new message (default: a quarter of the machine's memory, 256 MiB to 16 GiB; at least 64).
+    #[arg(long, value_name = "MIB")]
+    pub memory_budget: Option<u64>,
+    /// Seconds a connection may hold memory of a used-up budget without moving a byte (its peer
+    /// reads none of its answers) before it is closed (default 30).
+    #[arg(long, value_name = "SECS")]
+    pub stall_timeout: Option<u64>,
     /// Helper threads per reactor that do large READs and WRITEs while the reactor goes on (default
     /// 4: a disk takes several writes at a time faster than one; 0: the reactor does them itself).
     #[arg(long, value_name = "N")]

@@ -154,6 +154,12 @@ fn merge(args: &ServeArgs) -> Result<ServeConfig, server::config::ConfigError> {
     if args.max_credits.is_some() {
         cfg.max_credits = args.max_credits;
     }
+    if args.memory_budget.is_some() {
+        cfg.memory_budget_mib = args.memory_budget;
+    }
+    if args.stall_timeout.is_some() {
+        cfg.stall_timeout_secs = args.stall_timeout;
+    }
     if args.admin.is_some() {
         cfg.admin = args.admin.clone();
     }

@@ -8,7 +8,7 @@ mod common;
 use common::Rng;
 
 use client::{Client, ClientOptions, OpenMode};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,12 +36,12 @@ fn record(run: u64, c: usize, n: u64, len: usize) -> Vec<u8> {
 
 /// Writes records back to back into `f{c}.bin` until the server dies; returns the acknowledged
 /// ones as (offset, length, record number).
-fn stream(port: u16, run: u64, c: usize, started: Arc<AtomicBool>) -> Vec<(u64, usize, u64)> {
+fn stream(port: u16, run: u64, c: usize, started: Arc<AtomicUsize>) -> Vec<(u64, usize, u64)> {
     let addr = format!("127.0.0.1:{port}").parse().unwrap();
     let client = Client::connect(addr, common::USER, common::PASS, ClientOptions::default()).unwrap();
     let tree = client.tree("d").unwrap();
     let f = tree.open(&format!("f{c}.bin"), OpenMode::Write).unwrap();
-    started.store(true, Ordering::SeqCst);
+    started.fetch_add(1, Ordering::SeqCst);
     let mut rng = Rng(run * 7919 + c as u64 + 1);
     let mut acked = Vec::new();
     let mut off = 0u64;
@@ -66,7 +66,9 @@ fn every_acknowledged_write_survives_a_sigkill_of_the_server() {
         let dir = tempfile::tempdir().unwrap();
         let share = format!("d={}", dir.path().display());
         let server = common::Serve::start(&["--share", &share]);
-        let started = Arc::new(AtomicBool::new(false));
+        // Counts the writers that have logged on and opened their file: the kill comes once all
+        // of them stream (a kill during a logon would test nothing, and fail the logon).
+        let started = Arc::new(AtomicUsize::new(0));
         let writers: Vec<_> = (0..CLIENTS)
             .map(|c| {
                 let s = Arc::clone(&started);
@@ -74,7 +76,7 @@ fn every_acknowledged_write_survives_a_sigkill_of_the_server() {
                 std::thread::spawn(move || stream(port, run, c, s))
             })
             .collect();
-        while !started.load(Ordering::SeqCst) {
+        while started.load(Ordering::SeqCst) < CLIENTS {
             std::thread::sleep(Duration::from_millis(1));
         }
         let kill_after = 10 + rng.next() % 150;

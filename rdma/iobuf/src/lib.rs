@@ -29,6 +29,7 @@
 #![deny(clippy::undocumented_unsafe_blocks, unsafe_op_in_unsafe_fn)]
 
 mod aligned;
+pub mod budget;
 mod error;
 mod pool;
 

@@ -478,6 +478,9 @@ impl RdmaChannel {
         if let Err(e) = self.transmit(domain, counters, now) {
             self.fail(e);
         }
+        // Answers sent: the budget gets their bytes back. (An RDMA channel's receive buffers are
+        // its reactor's registered pool, bounded by its own size, not charged.)
+        self.core.account();
         if self.phase == Phase::Established && self.core.state == State::Draining {
             self.phase = Phase::Closing;
         }

@@ -188,12 +188,15 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
     }
 
     /// Whether a request with a buffer of `len` bytes may be offered to the handler for deferral:
-    /// it is the whole message and the connection's deferred requests are within their bounds.
+    /// it is the whole message, the connection's deferred requests are within their bounds, and
+    /// the memory budget has room (a deferred request holds its buffer until a helper is done; one
+    /// done at once holds it only while it runs).
     pub(super) fn may_defer(&self, len: usize) -> bool {
         self.single_pdu
             && self.deferring.is_none()
             && self.deferred.len() < MAX_DEFERRED
             && self.deferred_bytes + len <= MAX_DEFERRED_BYTES
+            && !self.held.exhausted()
     }
 
     /// Records a request the handler took over, to be answered by `answer_deferred`.

@@ -209,6 +209,9 @@ pub struct ServerConnection<F: FileHandler, A: AuthFactory> {
     pulling: HashMap<u64, rdma::Pulling>,
     /// Requests and responses by command and status, for the operator's view (see [`crate::stats`]).
     counters: Option<Arc<CommandCounters>>,
+    /// What the connection's buffers (kept for reuse, the message buffer, deferred payloads) hold
+    /// of the server's memory budget ([`ServerConfig::memory_budget`]).
+    held: iobuf::budget::Held,
 }
 
 /// What answering a deferred request needs to remember of it.
@@ -262,6 +265,10 @@ fn keep(pool: &mut Vec<Vec<u8>>, buf: Vec<u8>, max_count: usize) {
     }
 }
 
+/// A message buffer at most this large is kept under a pressed memory budget (the small messages
+/// most connections exchange need no new allocation).
+const PLAIN_KEPT: usize = 64 * 1024;
+
 /// Small response buffers kept per connection.
 const SPARE_BUFFERS: usize = 4;
 /// READ response buffers kept per connection (the transport keeps a few more while they are sent),
@@ -293,6 +300,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
     pub fn new(cfg: Arc<ServerConfig>, files: F, auth: A, seed: [u8; 32]) -> Self {
         let base = u64::from_le_bytes(seed[..8].try_into().unwrap_or_default());
         let credits = CreditWindow::new(cfg.max_credits);
+        let held = iobuf::budget::Held::new(cfg.memory_budget.clone());
         Self {
             cfg,
             files,
@@ -318,6 +326,7 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
             reply_rdma: None,
             pulling: HashMap::new(),
             counters: None,
+            held,
         }
     }
 
@@ -386,7 +395,31 @@ impl<F: FileHandler, A: AuthFactory> ServerConnection<F, A> {
                 return self.violation(detail);
             }
         }
+        self.account_memory();
         Flow::Continue
+    }
+
+    /// Charges the connection's buffers to the memory budget; while the budget is pressed, first
+    /// gives back what is only kept for reuse (the spare pools, a message buffer grown by a large
+    /// message). Run after every message and wake, when no message is being processed.
+    fn account_memory(&mut self) {
+        if self.held.budget().is_none() {
+            return;
+        }
+        if self.held.pressed() {
+            self.spare = Vec::new();
+            self.read_spare = Vec::new();
+            self.plain_spare = Vec::new();
+            if self.plain.capacity() > PLAIN_KEPT {
+                self.plain = Vec::new();
+            }
+        }
+        let pools: usize = [&self.spare, &self.read_spare, &self.plain_spare]
+            .iter()
+            .flat_map(|p| p.iter())
+            .map(Vec::capacity)
+            .sum();
+        self.held.set(pools + self.plain.capacity() + self.deferred_bytes);
     }
 
     /// READ response buffers the transport has sent, back for reuse.

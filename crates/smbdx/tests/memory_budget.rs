@@ -1,0 +1,205 @@
+//! The server-wide memory budget (`smbdx serve --memory-budget`, issue 15): however many clients
+//! misbehave at once, the buffers they make the server hold stay within the budget; while it is
+//! used up no connection starts a new message, and connections that hold part of it without moving
+//! (`--stall-timeout`) are closed, so that a good client is served again.
+//!
+//! Two ways to fill it, each beyond what the budget holds if every connection got its own limits:
+//! - eight clients that send 1 MiB READs and never read an answer (each would hold a 32 MiB outbox,
+//!   256 MiB together);
+//! - twelve clients that each start an 8 MiB WRITE and send only its first MiB (each would grow a
+//!   receive buffer of 8 MiB, 96 MiB together).
+//!
+//! One test per binary run at a time: the process's RSS is measured.
+
+mod common;
+
+use client::{Client, ClientOptions};
+use common::raw::Raw;
+use server::config::{ServeConfig, ShareConfig};
+use smb_wire::create::CreateDisposition;
+use smb_wire::header::Command;
+use smb_wire::status::NtStatus;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const PASS: &str = "Budg3t-Pa55";
+const BUDGET: u64 = 64 << 20;
+/// What in-flight memory may add past a used-up budget: work already started when it ran out
+/// (one message's answer, the largest 8 MiB).
+const OVERSHOOT: u64 = 8 << 20;
+
+/// The tests measure the process's memory: one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn start(dir: &Path) -> common::InProcess {
+    let data: Vec<u8> = (0..4u32 << 20).map(|i| (i * 7 + i / 4096) as u8).collect();
+    std::fs::write(dir.join("big"), &data).unwrap();
+    common::InProcess::start(&ServeConfig {
+        listen: vec!["127.0.0.1:0".into()],
+        shares: vec![ShareConfig::parse(&format!("data={}", dir.display())).unwrap()],
+        users: vec![format!("alice:{PASS}")],
+        reactors: Some(1),
+        memory_budget_mib: Some(BUDGET >> 20),
+        stall_timeout_secs: Some(2),
+        ..Default::default()
+    })
+}
+
+fn rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap()
+        * 1024
+}
+
+fn raw_logged_on(addr: SocketAddr) -> Raw {
+    let mut r = Raw::connect(addr);
+    r.negotiate();
+    assert_eq!(r.logon("alice", PASS), NtStatus::SUCCESS);
+    assert_eq!(r.tree_connect("data"), NtStatus::SUCCESS);
+    r
+}
+
+/// A good client logs on and reads the 4 MiB file intact; returns how long it took.
+fn good_client_served(addr: SocketAddr) -> Duration {
+    let t = Instant::now();
+    let c = Client::connect(addr, "alice", PASS, ClientOptions::default()).expect("a good client logs on");
+    let f = c.tree("data").unwrap().open("big", client::OpenMode::Read).unwrap();
+    let want: Vec<u8> = (0..4u32 << 20).map(|i| (i * 7 + i / 4096) as u8).collect();
+    let mut back = vec![0u8; want.len()];
+    let mut at = 0;
+    while at < back.len() {
+        at += f.read_at(at as u64, &mut back[at..]).unwrap();
+    }
+    assert!(back == want, "the good client's data came back intact");
+    t.elapsed()
+}
+
+fn stalled_closed(srv: &common::InProcess) -> u64 {
+    srv.server().observer().reactors.snapshot().iter().map(|r| r.stalled_closed).sum()
+}
+
+#[test]
+fn clients_that_never_read_hold_the_budget_and_no_more() {
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(dir.path());
+    let addr = srv.server().local_addrs()[0];
+    good_client_served(addr);
+    let before = rss();
+    let greedy: Vec<_> = (0..8)
+        .map(|_| {
+            let mut r = raw_logged_on(addr);
+            r.ask = 512;
+            let fid = r.create("big", CreateDisposition::OPEN).expect("open big");
+            r.ask = 1;
+            (r, fid)
+        })
+        .collect();
+    // Each sends READs until its writes block (the server stopped reading it) or it is closed.
+    let threads: Vec<_> = greedy
+        .into_iter()
+        .map(|(mut r, fid)| {
+            std::thread::spawn(move || {
+                r.s.set_write_timeout(Some(Duration::from_secs(3))).unwrap();
+                let mut sent = 0u64;
+                let end = Instant::now() + Duration::from_secs(30);
+                while Instant::now() < end {
+                    let batch: Vec<u8> = (0..16).flat_map(|_| r.read_frame(fid, 1 << 20)).collect();
+                    if r.s.write_all(&batch).is_err() {
+                        break;
+                    }
+                    sent += 16;
+                }
+                sent
+            })
+        })
+        .collect();
+    let mut peak_rss = 0;
+    while !threads.iter().all(|t| t.is_finished()) {
+        peak_rss = peak_rss.max(rss());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sent: Vec<u64> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let budget = &srv.server().observer().budget;
+    let grown = peak_rss.saturating_sub(before);
+    eprintln!(
+        "8 clients that never read: READs sent {sent:?}; budget peak {} MiB of {} MiB; RSS grew {} MiB; \
+         {} connections closed as stalled",
+        budget.peak() >> 20,
+        BUDGET >> 20,
+        grown >> 20,
+        stalled_closed(&srv)
+    );
+    assert!(sent.iter().sum::<u64>() >= 8 * 32, "the clients asked for less than their outboxes hold");
+    assert!(
+        budget.peak() as u64 <= BUDGET + OVERSHOOT,
+        "the buffers held {} MiB, over the {} MiB budget",
+        budget.peak() >> 20,
+        BUDGET >> 20
+    );
+    // The budget, the overshoot, and the allocator's slack (freed buffers it keeps).
+    assert!(grown < BUDGET + OVERSHOOT + (48 << 20), "RSS grew {} MiB", grown >> 20);
+    assert!(stalled_closed(&srv) >= 1, "no connection holding the used-up budget was closed");
+    // With the stalled ones gone, a good client is served.
+    let took = good_client_served(addr);
+    assert!(budget.used() < budget.limit(), "the budget is still used up after the stalled clients left");
+    eprintln!("a good client was served in {took:?} afterwards");
+}
+
+#[test]
+fn clients_that_start_large_messages_and_stop_wait_for_the_budget() {
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(dir.path());
+    let addr = srv.server().local_addrs()[0];
+    good_client_served(addr);
+    let before = rss();
+    let payload = vec![0x5Au8; 8 << 20];
+    let mut slow: Vec<Raw> = (0..12)
+        .map(|i| {
+            let mut r = raw_logged_on(addr);
+            let fid = r.create(&format!("slow{i}"), CreateDisposition::OVERWRITE_IF).expect("create");
+            let req = smb_wire::write::WriteRequest {
+                offset: 0,
+                file_id: fid,
+                data: &payload,
+                ..Default::default()
+            };
+            let frame = r.frame_charged(Command::WRITE, &req, 128);
+            // The header and the first MiB of its payload; the rest never comes.
+            r.s.write_all(&frame[..(1 << 20) + 200]).unwrap();
+            r
+        })
+        .collect();
+    let mut peak_rss = 0;
+    let end = Instant::now() + Duration::from_secs(6);
+    while Instant::now() < end {
+        peak_rss = peak_rss.max(rss());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let budget = &srv.server().observer().budget;
+    let grown = peak_rss.saturating_sub(before);
+    let starved: u64 = srv.server().observer().reactors.snapshot().iter().map(|r| r.starved).sum();
+    eprintln!(
+        "12 clients that start 8 MiB WRITEs and stop: budget peak {} MiB of {} MiB; RSS grew {} MiB; \
+         {starved} waits for the budget; {} connections closed as stalled",
+        budget.peak() >> 20,
+        BUDGET >> 20,
+        grown >> 20,
+        stalled_closed(&srv)
+    );
+    assert!(budget.peak() as u64 <= BUDGET + OVERSHOOT, "the buffers held {} MiB", budget.peak() >> 20);
+    assert!(grown < BUDGET + OVERSHOOT + (48 << 20), "RSS grew {} MiB", grown >> 20);
+    assert!(starved >= 1, "no connection waited for the budget: 12 x 8 MiB fitted in 64 MiB?");
+    assert!(stalled_closed(&srv) >= 1, "no connection holding the used-up budget was closed");
+    good_client_served(addr);
+    slow.clear();
+}
