@@ -3,7 +3,8 @@
 # client over SMB Direct against the server VM's `smbdx serve`: cp both ways with SHA-256, directory
 # commands, an encrypted share through the RDMA transform with every cipher and without it (inline),
 # a signed session, a RoCE capture that finds no plaintext of the encrypted share, a short `smbdx bench`, the demo's
-# SMB Direct rows, and the hostile cases (smbdx-hostile-peer) against a second server.
+# SMB Direct rows, the server restarted mid-copy (a clean error, no file under the target name), and
+# the hostile cases (smbdx-hostile-peer) against a second server.
 # Prints "SMBD-CHECK ok|FAIL <what>"; leaves DONE in the share at the end.
 set -u
 fails=0
@@ -79,6 +80,41 @@ check "bench through the RDMA transform, every cipher" sh -c "smbdx bench $U/dat
   --duration 1 --cipher aes-128-gcm,aes-256-gcm,aes-128-ccm,aes-256-ccm --file-size 16m --no-anchor --json > /tmp/tbench.json \
   && [ \$(grep -c '\"transport\":\"rdma\"' /tmp/tbench.json) -eq 8 ] || { cat /tmp/tbench.json; false; }"
 sed 's/^/SMBD-INFO transform bench /' /tmp/tbench.json
+# The server restarting mid-copy over SMB Direct (the server role SIGKILLs its restart target on
+# 4460 and starts it again): the copy fails with a clean error (exit 3, the connection lost), and
+# no file is left under the target's name, on the share (upload) or here (download).
+RT="smb://alice@10.9.0.1:4460/r"
+dd if=/dev/urandom of=/tmp/big.bin bs=1M count=64 2>/dev/null
+cut_short() { # cp arguments: the copy must fail with exit 3, no panic
+  smbdx cp -q "$@" $R --timeout 20 2>/tmp/cut.err; code=$?
+  echo "exit $code: $(head -c 300 /tmp/cut.err)"
+  [ $code -eq 3 ] && ! grep -q panicked /tmp/cut.err
+}
+rt_back() { # the restarted server answers, and has nothing under the name $1 (stat: 6, not found)
+  for _ in $(seq 60); do smbdx ls $RT $R >/dev/null 2>&1 && break; sleep 1; done
+  smbdx stat "$RT/$1" $R >/dev/null 2>&1; [ $? -eq 6 ]
+}
+whole_copy() {
+  smbdx cp -q /tmp/big.bin $RT/whole.bin $R && smbdx cp -q $RT/whole.bin /tmp/whole-back.bin $R \
+    && same /tmp/big.bin /tmp/whole-back.bin
+}
+check "server killed mid-upload over SMB Direct: clean error" cut_short /tmp/big.bin $RT/up.bin
+check "restarted server: nothing under the upload's name" rt_back up.bin
+check "restarted server: a whole copy each way, SHA-256 equal" whole_copy
+rm -f /tmp/whole-back.bin
+# The download: the server role, armed by ARM-DL in the data share, kills its restart target once
+# 8 MiB of the READ data has been placed here.
+mkdir -p /tmp/dl
+: >/tmp/ARM-DL
+arm() {
+  smbdx cp -q /tmp/ARM-DL $U/data/ARM-DL $R || return 1
+  for _ in $(seq 100); do smbdx stat $U/data/ARM-DL $R >/dev/null 2>&1 || return 0; sleep 0.2; done
+  return 1
+}
+check "the server role armed for the download" arm
+check "server killed mid-download over SMB Direct: clean error" cut_short $RT/whole.bin /tmp/dl/got.bin
+check "nothing left under the download's name" sh -c "[ ! -e /tmp/dl/got.bin ] && [ -z \"\$(ls -A /tmp/dl)\" ]"
+rm -rf /tmp/dl /tmp/big.bin /tmp/ARM-DL
 # The VM's memory holds its root file system and /tmp: make room for the demo's 256 MiB file.
 rm -f /tmp/data.bin /tmp/back.bin /tmp/small.bin /tmp/s-back.bin /tmp/g-back.bin /tmp/marker.bin /tmp/m-back.bin /tmp/cap.pcap
 # The demo finds this VM's RDMA device and adds SMB Direct rows (its own server, over rxe0).

@@ -5,6 +5,7 @@
 //! address for the pool's life, so an RDMA domain registers it once and every lease of it can be
 //! named in work requests ([`Lease::location`]) without registering memory per I/O. [`AlignedBuf`]
 //! is the allocation underneath, also used for memory a domain owns outright (receive rings).
+//! [`budget`] counts what connections hold against one server-wide limit.
 //!
 //! What it must not do: I/O, devices, or protocol. It knows bytes and where they lie; `rdma-verbs`
 //! registers them, `engine` and `smb-session` fill and send them.
