@@ -135,6 +135,7 @@ impl Channel {
         if core.starved || now.saturating_duration_since(core.last_progress) < timeout {
             return None;
         }
+        // An RDMA channel's receive buffers are its reactor's registered pool, not the budget's.
         let held = core.outbox_held()
             + match self {
                 Channel::Tcp(c) => c.input_held(),

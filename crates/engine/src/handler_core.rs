@@ -78,6 +78,11 @@ impl HandlerCore {
         }
     }
 
+    /// The memory budget is used up: start no new message.
+    pub(crate) fn budget_exhausted(&self) -> bool {
+        self.outbox_held.exhausted()
+    }
+
     /// What the outbox holds of the budget.
     pub(crate) fn outbox_held(&self) -> usize {
         self.outbox_held.bytes()

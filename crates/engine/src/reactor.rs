@@ -571,6 +571,8 @@ impl Reactor {
     /// once.
     fn install(&mut self, mut ch: Channel) {
         let peer = ch.core().peer.addr;
+        // Every channel's outbox is charged to the memory budget, whatever its transport.
+        ch.core_mut().set_budget(self.cfg.memory_budget.clone());
         let i = self.free.pop().unwrap_or(self.channels.len());
         if let Err(e) = ch.register(self.poll.registry(), Token(i)) {
             if i < self.channels.len() {

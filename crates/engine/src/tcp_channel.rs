@@ -34,14 +34,14 @@ pub(crate) struct TcpChannel {
 }
 
 impl TcpChannel {
+    /// `budget`: what the receive buffer's growth is charged to (the reactor charges the outbox).
     pub(crate) fn new(
-        mut core: HandlerCore,
+        core: HandlerCore,
         socket: TcpStream,
         max_message: usize,
         budget: Option<Arc<MemoryBudget>>,
     ) -> TcpChannel {
-        let input = InputBuffer::new(max_message, budget.clone());
-        core.set_budget(budget);
+        let input = InputBuffer::new(max_message, budget);
         TcpChannel { core, socket, input, eof: false, backlog: false }
     }
 

@@ -34,10 +34,10 @@ const OVERSHOOT: u64 = 8 << 20;
 /// The tests measure the process's memory: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-fn start(dir: &Path) -> common::InProcess {
+fn config(dir: &Path) -> ServeConfig {
     let data: Vec<u8> = (0..4u32 << 20).map(|i| (i * 7 + i / 4096) as u8).collect();
     std::fs::write(dir.join("big"), &data).unwrap();
-    common::InProcess::start(&ServeConfig {
+    ServeConfig {
         listen: vec!["127.0.0.1:0".into()],
         shares: vec![ShareConfig::parse(&format!("data={}", dir.display())).unwrap()],
         users: vec![format!("alice:{PASS}")],
@@ -45,7 +45,38 @@ fn start(dir: &Path) -> common::InProcess {
         memory_budget_mib: Some(BUDGET >> 20),
         stall_timeout_secs: Some(2),
         ..Default::default()
-    })
+    }
+}
+
+fn start(dir: &Path) -> common::InProcess {
+    common::InProcess::start(&config(dir))
+}
+
+/// Eight clients that open `big` and send 1 MiB READs without reading an answer, each until its
+/// writes block (the server stopped reading it) or it is closed; each thread returns how many READs
+/// it sent.
+fn greedy_clients(addr: SocketAddr) -> Vec<std::thread::JoinHandle<u64>> {
+    (0..8)
+        .map(|_| {
+            let mut r = raw_logged_on(addr);
+            r.ask = 512;
+            let fid = r.create("big", CreateDisposition::OPEN).expect("open big");
+            r.ask = 1;
+            std::thread::spawn(move || {
+                r.s.set_write_timeout(Some(Duration::from_secs(3))).unwrap();
+                let mut sent = 0u64;
+                let end = Instant::now() + Duration::from_secs(30);
+                while Instant::now() < end {
+                    let batch: Vec<u8> = (0..16).flat_map(|_| r.read_frame(fid, 1 << 20)).collect();
+                    if r.s.write_all(&batch).is_err() {
+                        break;
+                    }
+                    sent += 16;
+                }
+                sent
+            })
+        })
+        .collect()
 }
 
 fn rss() -> u64 {
@@ -94,34 +125,7 @@ fn clients_that_never_read_hold_the_budget_and_no_more() {
     let addr = srv.server().local_addrs()[0];
     good_client_served(addr);
     let before = rss();
-    let greedy: Vec<_> = (0..8)
-        .map(|_| {
-            let mut r = raw_logged_on(addr);
-            r.ask = 512;
-            let fid = r.create("big", CreateDisposition::OPEN).expect("open big");
-            r.ask = 1;
-            (r, fid)
-        })
-        .collect();
-    // Each sends READs until its writes block (the server stopped reading it) or it is closed.
-    let threads: Vec<_> = greedy
-        .into_iter()
-        .map(|(mut r, fid)| {
-            std::thread::spawn(move || {
-                r.s.set_write_timeout(Some(Duration::from_secs(3))).unwrap();
-                let mut sent = 0u64;
-                let end = Instant::now() + Duration::from_secs(30);
-                while Instant::now() < end {
-                    let batch: Vec<u8> = (0..16).flat_map(|_| r.read_frame(fid, 1 << 20)).collect();
-                    if r.s.write_all(&batch).is_err() {
-                        break;
-                    }
-                    sent += 16;
-                }
-                sent
-            })
-        })
-        .collect();
+    let threads = greedy_clients(addr);
     let mut peak_rss = 0;
     while !threads.iter().all(|t| t.is_finished()) {
         peak_rss = peak_rss.max(rss());
@@ -202,4 +206,61 @@ fn clients_that_start_large_messages_and_stop_wait_for_the_budget() {
     assert!(stalled_closed(&srv) >= 1, "no connection holding the used-up budget was closed");
     good_client_served(addr);
     slow.clear();
+}
+
+/// SMB Direct (the loopback RDMA provider: correctness only): an RDMA client that arrives while
+/// non-reading TCP clients hold the whole budget waits (its messages are not taken), then, once
+/// the stalled connections are closed, writes and reads 16 MiB by RDMA intact.
+#[test]
+fn an_rdma_client_waits_out_a_used_up_budget_and_finishes() {
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = ServeConfig { rdma: vec!["10.9.0.1:445".into()], ..config(dir.path()) };
+    let fabric = rdma_verbs::loopback::Fabric::new();
+    let server =
+        server::serve::Server::start_with_rdma(&cfg, Some(std::sync::Arc::new(fabric.clone()))).unwrap();
+    let addr = server.local_addrs()[0];
+    let threads = greedy_clients(addr);
+    let budget = server.observer().budget;
+    let full = Instant::now() + Duration::from_secs(30);
+    while !budget.exhausted() && Instant::now() < full {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        budget.exhausted(),
+        "the greedy clients did not use the budget up: {} of {} bytes used, peak {}",
+        budget.used(),
+        budget.limit(),
+        budget.peak()
+    );
+    let opts = ClientOptions {
+        transport: client::Transport::Rdma(engine::rdma::RdmaSettings::new(std::sync::Arc::new(
+            fabric.clone(),
+        ))),
+        ..ClientOptions::default()
+    };
+    let t = Instant::now();
+    let c =
+        Client::connect(server.local_rdma_addrs()[0], "alice", PASS, opts).expect("logon over SMB Direct");
+    let tree = c.tree("data").unwrap();
+    let data: Vec<u8> = (0..16u32 << 20).map(|i| (i * 13 + i / 65521) as u8).collect();
+    let f = tree.open("rdma.bin", client::OpenMode::Write).unwrap();
+    assert_eq!(f.write_at(0, &data).unwrap(), data.len());
+    let mut back = vec![0u8; data.len()];
+    assert_eq!(f.read_at(0, &mut back).unwrap(), data.len());
+    assert!(back == data, "16 MiB read back over SMB Direct differs");
+    let (placed, pulled) = server.rdma_bytes();
+    let stats = server.observer().reactors.snapshot();
+    let starved: u64 = stats.iter().map(|r| r.starved).sum();
+    let stalled: u64 = stats.iter().map(|r| r.stalled_closed).sum();
+    eprintln!(
+        "SMB Direct client served in {:?} after the budget was used up: {starved} waits, {stalled} stalled \
+         connections closed, {placed} bytes placed and {pulled} pulled by RDMA",
+        t.elapsed()
+    );
+    assert!(placed >= data.len() as u64 && pulled >= data.len() as u64, "the data moved by RDMA");
+    assert!(starved >= 1 && stalled >= 1, "the RDMA client never waited for the budget");
+    for t in threads {
+        t.join().unwrap();
+    }
 }

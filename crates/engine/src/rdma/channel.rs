@@ -103,6 +103,8 @@ pub(crate) struct RdmaChannel {
     handle: Option<ConnectionHandle>,
     /// The handle was woken: the handler runs `on_rdma_wake` at the next drive.
     wake_pending: bool,
+    /// This drive left messages undelivered because the memory budget is used up.
+    starved: bool,
     recv: Ring,
     send: Ring,
     arrived: VecDeque<Arrived>,
@@ -148,6 +150,7 @@ impl RdmaChannel {
             phase: if connecting { Phase::Connecting } else { Phase::Negotiating },
             handle: None,
             wake_pending: false,
+            starved: false,
             recv,
             send,
             arrived: VecDeque::new(),
@@ -475,11 +478,15 @@ impl RdmaChannel {
         if let Err(e) = self.post_receives(domain) {
             self.fail(e);
         }
+        let queued = self.core.outbox.queued_bytes();
         if let Err(e) = self.transmit(domain, counters, now) {
             self.fail(e);
         }
         // Answers sent: the budget gets their bytes back. (An RDMA channel's receive buffers are
         // its reactor's registered pool, bounded by its own size, not charged.)
+        if self.core.outbox.queued_bytes() < queued {
+            self.core.last_progress = now;
+        }
         self.core.account();
         if self.phase == Phase::Established && self.core.state == State::Draining {
             self.phase = Phase::Closing;
@@ -503,6 +510,9 @@ impl RdmaChannel {
             if self.gone {
                 return self.finish();
             }
+        }
+        if std::mem::take(&mut self.starved) && !self.arrived.is_empty() && reading {
+            return Progress::Starved;
         }
         if !self.arrived.is_empty() && self.core.outbox.queued_bytes() <= limits.max_outbox && reading {
             return Progress::MoreWork;
@@ -534,8 +544,14 @@ impl RdmaChannel {
             if self.phase == Phase::Established && self.core.outbox.queued_bytes() > limits.max_outbox {
                 break;
             }
+            if self.phase == Phase::Established && self.core.budget_exhausted() {
+                // The reactor drives a starved channel again once the budget has room.
+                self.starved = true;
+                break;
+            }
             let Arrived { slot, len, invalidated } = *a;
             self.arrived.pop_front();
+            self.core.last_progress = now;
             bump(&counters.bytes_in, len as u64);
             let buf = &mut self.recv.slot(slot)[..len];
             let peer = self.core.peer.addr;
