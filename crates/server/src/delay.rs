@@ -42,7 +42,14 @@ struct State {
     heap: BinaryHeap<Reverse<Pending>>,
     seq: u64,
     stop: bool,
+    /// The heap's size at which the wakes of connections closed meanwhile are dropped (a closed
+    /// connection's wake does nothing, but holds its place: an idle deadline is up to 15 minutes
+    /// out, and a busy server closes thousands of connections in that time).
+    sweep_at: usize,
 }
+
+/// The least `sweep_at`: below this many pending wakes no sweep is worth it.
+const SWEEP_MIN: usize = 1024;
 
 #[derive(Default)]
 struct Shared {
@@ -75,9 +82,19 @@ impl Delayer {
         Ok(Delayer { _owner: Arc::new(Owner(Arc::clone(&shared))), shared })
     }
 
+    /// Wakes waiting to be made.
+    pub fn pending(&self) -> usize {
+        self.shared.state.lock().unwrap_or_else(|p| p.into_inner()).heap.len()
+    }
+
     /// Wakes `handle`'s connection at `at` (or soon after).
     pub fn wake_at(&self, at: Instant, handle: ConnectionHandle) {
         let mut st = self.shared.state.lock().unwrap_or_else(|p| p.into_inner());
+        if st.heap.len() >= st.sweep_at.max(SWEEP_MIN) {
+            st.heap.retain(|Reverse(p)| !p.handle.is_closed());
+            // Twice what is left: sweeps cost O(1) per wake asked for, amortised.
+            st.sweep_at = st.heap.len() * 2;
+        }
         if st.heap.len() >= MAX_PENDING {
             drop(st);
             let _ = handle.wake();

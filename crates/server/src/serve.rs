@@ -121,9 +121,15 @@ pub struct Server {
     helpers: Vec<Arc<Offload>>,
     live: Arc<Live>,
     budget: Arc<iobuf::budget::MemoryBudget>,
+    delayer: crate::delay::Delayer,
 }
 
 impl Server {
+    /// Wakes the server's timer thread holds (logon deadlines, idle checks, throttled logons).
+    pub fn pending_wakes(&self) -> usize {
+        self.delayer.pending()
+    }
+
     /// Starts the server; `--rdma` addresses need [`Server::start_with_rdma`].
     pub fn start(cfg: &ServeConfig) -> Result<Server, ServeError> {
         Server::start_with_rdma(cfg, None)
@@ -217,6 +223,7 @@ impl Server {
         // The SMB Direct listeners' ports are known once the engine runs; shown as configured.
         settings.rdma_listen = cfg.rdma_addrs()?;
         let live = Arc::new(Live::new(settings, &cfg.shares));
+        let delayer = crate::delay::Delayer::start().map_err(ServeError::Engine)?;
         let factory = Factory {
             live: Arc::clone(&live),
             cfg: Arc::new(session_cfg),
@@ -225,7 +232,7 @@ impl Server {
             helpers: helpers.clone(),
             cpus: cores,
             throttle: Arc::new(crate::throttle::LogonThrottle::new(cfg.throttle()?)),
-            delayer: crate::delay::Delayer::start().map_err(ServeError::Engine)?,
+            delayer: delayer.clone(),
             logon_timeout: cfg.logon_timeout(),
             idle_timeout: cfg.idle_timeout(),
             map_reads: cfg.map_reads()?,
@@ -238,7 +245,7 @@ impl Server {
         for a in engine.local_rdma_addrs() {
             tracing::info!(rdma = %a, shares = cfg.shares.len(), encrypt_data = cfg.encrypt_data, "smbdx serving SMB Direct");
         }
-        Ok(Server { engine, helpers, live, budget })
+        Ok(Server { engine, helpers, live, budget, delayer })
     }
 
     /// Connections closed at accept so far, over the server's or a source's limit.
