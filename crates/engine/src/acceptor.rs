@@ -161,9 +161,11 @@ impl Acceptor {
                     let peer = req.peer_addr();
                     let permit = match peer {
                         Some(p) => self.admission.admit(p).map_err(|r| Self::refuse(&*self.factory, r)),
-                        // No address to count it under: the server's limit only.
-                        None => self.admission.admit_ip(None).map_err(|(why, _)| {
-                            tracing::debug!(error = %why, "refusing RDMA connection from an unknown address")
+                        // No address to count it under: the server's limit only, reported (and
+                        // counted) under the unspecified address.
+                        None => self.admission.admit_ip(None).map_err(|(why, first)| {
+                            let peer = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
+                            Self::refuse(&*self.factory, crate::admission::Refused { peer, why, first })
                         }),
                     };
                     let Ok(permit) = permit else {
