@@ -223,11 +223,12 @@ fn an_rdma_client_waits_out_a_used_up_budget_and_finishes() {
     let threads = greedy_clients(addr);
     let budget = server.observer().budget;
     let full = Instant::now() + Duration::from_secs(30);
-    while !budget.exhausted() && Instant::now() < full {
+    // The peak, not the moment: the stall rule may already be freeing it when this looks.
+    while budget.peak() < budget.limit() && Instant::now() < full {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert!(
-        budget.exhausted(),
+        budget.peak() >= budget.limit(),
         "the greedy clients did not use the budget up: {} of {} bytes used, peak {}",
         budget.used(),
         budget.limit(),
@@ -259,7 +260,7 @@ fn an_rdma_client_waits_out_a_used_up_budget_and_finishes() {
         t.elapsed()
     );
     assert!(placed >= data.len() as u64 && pulled >= data.len() as u64, "the data moved by RDMA");
-    assert!(starved >= 1 && stalled >= 1, "the RDMA client never waited for the budget");
+    assert!(starved >= 1 && stalled >= 1, "nothing waited for the used-up budget, or nothing was closed");
     for t in threads {
         t.join().unwrap();
     }
