@@ -484,7 +484,12 @@ impl Connection for SmbConnection {
             self.guard.delayer.wake_at(at, handle.clone());
         }
         self.inner.files_mut().attach(handle);
-        self.idle_expired(Instant::now());
+        // With a logon deadline before the idle one, its wake comes first and asks for the idle
+        // one: a connection that closes before it (most short ones) leaves one wake behind, not two.
+        let idle_due = self.idle.as_ref().map(|i| i.last_request + i.after);
+        if self.logon_deadline.is_none_or(|l| idle_due.is_some_and(|i| i < l)) {
+            self.idle_expired(Instant::now());
+        }
     }
 
     /// The helper thread finished WRITEs: answer them. Or a throttled logon's delay has passed:
