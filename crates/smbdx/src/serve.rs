@@ -104,24 +104,24 @@ fn merge(args: &ServeArgs) -> Result<ServeConfig, server::config::ConfigError> {
     if !args.ciphers.is_empty() {
         cfg.ciphers = args.ciphers.clone();
     }
-    if args.read_path.is_some() {
-        cfg.read_path = args.read_path.clone();
-    }
-    if args.crypto_backend.is_some() {
-        cfg.crypto_backend = args.crypto_backend.clone();
-    }
-    if args.reactors.is_some() {
-        cfg.reactors = args.reactors;
-    }
-    if args.poll.is_some() {
-        cfg.poll = args.poll.clone();
-    }
-    if args.poll_spin_us.is_some() {
-        cfg.poll_spin_us = args.poll_spin_us;
-    }
-    if args.write_threads.is_some() {
-        cfg.write_threads = args.write_threads;
-    }
+    set(&mut cfg.read_path, &args.read_path);
+    set(&mut cfg.crypto_backend, &args.crypto_backend);
+    set(&mut cfg.reactors, &args.reactors);
+    set(&mut cfg.poll, &args.poll);
+    set(&mut cfg.poll_spin_us, &args.poll_spin_us);
+    set(&mut cfg.write_threads, &args.write_threads);
+    set(&mut cfg.logon_throttle, &args.logon_throttle);
+    set(&mut cfg.logon_timeout_secs, &args.logon_timeout);
+    set(&mut cfg.max_connections, &args.max_connections);
+    set(&mut cfg.max_connections_per_source, &args.max_connections_per_source);
+    set(&mut cfg.max_sessions_per_connection, &args.max_sessions_per_connection);
+    set(&mut cfg.max_opens_per_session, &args.max_opens_per_session);
+    set(&mut cfg.idle_timeout_secs, &args.idle_timeout);
+    set(&mut cfg.max_credits, &args.max_credits);
+    set(&mut cfg.memory_budget_mib, &args.memory_budget);
+    set(&mut cfg.stall_timeout_secs, &args.stall_timeout);
+    set(&mut cfg.admin, &args.admin);
+    set(&mut cfg.admin_token_file, &args.admin_token_file);
     if !args.rdma.is_empty() {
         cfg.rdma = args.rdma.clone();
     }
@@ -130,43 +130,14 @@ fn merge(args: &ServeArgs) -> Result<ServeConfig, server::config::ConfigError> {
             server::config::ConfigError::Setting(format!("--rdma-transform {t:?}: on, off or required"))
         })?;
     }
-    if args.logon_throttle.is_some() {
-        cfg.logon_throttle = args.logon_throttle.clone();
-    }
-    if args.logon_timeout.is_some() {
-        cfg.logon_timeout_secs = args.logon_timeout;
-    }
-    if args.max_connections.is_some() {
-        cfg.max_connections = args.max_connections;
-    }
-    if args.max_connections_per_source.is_some() {
-        cfg.max_connections_per_source = args.max_connections_per_source;
-    }
-    if args.max_sessions_per_connection.is_some() {
-        cfg.max_sessions_per_connection = args.max_sessions_per_connection;
-    }
-    if args.max_opens_per_session.is_some() {
-        cfg.max_opens_per_session = args.max_opens_per_session;
-    }
-    if args.idle_timeout.is_some() {
-        cfg.idle_timeout_secs = args.idle_timeout;
-    }
-    if args.max_credits.is_some() {
-        cfg.max_credits = args.max_credits;
-    }
-    if args.memory_budget.is_some() {
-        cfg.memory_budget_mib = args.memory_budget;
-    }
-    if args.stall_timeout.is_some() {
-        cfg.stall_timeout_secs = args.stall_timeout;
-    }
-    if args.admin.is_some() {
-        cfg.admin = args.admin.clone();
-    }
-    if args.admin_token_file.is_some() {
-        cfg.admin_token_file = args.admin_token_file.clone();
-    }
     Ok(cfg)
+}
+
+/// A flag given on the command line overrides the settings file.
+fn set<T: Clone>(setting: &mut Option<T>, flag: &Option<T>) {
+    if flag.is_some() {
+        setting.clone_from(flag);
+    }
 }
 
 fn init_logging(format: &str) {

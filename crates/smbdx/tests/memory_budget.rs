@@ -90,6 +90,16 @@ fn rss() -> u64 {
         * 1024
 }
 
+/// The process's largest RSS, sampled every 20 ms until `done`.
+fn peak_rss_until(done: impl Fn() -> bool) -> u64 {
+    let mut peak = 0;
+    while !done() {
+        peak = peak.max(rss());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    peak.max(rss())
+}
+
 fn raw_logged_on(addr: SocketAddr) -> Raw {
     let mut r = Raw::connect(addr);
     r.negotiate();
@@ -126,11 +136,7 @@ fn clients_that_never_read_hold_the_budget_and_no_more() {
     good_client_served(addr);
     let before = rss();
     let threads = greedy_clients(addr);
-    let mut peak_rss = 0;
-    while !threads.iter().all(|t| t.is_finished()) {
-        peak_rss = peak_rss.max(rss());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let peak_rss = peak_rss_until(|| threads.iter().all(|t| t.is_finished()));
     let sent: Vec<u64> = threads.into_iter().map(|t| t.join().unwrap()).collect();
     let budget = &srv.server().observer().budget;
     let grown = peak_rss.saturating_sub(before);
@@ -183,12 +189,8 @@ fn clients_that_start_large_messages_and_stop_wait_for_the_budget() {
             r
         })
         .collect();
-    let mut peak_rss = 0;
     let end = Instant::now() + Duration::from_secs(6);
-    while Instant::now() < end {
-        peak_rss = peak_rss.max(rss());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let peak_rss = peak_rss_until(|| Instant::now() >= end);
     let budget = &srv.server().observer().budget;
     let grown = peak_rss.saturating_sub(before);
     let starved: u64 = srv.server().observer().reactors.snapshot().iter().map(|r| r.starved).sum();

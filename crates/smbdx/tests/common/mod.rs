@@ -220,3 +220,8 @@ impl Rng {
         self.0
     }
 }
+
+/// Whether the tests run as root (mounting a small file system needs it; CI runs as root).
+pub fn is_root() -> bool {
+    std::process::Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
