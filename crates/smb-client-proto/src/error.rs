@@ -50,7 +50,8 @@ pub enum ClientError {
     /// A response's signature does not verify.
     #[error("bad signature on {command:?} response (MessageId {message_id})")]
     BadSignature { command: Command, message_id: u64 },
-    /// A response arrived unsigned where signing is required.
+    /// A response arrived unsigned where signing is required, or naming a session other than the
+    /// one that signed the request (whose signature, then, nothing can verify).
     #[error("unsigned {command:?} response (MessageId {message_id}) where signing is required")]
     UnsignedResponse { command: Command, message_id: u64 },
     /// A response arrived in the clear where encryption is required.

@@ -180,6 +180,57 @@ fn tampered_signatures_and_seals_are_refused() {
 }
 
 #[test]
+fn a_signed_answer_naming_another_session_is_refused() {
+    // Found by the client_session fuzz target: a check that looked up the response's session by
+    // its SessionId, and took a response naming no session of ours for a NEGOTIATE or
+    // SESSION_SETUP leg before keys, believed it without a signature. A man in the middle changing
+    // SessionId (a field the signature covers, but nothing verified it) forged any answer.
+    let mut pair = tcp_pair(client_cfg(&[Cipher::Aes128Gcm]), ServerConfig::default());
+    assert!(matches!(pair.logon(), Completion::LoggedOn { signed: true, .. }));
+    let (tree, _) = pair.tree("plain");
+    let file = pair.open(tree, "s.txt");
+    let (_, req) = pair.client.write(file, 0, b"genuine").unwrap();
+    assert!(matches!(pair.one(req), Completion::Written { count: 7, .. }));
+    let (_, req) = pair.client.read(file, 0, 10).unwrap();
+    let mut rsp = pair.serve(req).pop().unwrap();
+    assert_ne!(rsp[16] & 0x08, 0, "the server signed its answer");
+    let mut forged = rsp.clone();
+    forged[40] ^= 1; // SessionId
+    assert!(
+        matches!(
+            pair.client.receive(&mut forged),
+            Err(ClientError::UnsignedResponse { command: Command::READ, .. })
+        ),
+        "an answer naming another session was believed"
+    );
+    // ...also unsigned, its signature stripped.
+    forged[16] &= !0x08;
+    forged[48..64].fill(0);
+    assert!(
+        pair.client.receive(&mut forged).is_err(),
+        "an unsigned answer naming another session was believed"
+    );
+    // The genuine one is still accepted afterwards.
+    let got = pair.client.receive(&mut rsp).unwrap();
+    assert!(matches!(&got[..], [Completion::Read { data, .. }] if data[..] == b"genuine"[..]), "{got:?}");
+}
+
+#[test]
+fn a_signed_request_outstanding_at_logoff_is_not_answered_unverified() {
+    // Once the session is gone its key is too: an answer to a request it signed can no longer be
+    // verified, so it is not believed (before, it was taken as a pre-logon exchange).
+    let mut pair = tcp_pair(client_cfg(&[Cipher::Aes128Gcm]), ServerConfig::default());
+    pair.logon();
+    let (tree, _) = pair.tree("plain");
+    let file = pair.open(tree, "l.txt");
+    let (_, req) = pair.client.read(file, 0, 10).unwrap();
+    let mut late = pair.serve(req).pop().unwrap();
+    let (_, req) = pair.client.logoff().unwrap();
+    assert!(matches!(pair.one(req), Completion::LoggedOff { .. }));
+    assert!(pair.client.receive(&mut late).is_err(), "an answer after logoff was believed unverified");
+}
+
+#[test]
 fn a_clear_answer_to_a_sealed_request_is_refused() {
     let cfg = ClientConfig { require_privacy: true, ..client_cfg(&[Cipher::Aes128Gcm]) };
     let mut pair = tcp_pair(cfg, ServerConfig::default());

@@ -150,6 +150,12 @@ impl ClientConnection {
             if encrypted || pending.encrypted {
                 return Err(ClientError::UnencryptedResponse { command, message_id });
             }
+            // A request that went signed is answered by its session, signed. One naming another
+            // session (or arriving after the session is gone) has nothing here to verify it, and
+            // SessionId is a field a man in the middle can change as easily as any other.
+            if pending.signed {
+                return Err(ClientError::UnsignedResponse { command, message_id });
+            }
             return Ok((header, pending));
         };
         if encrypted {
