@@ -128,3 +128,68 @@ fn a_full_share_refuses_writes_keeps_serving_and_recovers_when_space_is_freed() 
     drop(other);
     drop(server);
 }
+
+/// The same over SMB Direct (the loopback RDMA provider: correctness only): a WRITE whose payload
+/// the server pulled by RDMA READ onto a full disk gets STATUS_DISK_FULL, every acknowledged MiB
+/// is on disk, READs by RDMA go on, and the registered-memory leases all come back.
+#[test]
+fn a_full_share_refuses_rdma_writes_and_returns_every_lease() {
+    if !common::is_root() {
+        eprintln!("disk_full: mounting a small tmpfs needs root; nothing tested");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some(small) = SmallFs::mount(&dir.path().join("small-rdma"), 8) else {
+        panic!("mount -t tmpfs failed as root");
+    };
+    let cfg = ServeConfig {
+        listen: vec!["127.0.0.1:0".into()],
+        rdma: vec!["10.9.0.1:445".into()],
+        shares: vec![ShareConfig::parse(&format!("small={}", small.0.display())).unwrap()],
+        users: vec![format!("alice:{PASS}")],
+        reactors: Some(1),
+        ..Default::default()
+    };
+    let fabric = rdma_verbs::loopback::Fabric::new();
+    let server =
+        server::serve::Server::start_with_rdma(&cfg, Some(std::sync::Arc::new(fabric.clone()))).unwrap();
+    let opts = ClientOptions {
+        transport: client::Transport::Rdma(engine::rdma::RdmaSettings::new(std::sync::Arc::new(
+            fabric.clone(),
+        ))),
+        ..ClientOptions::default()
+    };
+    let c = Client::connect(server.local_rdma_addrs()[0], "alice", PASS, opts).unwrap();
+    let tree = c.tree("small").unwrap();
+    let f = tree.open("fill.bin", OpenMode::Write).unwrap();
+    let mut acked = 0;
+    let refusal = loop {
+        assert!(acked < 16, "16 MiB fitted on an 8 MiB file system");
+        match f.write_at((acked * MIB) as u64, &piece(acked)) {
+            Ok(n) => {
+                assert_eq!(n, MIB);
+                acked += 1;
+            }
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(status_of(&refusal), Some(NtStatus::DISK_FULL), "{refusal:?}");
+    let (_, pulled) = server.rdma_bytes();
+    assert!(pulled >= (acked * MIB) as u64, "the WRITEs' payloads moved by RDMA READ");
+    let on_disk = std::fs::read(small.0.join("fill.bin")).unwrap();
+    let mut buf = vec![0u8; MIB];
+    for i in 0..acked {
+        assert!(on_disk[i * MIB..(i + 1) * MIB] == piece(i)[..], "MiB {i} on disk");
+        assert_eq!(f.read_at((i * MIB) as u64, &mut buf).unwrap(), MIB);
+        assert!(buf == piece(i), "MiB {i} read back by RDMA while full");
+    }
+    f.close().unwrap();
+    tree.remove_file("fill.bin").unwrap();
+    drop(tree);
+    drop(c);
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while server.rdma_leases_out() != 0 && std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(server.rdma_leases_out(), 0, "leases of registered memory were not returned");
+}
