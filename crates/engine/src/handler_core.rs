@@ -40,8 +40,8 @@ pub(crate) struct HandlerCore {
     pub(crate) permit: Option<Permit>,
     /// The outbox's queued bytes, charged to the memory budget.
     outbox_held: Held,
-    /// When the transport last moved a byte of this connection either way (or found nothing to
-    /// move): what `EngineError::Stalled` measures.
+    /// When the transport last moved a byte of this connection either way: what
+    /// `EngineError::Stalled` measures.
     pub(crate) last_progress: Instant,
     /// Already in the reactor's list of connections waiting for the memory budget.
     pub(crate) starved: bool,
@@ -72,10 +72,7 @@ impl HandlerCore {
     /// Brings the budget's count of the outbox up to date (after the handler queued answers, or the
     /// transport sent some).
     pub(crate) fn account(&mut self) {
-        let queued = self.outbox.queued_bytes();
-        if queued != self.outbox_held.bytes() {
-            self.outbox_held.set(queued);
-        }
+        self.outbox_held.set(self.outbox.queued_bytes());
     }
 
     /// The memory budget is used up: start no new message.

@@ -58,11 +58,6 @@ impl InputBuffer {
         self.held.bytes()
     }
 
-    /// Whether the budget is used up: no new message should be started.
-    pub(crate) fn budget_exhausted(&self) -> bool {
-        self.held.exhausted()
-    }
-
     /// Gives back what the buffer grew by, if it holds nothing now.
     pub(crate) fn shrink_if_empty(&mut self) {
         if self.start == self.end && self.buf.len() > INITIAL {

@@ -154,7 +154,7 @@ impl TcpChannel {
                 self.backlog = self.input.buffered() > 0;
                 return Ok(false);
             }
-            if self.input.budget_exhausted() {
+            if self.core.budget_exhausted() {
                 // Not `backlog`: the drive loop would spin on it. The reactor drives a starved
                 // channel again when the budget has room.
                 self.backlog = false;

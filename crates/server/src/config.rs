@@ -254,6 +254,14 @@ pub fn default_memory_budget() -> u64 {
 /// sizes its requests by MaxReadSize waiting for credits that never come.
 pub const MIN_CREDITS: u16 = 128;
 
+/// A timeout setting in seconds (`default` when unset), 0 meaning none.
+fn secs_or_never(setting: Option<u64>, default: u64) -> Option<std::time::Duration> {
+    match setting.unwrap_or(default) {
+        0 => None,
+        s => Some(std::time::Duration::from_secs(s)),
+    }
+}
+
 /// How `smbdx serve` and the client treat the SMB 3.1.1 RDMA transform.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -285,18 +293,12 @@ impl ServeConfig {
 
     /// How long a connection may go without a session (`None`: no limit).
     pub fn logon_timeout(&self) -> Option<std::time::Duration> {
-        match self.logon_timeout_secs.unwrap_or(DEFAULT_LOGON_TIMEOUT_SECS) {
-            0 => None,
-            s => Some(std::time::Duration::from_secs(s)),
-        }
+        secs_or_never(self.logon_timeout_secs, DEFAULT_LOGON_TIMEOUT_SECS)
     }
 
     /// How long a connection without open files may go without a request (`None`: no limit).
     pub fn idle_timeout(&self) -> Option<std::time::Duration> {
-        match self.idle_timeout_secs.unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS) {
-            0 => None,
-            s => Some(std::time::Duration::from_secs(s)),
-        }
+        secs_or_never(self.idle_timeout_secs, DEFAULT_IDLE_TIMEOUT_SECS)
     }
 
     /// Credits one connection may hold.

@@ -47,6 +47,33 @@ fn status_of(e: &ClientError) -> Option<NtStatus> {
     }
 }
 
+/// Writes a MiB at a time into `f` until a WRITE is refused; returns the MiB acknowledged and the
+/// refusal.
+fn fill_until_refused(f: &client::File) -> (usize, ClientError) {
+    let mut acked = 0;
+    loop {
+        assert!(acked < 16, "16 MiB fitted on an 8 MiB file system");
+        match f.write_at((acked * MIB) as u64, &piece(acked)) {
+            Ok(n) => {
+                assert_eq!(n, MIB);
+                acked += 1;
+            }
+            Err(e) => return (acked, e),
+        }
+    }
+}
+
+/// Every acknowledged MiB is in the file on disk (`path`) and reads back through the server.
+fn acknowledged_intact(path: &Path, f: &client::File, acked: usize) {
+    let on_disk = std::fs::read(path).unwrap();
+    let mut buf = vec![0u8; MIB];
+    for i in 0..acked {
+        assert!(on_disk[i * MIB..(i + 1) * MIB] == piece(i)[..], "MiB {i} on disk");
+        assert_eq!(f.read_at((i * MIB) as u64, &mut buf).unwrap(), MIB);
+        assert!(buf == piece(i), "MiB {i} read back while full");
+    }
+}
+
 #[test]
 fn a_full_share_refuses_writes_keeps_serving_and_recovers_when_space_is_freed() {
     let root = common::is_root();
@@ -77,28 +104,13 @@ fn a_full_share_refuses_writes_keeps_serving_and_recovers_when_space_is_freed() 
 
     // Fill the 8 MiB share a MiB at a time until a WRITE is refused.
     let f = small_tree.open("fill.bin", OpenMode::Write).unwrap();
-    let mut acked = 0;
-    let refusal = loop {
-        assert!(acked < 16, "16 MiB fitted on an 8 MiB file system");
-        match f.write_at((acked * MIB) as u64, &piece(acked)) {
-            Ok(n) => {
-                assert_eq!(n, MIB);
-                acked += 1;
-            }
-            Err(e) => break e,
-        }
-    };
+    let (acked, refusal) = fill_until_refused(&f);
     assert_eq!(status_of(&refusal), Some(NtStatus::DISK_FULL), "{refusal:?}");
     assert!((4..=8).contains(&acked), "{acked} MiB acknowledged on 8 MiB");
 
     // Every acknowledged WRITE is there, through the server and on disk.
-    let on_disk = std::fs::read(small.0.join("fill.bin")).unwrap();
+    acknowledged_intact(&small.0.join("fill.bin"), &f, acked);
     let mut buf = vec![0u8; MIB];
-    for i in 0..acked {
-        assert!(on_disk[i * MIB..(i + 1) * MIB] == piece(i)[..], "MiB {i} on disk");
-        assert_eq!(f.read_at((i * MIB) as u64, &mut buf).unwrap(), MIB);
-        assert!(buf == piece(i), "MiB {i} read back while full");
-    }
     // The refusal cost nothing else: the other share takes WRITEs and READs, and a second
     // connection logs on.
     let g = big_tree.open("elsewhere.bin", OpenMode::Write).unwrap();
@@ -162,27 +174,12 @@ fn a_full_share_refuses_rdma_writes_and_returns_every_lease() {
     let c = Client::connect(server.local_rdma_addrs()[0], "alice", PASS, opts).unwrap();
     let tree = c.tree("small").unwrap();
     let f = tree.open("fill.bin", OpenMode::Write).unwrap();
-    let mut acked = 0;
-    let refusal = loop {
-        assert!(acked < 16, "16 MiB fitted on an 8 MiB file system");
-        match f.write_at((acked * MIB) as u64, &piece(acked)) {
-            Ok(n) => {
-                assert_eq!(n, MIB);
-                acked += 1;
-            }
-            Err(e) => break e,
-        }
-    };
+    let (acked, refusal) = fill_until_refused(&f);
     assert_eq!(status_of(&refusal), Some(NtStatus::DISK_FULL), "{refusal:?}");
     let (_, pulled) = server.rdma_bytes();
     assert!(pulled >= (acked * MIB) as u64, "the WRITEs' payloads moved by RDMA READ");
-    let on_disk = std::fs::read(small.0.join("fill.bin")).unwrap();
-    let mut buf = vec![0u8; MIB];
-    for i in 0..acked {
-        assert!(on_disk[i * MIB..(i + 1) * MIB] == piece(i)[..], "MiB {i} on disk");
-        assert_eq!(f.read_at((i * MIB) as u64, &mut buf).unwrap(), MIB);
-        assert!(buf == piece(i), "MiB {i} read back by RDMA while full");
-    }
+    // Read back by RDMA here.
+    acknowledged_intact(&small.0.join("fill.bin"), &f, acked);
     f.close().unwrap();
     tree.remove_file("fill.bin").unwrap();
     drop(tree);

@@ -13,7 +13,8 @@
 //!   only while the budget is less than half used ([`MemoryBudget::pressed`]), and given back when
 //!   it is.
 //!
-//! A budget is a pair of atomics: charging costs one relaxed atomic add, no lock.
+//! A budget is a few atomics: charging costs a relaxed atomic add and an atomic max (the peak), no
+//! lock; a holder whose figure did not change touches none of them.
 
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::Relaxed;
@@ -128,6 +129,10 @@ impl Held {
 
     /// Now holds `bytes`, whatever the budget says (memory in flight: already allocated).
     pub fn set(&mut self, bytes: usize) {
+        if bytes == self.bytes {
+            // The common case after every message: no change, no shared cache line touched.
+            return;
+        }
         if let Some(b) = &self.budget {
             if bytes > self.bytes {
                 b.charge(bytes - self.bytes);
